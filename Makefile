@@ -1,0 +1,53 @@
+# gpuwatch: one Makefile for set-up, the demo, the tests and the benchmarks.
+# Every target installs what it needs: a venv with the project (editable) and, when running as
+# root on Debian, the distribution packages the real-program tests and the demo use.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTHON ?= python3
+DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps
+PYTEST_ARGS ?=
+
+.PHONY: help deps venv demo test test-fast bench lint clean
+
+help:
+	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
+	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
+	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
+
+# Debian packages, installed only when missing (needs root; elsewhere prints what to install).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test,ansible,bench]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: deps venv
+	$(PY) -m gpuwatch.localstack.demo
+
+test: deps venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: deps venv
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

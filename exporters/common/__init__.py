@@ -1,0 +1,1 @@
+"""Pieces shared by the gpuwatch exporters: flags, logging, collector registration, HTTP serving."""

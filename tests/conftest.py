@@ -1,0 +1,45 @@
+"""Shared test plumbing.
+
+Tests that need a real program (slurmctld, prometheus, promtool, ...) call ``require_programs``.
+Outside CI a missing program skips the test; under ``CI=true`` it fails it: CI must install
+everything (``make test`` does), so a skip there would hide a broken set-up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin"])
+
+
+def which(name: str) -> str | None:
+    return shutil.which(name, path=SEARCH_PATH)
+
+
+def require_programs(*names: str) -> dict[str, str]:
+    """Paths of the named programs; skip (or fail under CI) when one is missing."""
+    found, missing = {}, []
+    for name in names:
+        path = which(name)
+        if path is None:
+            missing.append(name)
+        else:
+            found[name] = path
+    if missing:
+        msg = f"needs {', '.join(missing)} (Debian packages; `make test` installs them as root)"
+        if IN_CI:
+            pytest.fail("CI=true and " + msg, pytrace=False)
+        pytest.skip(msg)
+    return found
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
