@@ -89,12 +89,16 @@ class Codes:
         self.timeout = g("NVML_ERROR_TIMEOUT", 10)
 
 
+# Exported at 0 from start-up, so that increase() sees the first error of these kinds.
+COMMON_ERRORS = ("DriverNotLoaded", "GpuIsLost", "LibraryNotFound", "Timeout", "Uninitialized", "Unknown")
+
+
 class ErrorCounter:
     """``gpuwatch_nvml_errors_total{error}``: thread-safe."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, int] = dict.fromkeys(COMMON_ERRORS, 0)
 
     def add(self, name: str) -> None:
         with self._lock:
