@@ -58,6 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "gpuwatch"
     sys_version = ""
 
+    def version_string(self) -> str:  # the Server header: no Python or library versions
+        return self.server_version
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
         log.debug("%s %s", self.address_string(), format % args)
 

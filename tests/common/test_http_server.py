@@ -14,7 +14,7 @@ import pytest
 
 from gpuwatch.exporters.common.server import StartupError, start_server
 
-from conftest import PASSWORD, trivial_site
+from webtls import PASSWORD, password_hash, pki, serve, trivial_site  # noqa: F401 - fixtures
 
 FAIL = (ssl.SSLError, OSError, http.client.HTTPException)
 

@@ -1,4 +1,9 @@
-"""Certificates made in the test run (a CA, a server, good and rogue clients) and a served Site."""
+"""Certificates made in the test run (a CA, a server, good and rogue clients) and a served Site.
+
+Fixtures live here, not in a ``conftest.py``: test modules import them (``from webtls import pki``).
+A second ``conftest.py`` below tests/ would replace the ``conftest`` module that other tests
+import ``require_programs`` from.
+"""
 
 from __future__ import annotations
 
