@@ -14,4 +14,9 @@ METRICS = (
     M("gpuwatch_slurm_node_gpus", "gauge", "Node GPUs (GRES) by allocation state.", ("node", "state")),
     M("gpuwatch_slurm_jobs", "gauge", "Jobs (array tasks counted) per partition and state.", ("partition", "state")),
     M("gpuwatch_slurm_jobs_pending", "gauge", "Pending jobs per partition and reason.", ("partition", "reason")),
+    # used by the default alert pack (rules/pack): drain reasons, queue age, job outcomes
+    M("gpuwatch_slurm_node_reason_info", "info", "1 for a node's drain/down reason as Slurm reports it.", ("node", "reason", "user")),
+    M("gpuwatch_slurm_partition_oldest_pending_job_age_seconds", "gauge",
+      "Age of the oldest job pending for resources (not dependency, begin time or hold) per partition.", ("partition",)),
+    M("gpuwatch_slurm_jobs_finished_total", "counter", "Jobs finished, by partition and end state, each counted once.", ("partition", "state")),
 )
