@@ -18,4 +18,8 @@ METRICS = (
     M("gpuwatch_gpu_xid_events_total", "counter", "All XID events of the GPU (exists from start-up at 0).", GPU),
     M("gpuwatch_gpu_ecc_errors_total", "counter", "Aggregate ECC errors.", GPU + ("type",)),
     M("gpuwatch_gpu_job_info", "info", "1 for each Slurm job using the GPU.", GPU + ("job_id", "user")),
+    # used by the default alert pack (rules/pack): clock-event reasons and row remapping
+    M("gpuwatch_gpu_clock_event_active", "gauge", "1 while the clock-event (throttle) reason is active.", GPU + ("reason",)),
+    M("gpuwatch_gpu_row_remap_pending", "gauge", "1 when a row remapping waits for a GPU reset.", GPU),
+    M("gpuwatch_gpu_row_remap_failure", "gauge", "1 when a row remapping failed (the GPU needs service).", GPU),
 )
