@@ -141,6 +141,7 @@ def compile_sources(opts: Options) -> Compiled:
             analyses[id(r)] = res
     for a in alerts:
         res = _analyze(an, a, None, recorded_names, p)
+        _check_tests(a, res, p)
         if res is None:
             continue
         analyses[id(a)] = res
@@ -167,6 +168,8 @@ def compile_sources(opts: Options) -> Compiled:
 
     def has_label(label: str) -> bool:
         for a in alerts:
+            if id(a) not in analyses:
+                return True  # an expression that did not analyse could carry it: say nothing more
             if label in a.labels or label in ("alertname", "severity", "component"):
                 return True
             res = analyses.get(id(a))
@@ -212,8 +215,8 @@ def _check_duplicates(alerts: list[model.Alert], recordings: list[model.Recordin
 
 def _analyze(an: promql.Analyzer, rule: model.Rule, record: str | None, recorded: set[str],
              p: Problems) -> promql.Analysis | None:
-    if not rule.expr.strip():
-        return None
+    if not rule.expr.strip() or model.THRESHOLD_REF.search(rule.expr):
+        return None  # missing, or an unknown threshold: already reported
     pos = rule.where("expr")
     try:
         res = an.analyze(rule.expr, record)
@@ -250,6 +253,9 @@ def _check_alert(a: model.Alert, res: promql.Analysis, scrape_ms: int, p: Proble
     for k, v in a.annotations.items():
         for msg in templates.check(v, res.labels):
             p.add(a.file, a.where("annotations"), f"annotation {k!r} template: {msg}")
+
+
+def _check_tests(a: model.Alert, res: "promql.Analysis | None", p: Problems) -> None:
     uses_value = any("$value" in t for t in [a.summary, a.description, *a.annotations.values()])
     for t in a.tests:
         for sel, values in t.series:
@@ -265,8 +271,9 @@ def _check_alert(a: model.Alert, res: promql.Analysis, scrape_ms: int, p: Proble
         for e in t.expect:
             if uses_value and e.value is None:
                 p.add(a.file, e.pos, "the annotations use $value: give the expected alert's 'value'")
-            for msg in _label_mismatch(e.labels, res.labels):
-                p.add(a.file, e.pos, msg)
+            if res is not None:
+                for msg in _label_mismatch(e.labels, res.labels):
+                    p.add(a.file, e.pos, msg)
 
 
 def _label_mismatch(labels: dict[str, str], have: promql.Labels) -> list[str]:

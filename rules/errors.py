@@ -70,10 +70,10 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.items:
-            # stable order: by file, then line, then message; duplicates once
-            seen, out = set(), []
+            # files in the order first met, within a file by line and column; duplicates once
+            order: dict[str, int] = {}
             for p in self.items:
-                if p not in seen:
-                    seen.add(p)
-                    out.append(p)
-            raise RulesError(problems=out)
+                order.setdefault(p.file, len(order))
+            uniq = list(dict.fromkeys(self.items))
+            uniq.sort(key=lambda p: (order[p.file], p.line or 0, p.col or 0))
+            raise RulesError(problems=uniq)

@@ -35,10 +35,10 @@ def display_name(path: Path) -> str:
         return "rules/pack/" + path.relative_to(PACK_DIR).as_posix()
     except ValueError:
         pass
-    try:
-        return path.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
+    rel = os.path.relpath(path, Path.cwd().resolve())
+    if rel.startswith(("../../", "..\\..\\")):
         return path.as_posix()
+    return Path(rel).as_posix()
 
 
 def _add(out: Sources, path: Path, explicit: bool) -> None:
