@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from gpuwatch.rules.cli import cli
-from tests.conftest import ROOT, require_programs
+try:  # conftest's module name depends on pytest's import mode
+    from conftest import ROOT, require_programs
+except ImportError:  # pragma: no cover
+    from tests.conftest import ROOT, require_programs
 
 GEN = ROOT / "compose" / "generated"
 AM = GEN / "alertmanager" / "alertmanager.yml"

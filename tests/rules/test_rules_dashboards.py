@@ -11,7 +11,10 @@ import yaml
 from click.testing import CliRunner
 
 from gpuwatch.rules.cli import cli
-from tests.conftest import ROOT
+try:  # conftest's module name depends on pytest's import mode
+    from conftest import ROOT
+except ImportError:  # pragma: no cover
+    from tests.conftest import ROOT
 
 DASH = ROOT / "grafana" / "dashboards"
 
