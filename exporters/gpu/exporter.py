@@ -92,6 +92,7 @@ class GpuExporter:
         self.snapshots: dict[int, GpuSnapshot] = {}
         self.node_stats: dict[str, tuple[bool, float]] = {}
         self.nvml_up = False
+        self.init_at = 0.0
         self.driver_version = ""  # kept while NVML is down so the info series does not change
         self.generation = 0
         self.collections = 0
@@ -131,6 +132,7 @@ class GpuExporter:
             self.session = session
             self.devices = session.devices
             self.nvml_up = True
+            self.init_at = self.clock()
             self.driver_version = session.driver_version or self.driver_version
             self.version += 1
             for c in self.collectors:
@@ -166,7 +168,7 @@ class GpuExporter:
         def down(err: str) -> None:
             self._nvml_failed(gen, err)
 
-        watcher = XidWatcher(session.nv, session.devices, self.xid, on_change=self._bump, on_nvml_down=down)
+        watcher = XidWatcher(session.nv, session.devices, self.xid, on_change=self._bump, on_nvml_down=down, clock=self.clock)
         try:
             watcher.open()
         except session.nv.NVMLError as exc:
@@ -329,8 +331,12 @@ class GpuExporter:
 
     # --- rendering --------------------------------------------------------------------------
 
-    def _gpu_up(self, dev: Device, snap: GpuSnapshot | None, now: float) -> bool:
-        if snap is None or not snap.ok or not self.nvml_up or snap.generation != self.generation:
+    def _gpu_up(self, dev: Device, snap: GpuSnapshot | None, now: float) -> bool | None:
+        """True/False, or None while a GPU's first read after NVML init is still under way."""
+        fresh = snap is not None and snap.generation == self.generation
+        if self.nvml_up and not fresh and now - self.init_at < self.max_age:
+            return None
+        if not fresh or not snap.ok or not self.nvml_up:
             return False
         if now - snap.started > self.max_age:
             return False
@@ -370,11 +376,13 @@ class GpuExporter:
         stats: dict[str, list] = {}
         for dev, is_up in zip(devices, up):
             if not dev.uuid:
-                out.add("gpuwatch_gpu_up", dev.labels, 0.0)
+                if is_up is not None:
+                    out.add("gpuwatch_gpu_up", dev.labels, 0.0)
                 continue
             minor = "" if dev.minor is None else str(dev.minor)
             out.add("gpuwatch_gpu_info", dev.labels + (dev.name, dev.pci_bus_id, minor, driver), 1.0)
-            out.add("gpuwatch_gpu_up", dev.labels, 1.0 if is_up else 0.0)
+            if is_up is not None:  # None: first read after init still under way
+                out.add("gpuwatch_gpu_up", dev.labels, 1.0 if is_up else 0.0)
             snap = snapshots.get(dev.index)
             if snap is not None and snap.generation == self.generation:
                 out.add("gpuwatch_gpu_read_duration_seconds", dev.labels, round(snap.finished - snap.started, 6))

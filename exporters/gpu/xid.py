@@ -72,8 +72,9 @@ class XidWatcher:
     WAIT_MS = 500
 
     def __init__(self, nv, devices: list[Device], counters: XidCounters, on_change: Callable[[], None] = lambda: None,
-                 on_nvml_down: Callable[[str], None] = lambda e: None):
+                 on_nvml_down: Callable[[str], None] = lambda e: None, clock: Callable[[], float] = time.monotonic):
         self.nv = nv
+        self.clock = clock
         self.devices = devices
         self.counters = counters
         self.on_change = on_change
@@ -135,10 +136,9 @@ class XidWatcher:
         xid = int(data.eventData)
         self.counters.add(dev.uuid, xid)
         self.events_seen += 1
-        now = time.monotonic()
         if xid == XID_FALLEN_OFF_BUS:
-            dev.lost_at = now
-        if self._limit.allow(now):
+            dev.lost_at = self.clock()  # the exporter's clock, as snapshot times are
+        if self._limit.allow(time.monotonic()):
             kv(log, logging.WARNING, "xid error", gpu=dev.index, uuid=dev.uuid, xid=xid)
         self.on_change()
         return True
