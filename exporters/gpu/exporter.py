@@ -319,8 +319,9 @@ class GpuExporter:
             watcher.stop()
             if watcher.thread is not None:
                 watcher.thread.join(timeout=2)
+        deadline = time.monotonic() + 2  # a reader stuck in NVML is a daemon thread: do not wait for it long
         for t in self._threads:
-            t.join(timeout=1)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         if session is not None:
             session.close()
 
@@ -333,7 +334,8 @@ class GpuExporter:
     def _gpu_up(self, dev: Device, snap: GpuSnapshot | None, now: float) -> bool | None:
         """True/False, or None while a GPU's first read after NVML init is still under way."""
         fresh = snap is not None and snap.generation == self.generation
-        if self.nvml_up and not fresh and now - self.init_at < self.max_age:
+        enumerated = any(d is dev for d in self.devices)
+        if self.nvml_up and enumerated and not fresh and now - self.init_at < self.max_age:
             return None
         if not fresh or not snap.ok or not self.nvml_up:
             return False

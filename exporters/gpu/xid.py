@@ -87,6 +87,7 @@ class XidWatcher:
         self.events_seen = 0
         self._limit = _RateLimit()
         self._last_register = 0.0
+        self._register_lock = threading.Lock()
         from .nvml import Codes
 
         self.codes = Codes(nv)
@@ -96,8 +97,15 @@ class XidWatcher:
         self.register_missing()
 
     def register_missing(self) -> None:
+        """Register devices not registered yet (called by the XID thread and by GPU readers)."""
+        with self._register_lock:
+            self._register_missing()
+
+    def _register_missing(self) -> None:
         nv = self.nv
         self._last_register = time.monotonic()
+        if self.event_set is None:
+            return
         for dev in self.devices:
             if dev.handle is None or dev.index in self.unsupported:
                 continue

@@ -240,3 +240,43 @@ def test_another_pynvml_first_on_the_path_is_used(exporter_process, tmp_path):
     p = exporter_process(["--collect.interval", "100ms"], env=env)
     m = p.wait_for(lambda m: value(m, "gpuwatch_nvml_up") == 1)
     assert value(m, "gpuwatch_gpu_utilization_ratio", gpu="1") == 0.7
+
+
+def _drop_gpu(index: int):
+    """The simulated node loses a GPU entirely (as after a driver reload without it)."""
+    sc = sim.simulator().scenario
+    gone = sc.gpus.pop(index)
+    for i, g in enumerate(sc.gpus):
+        g.index = i
+    sim.simulator().devices[:] = [sim.SimDevice(g) for g in sc.gpus]
+    return gone
+
+
+THREE_GPUS = TWO_GPUS.replace("faults:\n", "") + "  - {uuid: GPU-cccccccc-0000-4000-8000-000000000000}\n"
+
+
+def test_gpu_vanishing_from_nvml_stays_known_as_down(make_exporter, clock):
+    exp = make_exporter(THREE_GPUS)
+    exp.collect_once()
+    _drop_gpu(2)
+    exp._nvml_failed(exp.generation, "test")
+    clock.t = 6
+    exp.collect_once()
+    m = scrape(exp)
+    assert value(m, "gpuwatch_gpu_up", gpu="0") == 1 and value(m, "gpuwatch_gpu_up", gpu="1") == 1
+    assert value(m, "gpuwatch_gpu_info", gpu="2", uuid="GPU-cccccccc-0000-4000-8000-000000000000") == 1
+    assert value(m, "gpuwatch_gpu_up", gpu="2") == 0
+
+
+def test_indices_shifting_after_a_gpu_vanishes(make_exporter, clock):
+    exp = make_exporter(THREE_GPUS)
+    exp.collect_once()
+    gone = _drop_gpu(1)
+    exp._nvml_failed(exp.generation, "test")
+    clock.t = 2
+    exp.collect_once()
+    m = scrape(exp)
+    assert value(m, "gpuwatch_gpu_up", gpu="0", uuid="GPU-aaaaaaaa-0000-4000-8000-000000000000") == 1
+    assert value(m, "gpuwatch_gpu_up", gpu="1", uuid="GPU-cccccccc-0000-4000-8000-000000000000") == 1
+    assert not series(m, "gpuwatch_gpu_info", uuid=gone.uuid)  # index 1 now holds GPU c
+    assert value(m, "gpuwatch_gpu_up", gpu="2") is None  # no duplicate of GPU c at its old index
