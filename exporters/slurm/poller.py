@@ -12,6 +12,7 @@ import time
 
 from ..common.log import kv
 from ..common.render import render_families
+from .render import render_text
 from .collectors import COLLECTORS
 from .cycle import Cycle
 from .metrics import family
@@ -99,7 +100,7 @@ class Exporter:
         cd.add_metric([], round(time.monotonic() - start, 6))
         ts = family("gpuwatch_slurm_last_collection_timestamp_seconds")
         ts.add_metric([], round(time.time(), 3))
-        body = render_families([up, total, success, duration, errs, bad, cmd_d, ncmd, cd, ts] + families)
+        body = render_text([up, total, success, duration, errs, bad, cmd_d, ncmd, cd, ts] + families)
         with self._lock:
             self._body = body
         self._ready.set()

@@ -249,7 +249,7 @@ def test_squeue_lab_busy():
     assert by_id["1"].state == "completed" and by_id["2"].state == "failed" and by_id["3"].state == "cancelled"
     assert by_id["14"].reason == "ReqNodeNotAvail, Reserved for maintenance"
     assert by_id["12"].cpus == 8
-    assert by_id["10"].eligible is None and by_id["10"].submit == parse_timestamp("2026-11-30T15:41:56")
+    assert by_id["10"].eligible == "N/A" and by_id["10"].submit == "2026-11-30T15:41:56"
     users = {j.user for j in jobs}
     assert {"root", "nobody", "daemon"} <= users
     assert all(j.account == "none" for j in jobs)

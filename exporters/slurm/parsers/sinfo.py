@@ -114,6 +114,7 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
 
     nodes: dict[str, Node] = {}
     parts: dict[str, Partition] = {}
+    members: dict[str, set[str]] = {}  # partition -> node names (a set: rows repeat per partition)
     bad = 0
     lines = 0
     for line in text.split("\n"):
@@ -159,15 +160,19 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
                 reason_time=parse_timestamp(col(cols, "reason_time").strip()),
             )
             nodes[name] = node
-        if pname and pname not in node.partitions:
-            node.partitions.append(pname)
         if pname:
+            if pname not in node.partitions:
+                node.partitions.append(pname)
             p = parts.get(pname)
             if p is None:
                 p = parts[pname] = Partition(pname, col(cols, "part_state").strip().lower() or "unknown", default,
                                              parse_duration(col(cols, "part_max_time")))
-            p.default = p.default or default
-            if name not in p.nodes:
+                members[pname] = set()
+            if default:
+                p.default = True
+            m = members[pname]
+            if name not in m:
+                m.add(name)
                 p.nodes.append(name)
     if lines and not nodes:
         raise ParseError(command, f"none of {lines} lines had the {ncols} expected columns")

@@ -8,7 +8,7 @@ columns. Costs JOB_INFO + PARTITION_INFO.
 
 from __future__ import annotations
 
-from .common import ParseError, parse_timestamp, to_int
+from .common import ParseError, to_int
 from .gres import parse_tres_alloc, parse_tres_request
 from .common import label_word
 
@@ -47,6 +47,10 @@ def squeue_argv() -> list[str]:
 
 
 class Job:
+    """One job or array task. ``eligible``/``submit``/``end`` are Slurm's raw timestamp text
+    (``2026-11-30T15:41:56``, ``N/A``); :func:`~.common.parse_timestamp` them where needed (kept
+    raw so 100k-job outputs are not paying for 300k conversions nobody reads)."""
+
     __slots__ = ("id", "partition", "state", "user", "account", "cpus", "gpus", "eligible", "submit",
                  "end", "reason")
 
@@ -68,6 +72,9 @@ class Job:
 
 
 def _count(text: str, default: int = 1) -> int:
+    if text.isdigit():
+        v = int(text)
+        return v if v < _BIG else default
     v = to_int(text)
     if v is None or v < 0 or v >= _BIG:
         return default
@@ -142,6 +149,7 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
     bad = 0
     lines = 0
     ts_cache: dict[str, float | None] = {}
+    gpu_cache: dict[tuple, int] = {}
 
     def ts(v: str) -> float | None:
         r = ts_cache.get(v, -1.0)
@@ -151,6 +159,8 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
                 ts_cache[v] = r
         return r
 
+    state_cache: dict[str, str] = {}
+    append = jobs.append
     for line in text.split("\n"):
         if not line:
             continue
@@ -159,28 +169,39 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
         if len(c) < ncols:
             bad += 1
             continue
-        c = c[:ncols]
+        if len(c) > ncols:
+            del c[ncols:]
         c.append("N/A")
-        jid = c[i_id].strip()
-        if not jid or not jid[0].isdigit():
-            bad += 1
-            continue
+        jid = c[i_id]
+        if not jid[:1].isdigit():
+            jid = jid.strip()
+            if not jid[:1].isdigit():
+                bad += 1
+                continue
         raw_state = c[i_state]
-        state = _state(_COMPACT.get(raw_state, raw_state))
-        nodes = _count(c[i_nodes])
-        tasks = _count(c[i_tasks])
+        state = state_cache.get(raw_state)
+        if state is None:
+            state = state_cache[raw_state] = _state(_COMPACT.get(raw_state.strip(), raw_state))
         reason = c[i_reason]
         if reason.endswith(sep):
             reason = reason[:-1]
-        cpus = _count(c[i_cpus], 0)
+        cpus_s = c[i_cpus]
+        cpus = int(cpus_s) if cpus_s.isdigit() and len(cpus_s) < 10 else _count(cpus_s, 0)
         tpn, tpj, tpt, alloc = c[i_tpn], c[i_tpj], c[i_tpt], c[i_alloc]
-        gpus = job_gpus(nodes, tasks, tpn, tpj, tpt, alloc) if (
-            tpn != "N/A" or tpj != "N/A" or tpt != "N/A" or "gres/" in alloc) else 0
-        account = c[i_acct].strip()
-        user = c[i_user].strip()
-        jobs.append(Job(jid, c[i_part].strip() or "unknown", state, "unknown" if user in ("", "N/A") else user,
-                        "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
-                        ts(c[i_elig]), ts(c[i_sub]), ts(c[i_end]), reason))
+        if tpn != "N/A" or tpj != "N/A" or tpt != "N/A" or "gres/" in alloc:
+            key = (c[i_nodes], c[i_tasks], tpn, tpj, tpt, alloc if "gres/" in alloc else "")
+            gpus = gpu_cache.get(key)
+            if gpus is None:
+                gpus = job_gpus(_count(key[0]), _count(key[1]), *key[2:])
+                if len(gpu_cache) < 10000:
+                    gpu_cache[key] = gpus
+        else:
+            gpus = 0
+        account = c[i_acct]
+        user = c[i_user]
+        append(Job(jid, c[i_part] or "unknown", state, user if user and user != "N/A" else "unknown",
+                   "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
+                   c[i_elig], c[i_sub], c[i_end], reason))
     if lines and not jobs:
         raise ParseError(command, f"none of {lines} lines had the {ncols} expected '{sep}'-separated columns")
     return jobs, bad
