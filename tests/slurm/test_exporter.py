@@ -32,7 +32,7 @@ from .helpers import samples, series_names, value
 
 LAB = SLURM_FIXTURES / "lab-22.05"
 GOLDEN = SLURM_FIXTURES / "golden" / "metrics.prom"
-NOW = parse_timestamp("2026-11-30T15:42:00")
+NOW = parse_timestamp("2026-11-30T15:54:20")
 ALL = sorted(COLLECTORS.specs)
 DEFAULT = COLLECTORS.enabled_from(None)
 DYNAMIC = ("_duration_seconds", "gpuwatch_slurm_last_collection_timestamp_seconds")
@@ -86,9 +86,9 @@ def test_busy_values(fake_slurm):
     assert value(smp, "gpuwatch_slurm_jobs_pending", partition="debug", reason="Priority") == 4
     for reason in ("BeginTime", "Dependency", "JobHeldUser", "PartitionConfig", "PartitionNodeLimit"):
         assert value(smp, "gpuwatch_slurm_jobs_pending", partition="debug", reason=reason) == 1, reason
-    # oldest job waiting for resources/priority: the array tasks (eligible 15:41:57), not the held/dependent ones
+    # oldest job waiting for resources/priority (eligible 15:54:16 in debug), not the held/dependent ones
     assert value(smp, "gpuwatch_slurm_pending_job_oldest_age_seconds", partition="debug") == 4
-    assert value(smp, "gpuwatch_slurm_pending_job_oldest_age_seconds", partition="gpu") == 4
+    assert value(smp, "gpuwatch_slurm_pending_job_oldest_age_seconds", partition="gpu") == 5
     # finished jobs already visible at start-up are remembered, not counted
     assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="debug", state="completed") == 0
     assert value(smp, "gpuwatch_slurm_rpc_total", type="REQUEST_JOB_INFO") == 26

@@ -53,23 +53,24 @@ class JobsCollector:
         for j in jobs:
             st = j.state
             part = j.partition
+            n = j.count
             if st in FINISHED_STATES:
                 key = f"{j.id}@{j.end}"
                 finished_now.add(key)
                 if not first and key not in seen:
-                    new_finished.append((part, st))
+                    new_finished.append((part, st, n))
                 continue
             k = (part, st)
             a = agg.get(k)
             if a is None:
                 a = agg[k] = [0, 0, 0]
-            a[0] += 1
-            a[1] += j.cpus
-            a[2] += j.gpus
+            a[0] += n
+            a[1] += j.cpus * n
+            a[2] += j.gpus * n
             if st == "pending":
                 reason = reason_of(j.reason)
                 pk = (part, reason)
-                pending[pk] = pending.get(pk, 0) + 1
+                pending[pk] = pending.get(pk, 0) + n
                 if reason in WAITING_FOR_RESOURCES:
                     raw = j.eligible if j.eligible[:1].isdigit() else j.submit
                     since = ts_cache.get(raw, -1.0)
@@ -80,8 +81,8 @@ class JobsCollector:
                         if age > oldest.get(part, -1.0):
                             oldest[part] = age
         self.seen_finished = finished_now
-        for part, st in new_finished:
-            self.finished[(part, st)] = self.finished.get((part, st), 0) + 1
+        for part, st, n in new_finished:
+            self.finished[(part, st)] = self.finished.get((part, st), 0) + n
         # Partitions known to this exporter: from jobs, and from sinfo when it ran this cycle anyway.
         known = {p for p, _ in agg} | {p for p, _ in self.finished}
         sinfo = cycle.cached("sinfo")

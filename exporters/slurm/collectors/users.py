@@ -21,9 +21,9 @@ class UsersCollector:
                 continue
             for table, who in ((by_user, j.user or "unknown"), (by_acct, j.account or "unknown")):
                 v = table.setdefault((who, j.state), [0, 0, 0])
-                v[0] += 1
-                v[1] += j.cpus
-                v[2] += j.gpus
+                v[0] += j.count
+                v[1] += j.cpus * j.count
+                v[2] += j.gpus * j.count
         out = []
         for prefix, table in (("user", by_user), ("account", by_acct)):
             fj = family(f"gpuwatch_slurm_{prefix}_jobs")

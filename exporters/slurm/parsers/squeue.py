@@ -1,7 +1,10 @@
-"""``squeue --all --array --states=all -h -O ...``: one row per job / array task, ``|``-separated.
+"""``squeue --all --states=all -h -O ...``: one row per job record, ``|``-separated.
 
-``--array`` expands pending array tasks (``6_[1-4%2]`` becomes four rows) so every task counts;
-``--states=all`` keeps recently finished jobs (slurmctld's MinJobAge window) visible for the
+Pending array tasks that slurmctld still holds as one record print as one row
+(``6_[1-9999%2]``); :func:`array_task_count` counts the tasks from the range, so every task
+counts without asking squeue to expand 10,000 identical rows (``--array`` would, at a cost per
+row on both sides and no extra information). Running and finished tasks are their own records
+and rows (``6_3``). ``--states=all`` keeps recently finished jobs (slurmctld's MinJobAge window) visible for the
 finished-jobs counters. The pending reason is the last column so a ``|`` in it cannot shift
 columns. Costs JOB_INFO + PARTITION_INFO.
 """
@@ -13,7 +16,7 @@ from .gres import parse_tres_alloc, parse_tres_request
 from .common import label_word
 
 SQUEUE_FIELDS = (
-    ("JobArrayID", "id"),          # 12, 6_3 (array task), 6_[1-4] only without --array
+    ("JobArrayID", "id"),          # 12, 6_3 (array task), 6_[1-4%2] (pending tasks in one record)
     ("Partition", "partition"),    # "a,b" for a job pending in several partitions
     ("State", "state"),            # PENDING, RUNNING, COMPLETED, ...
     ("UserName", "user"),
@@ -43,7 +46,27 @@ _BIG = 1 << 30  # Slurm prints NO_VAL (4294967294) for unknown counts
 
 def squeue_argv() -> list[str]:
     fmt = ",".join(f"{f}:|" for f, _ in SQUEUE_FIELDS)
-    return ["squeue", "--all", "--array", "--states=all", "--noheader", "--Format", fmt]
+    return ["squeue", "--all", "--states=all", "--noheader", "--Format", fmt]
+
+
+def array_task_count(jid: str) -> int:
+    """Tasks in a job id: ``12`` -> 1, ``6_3`` -> 1, ``6_[1-4%2]`` -> 4, ``6_[1,3,5-7]`` -> 5.
+
+    An unreadable range counts as one (the record exists; its size is unknown)."""
+    lb = jid.find("[")
+    if lb < 0:
+        return 1
+    body = jid[lb + 1:].rstrip("]").split("%", 1)[0]
+    total = 0
+    for part in body.split(","):
+        a, sep, b = part.partition("-")
+        if a.isdigit() and (not sep or b.isdigit()):
+            total += (int(b) - int(a) + 1) if sep else 1
+            if sep and int(b) < int(a):
+                return 1
+        else:
+            return 1
+    return max(total, 1)
 
 
 class Job:
@@ -52,9 +75,9 @@ class Job:
     raw so 100k-job outputs are not paying for 300k conversions nobody reads)."""
 
     __slots__ = ("id", "partition", "state", "user", "account", "cpus", "gpus", "eligible", "submit",
-                 "end", "reason")
+                 "end", "reason", "count")
 
-    def __init__(self, id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason):
+    def __init__(self, id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason, count=1):
         self.id = id
         self.partition = partition
         self.state = state
@@ -66,6 +89,7 @@ class Job:
         self.submit = submit
         self.end = end
         self.reason = reason
+        self.count = count  # array tasks in this record (cpus/gpus are per task)
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.partition}, {self.state}, {self.user}, cpus={self.cpus}, gpus={self.gpus})"
@@ -201,7 +225,7 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
         user = c[i_user]
         append(Job(jid, c[i_part] or "unknown", state, user if user and user != "N/A" else "unknown",
                    "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
-                   c[i_elig], c[i_sub], c[i_end], reason))
+                   c[i_elig], c[i_sub], c[i_end], reason, array_task_count(jid) if "[" in jid else 1))
     if lines and not jobs:
         raise ParseError(command, f"none of {lines} lines had the {ncols} expected '{sep}'-separated columns")
     return jobs, bad
