@@ -311,3 +311,17 @@ def test_fast_renderer_matches_client_python(fake_slurm):
         big.add_metric([f"n{i}"], v)
     fams += [odd, big]
     assert render_text(fams) == render_families([f.to_prometheus() for f in fams])
+
+
+def test_readme_documents_every_metric_flag_and_collector():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Slurm exporter", 1)[1].split("\n## ", 1)[0]
+    for m in METRICS:
+        assert f"`{m.name}`" in section, m.name
+    for flag in ("--web.listen-address", "--web.telemetry-path", "--log.level", "--slurm.poll-interval",
+                 "--slurm.timeout", "--slurm.bin-dir"):
+        assert flag in section, flag
+    for name in ALL:
+        assert f"| `{name}` |" in section, name
