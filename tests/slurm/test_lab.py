@@ -138,10 +138,13 @@ def test_jobs_users_gpus_and_reasons(slurm_lab, exporter):
 def test_drain_and_down_transitions(slurm_lab, exporter):
     lab = slurm_lab
     node = lab.node
-    lab.set_node_state("drain", "bad gpu 0")
+    # a long reason with a '|' in it: not truncated, and it cannot shift sinfo's columns
+    reason = "bad gpu 0 | xid 79, fell off the bus; ticket " + "x" * 120
+    lab.set_node_state("drain", reason)
     s = wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_node_flag", node=node, flag="drain") == 1,
                  what="drain flag")
-    assert value(s, "gpuwatch_slurm_node_reason_info", node=node, reason="bad gpu 0") == 1
+    assert value(s, "gpuwatch_slurm_node_reason_info", node=node, reason=reason) == 1
+    assert value(s, "gpuwatch_slurm_node_reason_timestamp_seconds", node=node) > time.time() - 60
     assert value(s, "gpuwatch_slurm_node_gpus", node=node, state="other") == 2
     lab.set_node_state("down", "dead psu")
     s = wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_node_state", node=node, state="down") == 1,
