@@ -157,6 +157,24 @@ def test_unreachable_controller_sets_up_0(fake_slurm):
     assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="command") == 1
 
 
+def test_shared_command_failure_logs_one_line(fake_slurm, caplog):
+    caplog.set_level("INFO", logger="gpuwatch.slurm")
+    bin_dir = fake_slurm(LAB / "busy")
+    write_cmd(bin_dir, "sinfo", "echo 'Segmentation fault' ")
+    exp = make_exporter(bin_dir)
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 0
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="partitions") == 0
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="jobs") == 1
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    exp.collect_once(now=NOW)  # the same failure again: not logged again at warning level
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    write_cmd(bin_dir, "sinfo", f"cat {LAB / 'busy' / 'sinfo.txt'}")
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 1
+    assert any("recovered" in r.getMessage() for r in caplog.records)
+
+
 def test_other_nonzero_exit_keeps_up(fake_slurm):
     bin_dir = fake_slurm(LAB / "busy")
     write_cmd(bin_dir, "sdiag", "echo 'sdiag: invalid option' >&2; exit 2")
