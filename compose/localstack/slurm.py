@@ -27,6 +27,7 @@ relevant daemon log lines.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -231,6 +232,7 @@ class SlurmLab:
             except KeyError:
                 raise SlurmLabError(f"user {user!r} missing (install the Debian packages munge and slurm-wlm)") from None
         self._make_dir()
+        atexit.register(self.stop)  # a lab nobody stopped does not outlive the interpreter
         try:
             self._write_files()
             self._start_munged()
@@ -612,6 +614,7 @@ class SlurmLab:
 
     def stop(self) -> None:
         """Stop job processes, slurmd, slurmctld and munged by PID and wait for each. Idempotent."""
+        atexit.unregister(self.stop)
         try:
             self._stop_slurm_daemons()
             self._stop_proc("munged")
@@ -644,6 +647,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", default=None, help="folder for the lab (default: a new /tmp/slurmlab-*)")
     a = p.parse_args(argv)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     with SlurmLab(a.dir) as lab:
         print(f"Slurm lab up: export SLURM_CONF={lab.conf}  (node {lab.node}); Ctrl-C stops it", flush=True)
         try:

@@ -26,7 +26,10 @@ def pytest_addoption(parser):
 
 @pytest.fixture(scope="session")
 def update_golden(request) -> bool:
-    return bool(request.config.getoption("--update-golden")) or os.environ.get("GPUWATCH_UPDATE_GOLDEN") == "1"
+    # the option exists when tests/slurm is on the command line (pytest tests/slurm --update-golden);
+    # GPUWATCH_UPDATE_GOLDEN=1 works from anywhere
+    opt = request.config.getoption("--update-golden", default=False)
+    return bool(opt) or os.environ.get("GPUWATCH_UPDATE_GOLDEN") == "1"
 
 
 def write_fake_slurm(bin_dir: Path, stage: Path) -> Path:

@@ -172,17 +172,7 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
     jobs: list[Job] = []
     bad = 0
     lines = 0
-    ts_cache: dict[str, float | None] = {}
     gpu_cache: dict[tuple, int] = {}
-
-    def ts(v: str) -> float | None:
-        r = ts_cache.get(v, -1.0)
-        if r == -1.0:
-            r = parse_timestamp(v)
-            if len(ts_cache) < 100000:
-                ts_cache[v] = r
-        return r
-
     state_cache: dict[str, str] = {}
     append = jobs.append
     for line in text.split("\n"):
