@@ -110,12 +110,15 @@ class Exporter:
     def _fail(self, name: str, message: str, exc: BaseException, logged: set[int], quiet: bool = False) -> None:
         """Log a collector failure once: not again for another collector sharing the failed command
         in this cycle, and at debug level while the same error repeats cycle after cycle."""
-        repeat = self._last_failure.get(name) == message
-        self._last_failure[name] = message
-        if quiet or repeat or id(exc) in logged:
+        if quiet or id(exc) in logged:  # reported once for this cycle already
             log.debug("collector %s failed: %s", name, message)
             return
         logged.add(id(exc))
+        repeat = self._last_failure.get(name) == message
+        self._last_failure[name] = message
+        if repeat:
+            log.debug("collector %s failed: %s", name, message)
+            return
         kv(log, logging.WARNING, "collector failed", collector=name, err=message)
 
     # ---------------------------------------------------------------- serving
