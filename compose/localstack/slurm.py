@@ -224,6 +224,8 @@ class SlurmLab:
         self.stop()
 
     def start(self) -> "SlurmLab":
+        if self._procs:
+            raise SlurmLabError("this lab is already running")
         if os.geteuid() != 0:
             raise SlurmLabError("SlurmLab needs root (slurmd starts jobs as other users, munged runs as munge)")
         for user in ("munge", "slurm"):
@@ -259,7 +261,8 @@ class SlurmLab:
         req = self.requested_dir
         if req is not None:
             req.mkdir(parents=True, exist_ok=True)
-        if req is not None and _traversable_by_others(req):
+        # munge's socket path must stay short (sockaddr_un: 108 bytes) and reachable by other users
+        if req is not None and _traversable_by_others(req) and len(str(req.resolve())) < 60:
             d = req / "slurmlab"
             if d.exists():
                 shutil.rmtree(d)
@@ -558,24 +561,47 @@ class SlurmLab:
 
     # ------------------------------------------------------------------ stop
     def _marked_pids(self) -> list[int]:
-        """PIDs of processes carrying this lab's marker (slurmstepd, job scripts), daemons excluded."""
+        """PIDs of the processes this lab's slurmd started (slurmstepd, job scripts and whatever
+        they spawned): processes carrying the lab's marker in their environment, plus all their
+        descendants and slurmd's (a job's children may run with the job's own environment).
+        The daemons themselves and this process are excluded."""
         needle = f"{MARKER}={self.lab_id}".encode()
         own = {os.getpid()} | {p.pid for p in self._procs.values()}
-        found = []
+        parent: dict[int, int] = {}
+        marked: set[int] = set()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             pid = int(entry)
-            if pid in own:
-                continue
             try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    parent[pid] = int(f.read().rsplit(b")", 1)[1].split()[1])
                 with open(f"/proc/{pid}/environ", "rb") as f:
-                    data = f.read()
-            except OSError:
+                    if needle in f.read().split(b"\0"):
+                        marked.add(pid)
+            except (OSError, IndexError, ValueError):
                 continue
-            if needle in data.split(b"\0"):
-                found.append(pid)
-        return found
+        roots = set(marked)
+        slurmd = self._procs.get("slurmd")
+        if slurmd is not None:
+            roots.add(slurmd.pid)
+        children: dict[int, list[int]] = {}
+        for pid, ppid in parent.items():
+            children.setdefault(ppid, []).append(pid)
+
+        def subtree(starts) -> set[int]:
+            found: set[int] = set()
+            stack = list(starts)
+            while stack:
+                pid = stack.pop()
+                if pid not in found:
+                    found.add(pid)
+                    stack.extend(children.get(pid, ()))
+            return found
+
+        # munged and slurmctld (with its slurmscriptd) are stopped by _stop_proc, not here
+        keep = subtree(p.pid for n, p in self._procs.items() if n != "slurmd")
+        return sorted(subtree(roots) - keep - own)
 
     def _stop_proc(self, name: str, grace: float = 10.0) -> None:
         proc = self._procs.pop(name, None)
