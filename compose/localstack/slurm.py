@@ -552,12 +552,22 @@ class SlurmLab:
         raise SlurmLabError(f"{what} not reached within {timeout:.0f}s\n"
                             + self._tail([self.log_dir / "slurmctld.log", self.log_dir / "slurmd.log"], 8))
 
-    def restart_slurmctld(self) -> None:
-        """Stop and start slurmctld (state is kept: jobs survive)."""
+    def stop_slurmctld(self) -> None:
+        """Stop slurmctld only (clients then get "Unable to contact slurm controller")."""
         self._stop_proc("slurmctld")
+
+    def start_slurmctld(self) -> None:
+        """Start slurmctld again after :meth:`stop_slurmctld`, recovering its saved state (jobs survive)."""
+        if "slurmctld" in self._procs:
+            raise SlurmLabError("slurmctld is already running")
         ctld = self._spawn("slurmctld", [self._bin("slurmctld"), "-D", "-f", str(self.conf)])
         self._wait(lambda: self._ping(), self.start_timeout, "slurmctld did not come back", ctld,
                    [self.log_dir / "slurmctld.log"])
+
+    def restart_slurmctld(self) -> None:
+        """Stop and start slurmctld (state is kept: jobs survive)."""
+        self.stop_slurmctld()
+        self.start_slurmctld()
 
     # ------------------------------------------------------------------ stop
     def _marked_pids(self) -> list[int]:

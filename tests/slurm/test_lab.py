@@ -231,3 +231,15 @@ def test_stopped_slurmctld(slurm_lab, exporter):
             if cmd.endswith((b"/squeue", b"/sinfo", b"/sdiag")):
                 env = open(f"/proc/{p}/environ", "rb").read()
                 assert str(slurm_lab.conf).encode() not in env, f"leftover client process {p} {cmd}"
+
+
+def test_slurmctld_gone_and_back(slurm_lab, exporter):
+    """slurmctld not running at all: clients fail fast (connection refused), up 0 within a cycle."""
+    slurm_lab.stop_slurmctld()
+    try:
+        s = wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_up") == 0, timeout=POLL + 3 * TIMEOUT + 5,
+                     what="up 0 with slurmctld stopped")
+        assert value(s, "gpuwatch_slurm_collector_success", collector="jobs") == 0
+    finally:
+        slurm_lab.start_slurmctld()
+    wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_up") == 1, timeout=30, what="up 1 after restart")
