@@ -50,12 +50,9 @@ class JobsCollector:
         first = self.seen_finished is None
         seen = self.seen_finished or set()
         reason_of = self._reason
-        for j in jobs:
-            st = j.state
-            part = j.partition
-            n = j.count
+        for jid, part, st, _user, _acct, cpus, gpus, eligible, submit, end, reason_text, n in jobs:
             if st in FINISHED_STATES:
-                key = f"{j.id}@{j.end}"
+                key = f"{jid}@{end}"
                 finished_now.add(key)
                 if not first and key not in seen:
                     new_finished.append((part, st, n))
@@ -65,14 +62,14 @@ class JobsCollector:
             if a is None:
                 a = agg[k] = [0, 0, 0]
             a[0] += n
-            a[1] += j.cpus * n
-            a[2] += j.gpus * n
+            a[1] += cpus * n
+            a[2] += gpus * n
             if st == "pending":
-                reason = reason_of(j.reason)
+                reason = reason_of(reason_text)
                 pk = (part, reason)
                 pending[pk] = pending.get(pk, 0) + n
                 if reason in WAITING_FOR_RESOURCES:
-                    raw = j.eligible if j.eligible[:1].isdigit() else j.submit
+                    raw = eligible if eligible[:1].isdigit() else submit
                     since = ts_cache.get(raw, -1.0)
                     if since == -1.0:
                         since = ts_cache[raw] = parse_timestamp(raw)

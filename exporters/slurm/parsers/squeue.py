@@ -11,6 +11,8 @@ columns. Costs JOB_INFO + PARTITION_INFO.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from .common import ParseError, to_int
 from .gres import parse_tres_alloc, parse_tres_request
 from .common import label_word
@@ -69,30 +71,29 @@ def array_task_count(jid: str) -> int:
     return max(total, 1)
 
 
-class Job:
-    """One job or array task. ``eligible``/``submit``/``end`` are Slurm's raw timestamp text
-    (``2026-11-30T15:41:56``, ``N/A``); :func:`~.common.parse_timestamp` them where needed (kept
-    raw so 100k-job outputs are not paying for 300k conversions nobody reads)."""
+JOB_FIELDS = ("id", "partition", "state", "user", "account", "cpus", "gpus", "eligible", "submit", "end",
+              "reason", "count")
 
-    __slots__ = ("id", "partition", "state", "user", "account", "cpus", "gpus", "eligible", "submit",
-                 "end", "reason", "count")
 
-    def __init__(self, id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason, count=1):
-        self.id = id
-        self.partition = partition
-        self.state = state
-        self.user = user
-        self.account = account
-        self.cpus = cpus
-        self.gpus = gpus
-        self.eligible = eligible
-        self.submit = submit
-        self.end = end
-        self.reason = reason
-        self.count = count  # array tasks in this record (cpus/gpus are per task)
+class Job(tuple):
+    """One job record: a tuple (cheap to build 100,000 times per cycle; hot loops unpack it) with
+    named read-only fields :data:`JOB_FIELDS`. ``count`` is the number of array tasks in the
+    record (``cpus``/``gpus`` are per task). ``eligible``/``submit``/``end`` are Slurm's raw
+    timestamp text (``2026-11-30T15:41:56``, ``N/A``): parsed where needed, not 300,000 times."""
+
+    __slots__ = ()
+
+    def __new__(cls, id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason, count=1):
+        return tuple.__new__(cls, (id, partition, state, user, account, cpus, gpus, eligible, submit, end,
+                                   reason, count))
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.partition}, {self.state}, {self.user}, cpus={self.cpus}, gpus={self.gpus})"
+
+
+for _i, _name in enumerate(JOB_FIELDS):
+    setattr(Job, _name, property(itemgetter(_i), doc=f"field {_i}: {_name}"))
+del _i, _name
 
 
 def _count(text: str, default: int = 1) -> int:
@@ -175,6 +176,7 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
     gpu_cache: dict[tuple, int] = {}
     state_cache: dict[str, str] = {}
     append = jobs.append
+    new = tuple.__new__
     for line in text.split("\n"):
         if not line:
             continue
@@ -213,9 +215,9 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
             gpus = 0
         account = c[i_acct]
         user = c[i_user]
-        append(Job(jid, c[i_part] or "unknown", state, user if user and user != "N/A" else "unknown",
-                   "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
-                   c[i_elig], c[i_sub], c[i_end], reason, array_task_count(jid) if "[" in jid else 1))
+        append(new(Job, (jid, c[i_part] or "unknown", state, user if user and user != "N/A" else "unknown",
+                         "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
+                         c[i_elig], c[i_sub], c[i_end], reason, array_task_count(jid) if "[" in jid else 1)))
     if lines and not jobs:
         raise ParseError(command, f"none of {lines} lines had the {ncols} expected '{sep}'-separated columns")
     return jobs, bad
