@@ -232,8 +232,28 @@ def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
 
 
 GPU_SCENARIO = """\
-# 8 healthy simulated GPUs for the load benchmark
-gpus: 8
+# 8 busy simulated H100s for the load benchmark
+description: load benchmark, 8 GPUs
+driver_version: "550.54.15"
+defaults:
+  name: NVIDIA H100 80GB HBM3
+  memory_total: 81559MiB
+  power_limit: 700
+  nvlinks: 18
+  values:
+    utilization: {base: 0.85, amplitude: 0.1, period: 60}
+    memory_used: 61GiB
+    temperature: {base: 62, amplitude: 3, period: 120}
+    power: {base: 520, amplitude: 40, period: 60}
+gpus:
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000000, pci_bus_id: "00000000:18:00.0", minor: 0}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000001, pci_bus_id: "00000000:28:00.0", minor: 1}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000002, pci_bus_id: "00000000:38:00.0", minor: 2}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000003, pci_bus_id: "00000000:48:00.0", minor: 3}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000004, pci_bus_id: "00000000:58:00.0", minor: 4}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000005, pci_bus_id: "00000000:68:00.0", minor: 5}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000006, pci_bus_id: "00000000:78:00.0", minor: 6}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000007, pci_bus_id: "00000000:88:00.0", minor: 7}
 """
 
 
