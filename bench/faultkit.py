@@ -102,8 +102,11 @@ def threads_of(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def children_of(pid: int) -> list[tuple[int, str]]:
-    """Live (non-zombie) child processes of ``pid``: (pid, command name)."""
+def children_of(pid: int) -> list[tuple[int, str, float]]:
+    """Live (non-zombie) child processes of ``pid``: (pid, command name, age in seconds)."""
+    with open("/proc/uptime") as f:
+        uptime = float(f.read().split()[0])
+    tick = os.sysconf("SC_CLK_TCK")
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -117,7 +120,7 @@ def children_of(pid: int) -> list[tuple[int, str]]:
         fields = stat[stat.rindex(")") + 2 :].split()
         state, ppid = fields[0], int(fields[1])
         if ppid == pid and state != "Z":
-            out.append((int(entry), name))
+            out.append((int(entry), name, uptime - int(fields[19]) / tick))
     return out
 
 
