@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 import load  # noqa: E402
@@ -30,3 +32,32 @@ def test_gpu_exporter_under_50_scrapers(tmp_path):
         res = load.measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
         exp.check_alive()
     check(res)
+
+
+@pytest.mark.slurm
+def test_slurm_exporter_under_50_scrapers(tmp_path):
+    from conftest import require_programs
+
+    require_programs("munged", "slurmctld", "slurmd", "squeue", "sinfo", "sdiag")
+    from gpuwatch.localstack.slurm import SlurmLab
+
+    with SlurmLab(tmp_path) as lab:
+        for i in range(5):
+            lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"load{i}", "--wrap", "sleep 600"])
+        port = load._free_port()
+        exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
+        argv = [str(exe), "--web.listen-address", f"127.0.0.1:{port}", "--slurm.poll-interval", "1", "--log.level", "warn"]
+        with load.exporter_process(argv, env=lab.env) as exp:
+            url = f"http://127.0.0.1:{port}/metrics"
+            load.wait_http(url, exporter=exp)
+            res = load.measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
+            exp.check_alive()
+            assert "gpuwatch_slurm_up 1.0" in load_scrape(url)
+    check(res)
+
+
+def load_scrape(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
