@@ -149,13 +149,51 @@ def fmt(v) -> str:
 
 
 def is_scalar(v) -> bool:
-    return v is None or isinstance(v, (str, int, float, bool)) or (
-        isinstance(v, (list, tuple, dict)) and len(v) <= 6 and all(is_scalar_leaf(x) for x in (v.values() if isinstance(v, dict) else v))
-    )
+    """A value for a two-column key/value row: a leaf, or a short list of leaves."""
+    return is_scalar_leaf(v) or (isinstance(v, (list, tuple)) and len(v) <= 6 and all(is_scalar_leaf(x) for x in v))
+
+
+def is_cell(v) -> bool:
+    """A value for a table cell: a scalar, or a small dict of leaves (``{"TimeoutError": 3}``)."""
+    return is_scalar(v) or (isinstance(v, dict) and len(v) <= 6 and all(is_scalar_leaf(x) for x in v.values()))
 
 
 def is_scalar_leaf(v) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))
+
+
+UNITS = (("_ms", "milliseconds"), ("_s", "seconds"), ("_seconds", "seconds"), ("_bytes", "bytes"),
+         ("_mb", "MB"), ("_kib", "KiB"), ("_rps", "per second"), ("_ratio", "ratio"))
+
+
+def _unit(column: str) -> str:
+    c = column.lower()
+    for suffix, unit in UNITS:
+        if c.endswith(suffix) or f"{suffix}_" in c:
+            return unit
+    return "count"
+
+
+def _is_number(k) -> bool:
+    if isinstance(k, bool):
+        return False
+    if isinstance(k, (int, float)):
+        return True
+    try:
+        float(str(k).replace(",", "").replace("_", ""))
+        return True
+    except ValueError:
+        return False
+
+
+def _num(k):
+    v = float(str(k).replace(",", "").replace("_", ""))
+    return int(v) if v.is_integer() else v
+
+
+def _singular(word: str) -> str:
+    word = word.strip().lower()
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
 def table(columns: list[str], rows: list[list]) -> list[str]:
@@ -186,11 +224,17 @@ class Renderer:
                 lines += table(t["columns"], t["rows"])
             for p in value.pop("plots", None) or []:
                 lines += self.explicit_plot(p)
+            if value and all(_is_number(k) for k in value) and all(isinstance(v, dict) for v in value.values()):
+                # {size: {metric: value}}: a table with the size as first column, plotted against it
+                xname = _singular(title or "size")
+                lines += self._rows([{xname: _num(k), **v} for k, v in value.items()], xname, title)
+                value = {}
             scalars = {k: v for k, v in value.items() if is_scalar(v)}
             if scalars:
                 lines += table(["", ""], [[k, v] for k, v in scalars.items()])
             rest = {k: v for k, v in value.items() if k not in scalars}
-            if rest and all(isinstance(v, dict) and v and all(is_scalar(x) for x in v.values()) for v in rest.values()):
+            if rest and all(isinstance(v, dict) and v and all(is_cell(x) for x in v.values()) for v in rest.values()) \
+                    and not any(all(_is_number(k) for k in v) for v in rest.values()):
                 cols = []
                 for v in rest.values():
                     cols += [c for c in v if c not in cols]
@@ -201,14 +245,16 @@ class Renderer:
             if notes:
                 lines += [f"- {n}" for n in (notes if isinstance(notes, list) else [notes])] + [""]
         elif isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
-            cols: list[str] = []
-            for row in value:
-                cols += [c for c in row if c not in cols]
-            lines += table(cols, [[row.get(c) for c in cols] for row in value])
-            lines += self.auto_plot(title or self.name, value, cols)
+            lines += self._rows(value, None, title)
         else:
             lines += [fmt(value), ""]
         return lines
+
+    def _rows(self, rows: list[dict], size: str | None, title: str | None) -> list[str]:
+        cols: list[str] = []
+        for row in rows:
+            cols += [c for c in row if c not in cols]
+        return table(cols, [[row.get(c) for c in cols] for row in rows]) + self.auto_plot(title or self.name, rows, cols, size)
 
     def _save(self, fig, title: str) -> Path:
         slug = re.sub(r"[^a-z0-9]+", "-", f"{self.name}-{title}".lower()).strip("-")[:80]
@@ -221,8 +267,8 @@ class Renderer:
         self.plots.append(path)
         return path
 
-    def auto_plot(self, title: str, rows: list[dict], cols: list[str]) -> list[str]:
-        size = next((c for c in cols if c.lower() in SIZE_KEYS), None)
+    def auto_plot(self, title: str, rows: list[dict], cols: list[str], size: str | None = None) -> list[str]:
+        size = size or next((c for c in cols if c.lower() in SIZE_KEYS), None)
         if size is None or len(rows) < 2:
             return []
         xs = [r.get(size) for r in rows]
@@ -241,17 +287,29 @@ class Renderer:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        groups: dict[str, dict[str, list]] = {}
         for c, vals in ys.items():
-            ax.plot(xs, vals, marker="o", label=c)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(size)
-        ax.set_ylabel("cost")
-        ax.set_title(f"{self.name}: {title}")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
+            groups.setdefault(_unit(c), {})[c] = vals
+        fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.0), squeeze=False)
+        for ax, (unit, series) in zip(axes[0], groups.items()):
+            for c, vals in series.items():
+                ax.plot(xs, vals, marker="o", label=c)
+            ax.set_xscale("log")
+            allv = [v for vals in series.values() for v in vals]
+            if max(allv) / min(allv) > 10:
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(bottom=0, top=max(allv) * 1.15)
+            ax.set_xticks(xs)
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel(size)
+            ax.set_ylabel(unit)
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize="small")
+        fig.suptitle(f"{self.name}: {title} (log x; log y where the range spans 10x or more)")
         path = self._save(fig, title)
         return [f"![{self.name}: {title}]({path.name})", ""]
 
