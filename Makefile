@@ -10,12 +10,13 @@ PYTHON ?= python3
 DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv demo test test-fast bench lint clean generate
+.PHONY: help deps venv demo test test-fast bench fuzz lint clean generate
 
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
+	@echo "make fuzz   - run every hypothesis property with many more examples (bench/fuzz.py)"
 	@echo "make generate - recompile the default alert pack into compose/generated/ and grafana/"
 
 # Debian packages, installed only when missing (needs root; elsewhere prints what to install).
@@ -53,6 +54,9 @@ generate: venv
 
 bench: deps venv
 	$(PY) bench/run_all.py
+
+fuzz: venv
+	$(PY) bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
