@@ -90,6 +90,7 @@ class ManagedProcess:
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
         self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0  # time.time() just before the last start
 
     @property
     def pid(self) -> int | None:
@@ -102,6 +103,7 @@ class ManagedProcess:
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
+        self.started_at = time.time()
         with open(self.log_path, "ab") as log:
             try:
                 self.proc = subprocess.Popen(  # noqa: S603 (argv built by this package)
