@@ -118,7 +118,7 @@ class LocalStack:
         overlay: Path | None = None,
         rule_sources: Sequence[Path] = (),
         scrape_interval: str = "1s",
-        slurm_poll_interval: str | None = "1s",
+        slurm_poll_interval: float | None = 1.0,
         on_event: Callable[[AlertEvent], None] | None = None,
         say: Callable[[str], None] = lambda _msg: None,
     ) -> None:
@@ -212,7 +212,7 @@ class LocalStack:
             f"--web.listen-address=127.0.0.1:{self.slurm_port}"
         ]
         if self.slurm_poll_interval:
-            argv.append(f"--slurm.poll-interval={self.slurm_poll_interval}")
+            argv.append(f"--slurm.poll-interval={self.slurm_poll_interval:g}")
         self.slurm_exporter = ManagedProcess(
             "slurm-exporter", argv, self.workdir / "slurm-exporter.log", env=self.slurm_env
         ).start()
