@@ -180,7 +180,8 @@ class LocalStack:
         for gpu in self.gpu_nodes:
             self.start_gpu_exporter(gpu)
 
-        self.prometheus = Prometheus(self.workdir / "prometheus", self._prometheus_config())
+        port = free_port()
+        self.prometheus = Prometheus(self.workdir / "prometheus", self._prometheus_config(port), port=port)
         self.prometheus.start()
         self._started.append(self.prometheus)
 
@@ -245,14 +246,13 @@ class LocalStack:
 
     # --- Prometheus -------------------------------------------------------------------------------
 
-    def _prometheus_config(self) -> dict:
+    def _prometheus_config(self, port: int) -> dict:
         assert self.alertmanager is not None
         gpu_targets = [Target(g.address, {"node": g.node, "pod": g.pod, "role": g.role}) for g in self.gpu_nodes]
         slurm_targets = []
         if self.slurm_exporter is not None:
             slurm_targets.append(Target(f"127.0.0.1:{self.slurm_port}", {"pod": "local", "role": "head"}))
-        port = free_port()
-        config = prometheus_config(
+        return prometheus_config(
             scrape_interval=self.scrape_interval,
             evaluation_interval=self.scrape_interval,
             alertmanager=self.alertmanager.address,
@@ -261,8 +261,6 @@ class LocalStack:
             slurm_targets=slurm_targets,
             self_address=f"127.0.0.1:{port}",
         )
-        self._prometheus_port = port
-        return config
 
     def urls(self) -> dict[str, str]:
         out = {"webhook receiver": self.webhook.url}
