@@ -10,13 +10,14 @@ PYTHON ?= python3
 DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv demo up down test test-fast bench lint clean
+.PHONY: help deps venv demo up down test test-fast bench lint clean generate
 
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
 	@echo "make up     - Prometheus + Alertmanager + Grafana with Docker compose (make up DEMO=1: scrape the local demo); make down stops it"
+	@echo "make generate - recompile the default alert pack into compose/generated/ and grafana/"
 
 # Debian packages, installed only when missing (needs root; elsewhere prints what to install).
 deps:
@@ -53,6 +54,10 @@ down: venv
 
 test: deps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
+generate: venv
+	$(VENV)/bin/gpuwatch-rules compile rules/pack -o compose/generated --dashboards-dir grafana
 
 bench: deps venv
 	$(PY) bench/run_all.py
