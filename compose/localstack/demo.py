@@ -31,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 from .procs import StackError
-from .stack import GpuNode, LocalStack
+from .stack import GpuNode, LocalStack, fast_overlay
 from .webhook import AlertEvent, format_event
 
 DRAIN_AT = 30.0  # seconds after start-up: drain the Slurm node ...
@@ -50,13 +50,6 @@ def packaged_scenario(name: str) -> Path:
     from gpuwatch.exporters.gpu.sim.scenario import packaged
 
     return Path(packaged(name))
-
-
-def fast_overlay() -> Path | None:
-    """The rule pack's short-interval overlay (shipped by gpuwatch.rules)."""
-    from gpuwatch.rules import overlays
-
-    return Path(overlays.FAST)
 
 
 def _say(msg: str) -> None:

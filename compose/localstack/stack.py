@@ -27,11 +27,6 @@ from .procs import ManagedProcess, StackError, free_port
 from .promstack import Alertmanager, Prometheus, Target, prometheus_config
 from .webhook import AlertEvent, WebhookReceiver
 
-# Receivers of the local notifications file, one per severity; each posts to its own path on
-# the webhook receiver, so a test can tell routing apart by path as well as by receiver name.
-SEVERITY_RECEIVERS = {"critical": "pager", "warning": "chat", "info": "info"}
-
-
 @dataclass
 class GpuNode:
     """One simulated GPU node: its Slurm node name (the ``node`` target label) and scenario."""
@@ -56,27 +51,46 @@ def console_script(name: str, module: str, func: str = "main") -> list[str]:
     return [sys.executable, "-c", f"import sys; from {module} import {func}; sys.argv[0] = {name!r}; sys.exit({func}())"]
 
 
-def notifications_doc(webhook_url: str, group_wait: str = "1s", group_interval: str = "1s", repeat_interval: str = "1h") -> dict:
-    """A notifications file (Alertmanager vocabulary) sending each severity to a local webhook.
+def pack_file(*parts: str) -> Path:
+    """A file of the shipped default pack (``notifications.yml``, ``overlays/fast.yml``)."""
+    from gpuwatch.rules import pack
 
-    Only the receivers and the route's receiver choice differ from the default pack's routing;
-    grouping and inhibition stay the pack's own."""
-    receivers = [
-        {"name": name, "webhook_configs": [{"url": f"{webhook_url}/{name}", "send_resolved": True}]}
-        for name in SEVERITY_RECEIVERS.values()
+    path = Path(pack.__file__).resolve().parent.joinpath(*parts)
+    if not path.is_file():
+        raise StackError(f"{path}: missing from the installed gpuwatch.rules pack")
+    return path
+
+
+def fast_overlay() -> Path:
+    """The pack's short-interval overlay (1 s scrapes/evaluation, short for:, 1 m windows)."""
+    return pack_file("overlays", "fast.yml")
+
+
+def webhook_notifications(webhook_url: str, source: Path | None = None) -> dict:
+    """The pack's notifications file with each receiver replaced by a local webhook.
+
+    Route tree, grouping and inhibit rules stay exactly the pack's (so the demo and the e2e test
+    exercise the real routing and inhibition); receiver ``NAME`` posts to ``webhook_url/NAME``.
+    Global SMTP/Slack settings are dropped (nothing here sends mail)."""
+    source = source or pack_file("notifications.yml")
+    try:
+        doc = yaml.safe_load(source.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise StackError(f"{source}: {exc}") from None
+    if not isinstance(doc, dict) or "route" not in doc or not isinstance(doc.get("receivers"), list):
+        raise StackError(f"{source}: not a notifications file (route, receivers)")
+    out: dict = {}
+    if isinstance(doc.get("global"), dict) and "resolve_timeout" in doc["global"]:
+        out["global"] = {"resolve_timeout": doc["global"]["resolve_timeout"]}
+    out["route"] = doc["route"]
+    out["receivers"] = [
+        {"name": r["name"], "webhook_configs": [{"url": f"{webhook_url}/{r['name']}", "send_resolved": True}]}
+        for r in doc["receivers"]
     ]
-    return {
-        "route": {
-            "receiver": "chat",
-            "group_wait": group_wait,
-            "group_interval": group_interval,
-            "repeat_interval": repeat_interval,
-            "routes": [
-                {"matchers": [f'severity="{sev}"'], "receiver": name} for sev, name in SEVERITY_RECEIVERS.items()
-            ],
-        },
-        "receivers": receivers,
-    }
+    for key in ("inhibit_rules", "time_intervals", "mute_time_intervals"):
+        if key in doc:
+            out[key] = doc[key]
+    return out
 
 
 def compile_rules(
@@ -116,6 +130,8 @@ class LocalStack:
         gpu_nodes: Sequence[GpuNode],
         slurm_env: Mapping[str, str] | None = None,
         overlay: Path | None = None,
+        notifications_source: Path | None = None,
+        gpu_exporter_args: Sequence[str] = ("--collect.interval=1s",),
         rule_sources: Sequence[Path] = (),
         scrape_interval: str = "1s",
         slurm_poll_interval: float | None = 1.0,
@@ -126,6 +142,8 @@ class LocalStack:
         self.gpu_nodes = list(gpu_nodes)
         self.slurm_env = dict(slurm_env) if slurm_env is not None else None
         self.overlay = overlay
+        self.notifications_source = notifications_source
+        self.gpu_exporter_args = list(gpu_exporter_args)
         self.rule_sources = list(rule_sources)
         self.scrape_interval = scrape_interval
         self.slurm_poll_interval = slurm_poll_interval
@@ -158,7 +176,9 @@ class LocalStack:
         self.say(f"webhook receiver   {self.webhook.url}")
 
         notifications = self.workdir / "notifications.yml"
-        notifications.write_text(yaml.safe_dump(notifications_doc(self.webhook.url), sort_keys=False))
+        notifications.write_text(
+            yaml.safe_dump(webhook_notifications(self.webhook.url, self.notifications_source), sort_keys=False)
+        )
         if self.generated.exists():
             shutil.rmtree(self.generated)
         compile_rules(
@@ -227,6 +247,7 @@ class LocalStack:
         argv = console_script("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli") + [
             f"--web.listen-address={gpu.address}",
             f"--nvml.scenario={gpu.scenario}",
+            *self.gpu_exporter_args,
         ]
         gpu.process = ManagedProcess(f"gpu-exporter-{gpu.node}", argv, self.workdir / f"gpu-exporter-{gpu.node}.log").start()
         if gpu.process not in self._started:

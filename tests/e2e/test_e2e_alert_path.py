@@ -102,9 +102,8 @@ def amtool_receiver(amtool: str, config: Path, labels: dict[str, str]) -> str:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, pytestconfig):
     progs = require_programs("prometheus", "prometheus-alertmanager", "amtool", "slurmctld", "slurmd", "munged", "scontrol")
-    from gpuwatch.localstack.demo import fast_overlay
-    from gpuwatch.localstack.slurm import SlurmLab
-    from gpuwatch.localstack.stack import GpuNode, LocalStack
+        from gpuwatch.localstack.slurm import SlurmLab
+    from gpuwatch.localstack.stack import GpuNode, LocalStack, fast_overlay
 
     workdir = tmp_path_factory.mktemp("e2e")
     lab = SlurmLab(workdir / "slurm").start()
