@@ -106,7 +106,9 @@ def run(tmp_path_factory, pytestconfig):
     from gpuwatch.localstack.stack import GpuNode, LocalStack, fast_overlay
 
     workdir = tmp_path_factory.mktemp("e2e")
-    lab = SlurmLab(workdir / "slurm").start()
+    # ReturnToService=1: a node an administrator set DOWN stays down until resumed (with the
+    # lab's default of 2, slurmd's next registration, e.g. after its jobs are killed, revives it).
+    lab = SlurmLab(workdir / "slurm", extra_conf="ReturnToService=1").start()
     try:
         lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", "e2e-train"], user="nobody")
         lab.sbatch(["-p", "gpu", "--gres=gpu:2", "-J", "e2e-waits"], user="nobody")
@@ -139,20 +141,23 @@ def run(tmp_path_factory, pytestconfig):
         finally:
             lab.stop()
     if "r" in locals() and r.latencies:
-        print_latencies(r, pytestconfig.pluginmanager.getplugin("terminalreporter"))
+        print_latencies(r, pytestconfig)
 
 
-def print_latencies(r: Run, reporter) -> None:
+def print_latencies(r: Run, pytestconfig) -> None:
     lines = ["", "fault -> webhook notification latency (1 s scrapes/evaluation, fast overlay):"]
     for name, status, seconds in r.latencies:
-        lines.append(f"  {name:<22} {status:<9} {seconds:6.1f} s")
+        lines.append(f"  {name:<34} {status:<9} {seconds:6.1f} s")
     text = "\n".join(lines)
-    if reporter is not None:
+    (r.workdir / "latencies.txt").write_text(text + "\n")
+    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    if reporter is None or capture is None:
+        print(text)
+        return
+    with capture.global_and_fixture_disabled():
         for line in lines:
             reporter.write_line(line)
-    else:
-        print(text)
-    (r.workdir / "latencies.txt").write_text(text + "\n")
 
 
 def check_labels_and_route(r: Run, event) -> None:
