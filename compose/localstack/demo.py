@@ -52,6 +52,25 @@ def packaged_scenario(name: str) -> Path:
     return Path(packaged(name))
 
 
+def describe_faults(path: Path) -> list[str]:
+    """One line per scripted fault of a scenario file, e.g. ``GPU 1 overheats (94 C) +20s..+80s``."""
+    from gpuwatch.exporters.gpu.sim.scenario import load
+
+    lines = []
+    for f in load(path).faults:
+        span = f"+{f.at:.0f}s" + (f"..+{f.until:.0f}s" if f.until is not None else "")
+        what = {
+            "overheat": lambda: f"GPU {f.gpu} overheats ({f.temperature:.0f} C)",
+            "xid": lambda: f"GPU {f.gpu} XID {f.xid}" + (", off the bus" if f.xid == 79 and f.until is not None else ""),
+            "lost": lambda: f"GPU {f.gpu} lost",
+            "ecc": lambda: f"GPU {f.gpu} {f.count} {f.ecc_type} ECC errors",
+            "nvml_init_failure": lambda: "NVML fails to initialise",
+            "hang": lambda: f"GPU {f.gpu} NVML calls hang",
+        }.get(f.kind, lambda: f.kind)()
+        lines.append(f"{what} {span}")
+    return lines
+
+
 def _say(msg: str) -> None:
     print(msg, flush=True)
 
@@ -99,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_event(event: AlertEvent) -> None:
         seen[(event.alertname, event.status)] += 1
+        if event.alertname == "Watchdog" and seen[(event.alertname, event.status)] > 1:
+            return
         _print_event(event)
 
     try:
@@ -127,10 +148,13 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"{name:<28} {url}")
         _say("pids " + " ".join(f"{p.name}={p.pid}" for p in _processes(stack)))
         _say("")
-        _say("node A overheats GPU 0 now and cools later; node B throws XID 79 about a minute in and is lost, then recovers;")
+        _say("Timeline (seconds after start):")
+        for gpu in nodes:
+            for line in describe_faults(gpu.scenario):
+                _say(f"  {gpu.node}: {line}")
         if not args.no_slurm_actions:
-            _say(f"the Slurm node is drained at +{DRAIN_AT:.0f}s and resumed at +{RESUME_AT:.0f}s.")
-        _say("Notifications follow (Ctrl-C stops the demo):")
+            _say(f"  {lab.node}: Slurm node drained at +{DRAIN_AT:.0f}s, resumed at +{RESUME_AT:.0f}s")
+        _say("Notifications follow (Watchdog, the always-firing dead man's switch, is shown once; Ctrl-C stops the demo):")
         _say("")
         drained = resumed = args.no_slurm_actions
         while True:
