@@ -163,13 +163,19 @@ def _ds() -> dict[str, str]:
 
 
 def _panel(pid: int, x: int, y: int, title: str, expr: str, unit: str, legend: str | None,
-           threshold: "tuple[str, float] | None", description: str = "", kind: str = "timeseries") -> dict[str, Any]:
+           threshold: "tuple[str, str, float] | None", description: str = "", kind: str = "timeseries") -> dict[str, Any]:
+    """A panel; ``threshold`` = (colour, comparison, value) draws the alert's threshold line:
+    above it coloured for ``>``/``>=``, below it for ``<``/``<=``, just the line for ``==``/``!=``."""
     steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
     custom: dict[str, Any] = {}
     if threshold is not None:
-        color, value = threshold
-        steps.append({"color": color, "value": value})
-        custom = {"thresholdsStyle": {"mode": "line+area" if kind == "timeseries" else "off"}}
+        color, op, value = threshold
+        if op in ("<", "<="):
+            steps = [{"color": color, "value": None}, {"color": "green", "value": value}]
+        else:
+            steps.append({"color": color, "value": value})
+        mode = "line" if op in ("==", "!=") else "line+area"
+        custom = {"thresholdsStyle": {"mode": mode if kind == "timeseries" else "off"}}
     panel: dict[str, Any] = {
         "id": pid,
         "type": kind,
@@ -241,7 +247,7 @@ def dashboard(c: "Compiled", component: str, uid: str, title: str, description: 
             query = d.query or (thr[0] if thr else rule.expr.strip())
             lines = None
             if thr is not None:
-                lines = (SEVERITY_COLOR.get(rule.severity, "red"), thr[2])
+                lines = (SEVERITY_COLOR.get(rule.severity, "red"), thr[1], thr[2])
             desc = f"Alert {rule.name} ({rule.severity}): {thr[0]} {thr[1]} {_num(thr[2])}" if thr else f"Alert {rule.name} ({rule.severity})"
             if rule.for_ms:
                 desc += f" for {fmt_ms(rule.for_ms)}"

@@ -308,7 +308,10 @@ class Analyzer:
         if isinstance(node, pp.BinaryExpr):
             op = str(node.op)
             if op in SET_OPS:
-                return self.threshold(node.lhs)
+                found = self.threshold(node.lhs)
+                if found is None and op == "and":  # `info_metric and on (...) value < N`
+                    found = self.threshold(node.rhs)
+                return found
             if op in COMPARISONS and not self._bool(node):
                 rv, lv = _number(node.rhs), _number(node.lhs)
                 if rv is not None and lv is None:

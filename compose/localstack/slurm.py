@@ -111,6 +111,7 @@ class SlurmLab:
     - ``extra_conf``: more ``slurm.conf`` lines (appended; a later key wins in Slurm).
     - ``bin_dir``: where the Slurm/munge programs live (default: /usr/bin, /usr/sbin).
     - ``keep``: keep the folder after stop (default False).
+    - ``return_to_service``: slurm.conf ReturnToService (default 1: DOWN set by hand stays DOWN).
     - ``start_timeout``: seconds to wait for the node to become idle (default 30).
     """
 
@@ -130,6 +131,7 @@ class SlurmLab:
         bin_dir: str | os.PathLike | None = None,
         keep: bool = False,
         start_timeout: float = 30.0,
+        return_to_service: int = 1,
     ):
         self.requested_dir = Path(root_dir) if root_dir is not None else None
         self.partitions = tuple(partitions)
@@ -143,6 +145,7 @@ class SlurmLab:
         self.extra_conf = extra_conf
         self.bin_dirs = (str(bin_dir),) if bin_dir else DEFAULT_BIN_DIRS
         self.keep = keep
+        self.return_to_service = return_to_service
         self.start_timeout = start_timeout
         self.node = socket.gethostname().split(".")[0]
         self.dir: Path | None = None
@@ -319,8 +322,11 @@ class SlurmLab:
             "SwitchType=switch/none",
             "SelectType=select/cons_tres",
             "SelectTypeParameters=CR_Core_Memory",
+            "DefMemPerCPU=100",  # without it a job takes all node memory and jobs run one at a time
             "SlurmdParameters=config_overrides",
-            "ReturnToService=2",
+            # 1, not 2: a node set DOWN by an operator (or a test) stays DOWN until resumed; a node
+            # that was only unreachable returns by itself when slurmd registers again.
+            f"ReturnToService={self.return_to_service}",
             "GresTypes=gpu",
             f"MaxJobCount={self.max_job_count}",
             f"MaxArraySize={self.max_array_size}",

@@ -59,9 +59,9 @@ class Exporter:
                 kind = "timeout" if exc.kind in ("timeout",) else "command"
                 if exc.kind != "skipped":
                     self.errors[(name, kind)] += 1
-                else:
-                    self.errors[(name, "timeout")] += 0
-                self._fail(name, str(exc))
+                    self._fail(name, str(exc))
+                else:  # the cause was already logged for the collector whose command found slurmctld away
+                    log.debug("collector %s skipped: %s", name, exc)
             except ParseError as exc:
                 ok = 0
                 self.errors[(name, "parse")] += 1

@@ -105,11 +105,39 @@ def _state(text: str) -> str:
     return s
 
 
-def parse_squeue(text: str, command: str = "squeue") -> tuple[list[Job], int]:
-    """Parse :func:`squeue_argv` output into jobs; returns (jobs, bad_line_count).
+# squeue -O names for the same data in other captures (and compact states)
+_KEYS = {f.lower(): k for f, k in SQUEUE_FIELDS}
+_KEYS.update({"jobid": "id", "statecompact": "state", "user": "user", "numcpus": "cpus"})
+_COMPACT = {
+    "PD": "PENDING", "R": "RUNNING", "S": "SUSPENDED", "CG": "COMPLETING", "CD": "COMPLETED",
+    "CA": "CANCELLED", "F": "FAILED", "TO": "TIMEOUT", "NF": "NODE_FAIL", "PR": "PREEMPTED",
+    "BF": "BOOT_FAIL", "DL": "DEADLINE", "OOM": "OUT_OF_MEMORY", "CF": "CONFIGURING", "RS": "RESIZING",
+    "RQ": "REQUEUED", "RH": "REQUEUE_HOLD", "RF": "REQUEUE_FED", "RD": "RESV_DEL_HOLD", "RV": "REVOKED",
+    "SI": "SIGNALING", "SE": "SPECIAL_EXIT", "SO": "STAGE_OUT", "ST": "STOPPED",
+}
 
-    Raises ParseError when there is output but not a single usable line."""
-    ncols = len(SQUEUE_FIELDS)
+
+def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|") -> tuple[list[Job], int]:
+    """Parse ``squeue -O`` output into jobs; returns (jobs, bad_line_count).
+
+    ``fields`` are the ``-O`` field names in column order (default :data:`SQUEUE_FIELDS`, what
+    :func:`squeue_argv` asks for). Raises ParseError when there is output but not one usable line.
+    """
+    names = [f for f, _ in SQUEUE_FIELDS] if fields is None else list(fields)
+    keys = [_KEYS.get(f.lower(), f.lower()) for f in names]
+    ncols = len(keys)
+    ix = {k: i for i, k in enumerate(keys)}
+    if "id" not in ix or "state" not in ix:
+        raise ValueError("fields must include a job id and a state")
+    NA = ncols  # index of an extra "N/A" column appended for absent fields
+    g = {k: ix.get(k, NA) for k in ("id", "partition", "state", "user", "account", "cpus", "nodes", "tasks",
+                                     "tres_per_node", "tres_per_job", "tres_per_task", "tres_alloc",
+                                     "eligible", "submit", "end", "reason")}
+    i_id, i_part, i_state, i_user, i_acct = g["id"], g["partition"], g["state"], g["user"], g["account"]
+    i_cpus, i_nodes, i_tasks = g["cpus"], g["nodes"], g["tasks"]
+    i_tpn, i_tpj, i_tpt, i_alloc = g["tres_per_node"], g["tres_per_job"], g["tres_per_task"], g["tres_alloc"]
+    i_elig, i_sub, i_end, i_reason = g["eligible"], g["submit"], g["end"], g["reason"]
+    last_free = keys[-1] == "reason"
     jobs: list[Job] = []
     bad = 0
     lines = 0
@@ -123,31 +151,36 @@ def parse_squeue(text: str, command: str = "squeue") -> tuple[list[Job], int]:
                 ts_cache[v] = r
         return r
 
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if not line:
             continue
         lines += 1
-        c = line.split("|", ncols - 1)
+        c = line.split(sep, ncols - 1) if last_free else line.split(sep)
         if len(c) < ncols:
             bad += 1
             continue
-        jid = c[0].strip()
+        c = c[:ncols]
+        c.append("N/A")
+        jid = c[i_id].strip()
         if not jid or not jid[0].isdigit():
             bad += 1
             continue
-        state = _state(c[2])
-        nodes = _count(c[6])
-        tasks = _count(c[7])
-        reason = c[-1]
-        if reason.endswith("|"):
+        raw_state = c[i_state]
+        state = _state(_COMPACT.get(raw_state, raw_state))
+        nodes = _count(c[i_nodes])
+        tasks = _count(c[i_tasks])
+        reason = c[i_reason]
+        if reason.endswith(sep):
             reason = reason[:-1]
-        cpus = _count(c[5], 0)
-        gpus = job_gpus(nodes, tasks, c[8], c[9], c[10], c[11]) if (c[8] != "N/A" or c[9] != "N/A"
-                                                                   or c[10] != "N/A" or "gres/" in c[11]) else 0
-        account = c[4].strip()
-        jobs.append(Job(jid, c[1].strip() or "unknown", state, c[3].strip(),
-                        "none" if account in ("(null)", "") else account, cpus, gpus,
-                        ts(c[12]), ts(c[13]), ts(c[14]), reason))
+        cpus = _count(c[i_cpus], 0)
+        tpn, tpj, tpt, alloc = c[i_tpn], c[i_tpj], c[i_tpt], c[i_alloc]
+        gpus = job_gpus(nodes, tasks, tpn, tpj, tpt, alloc) if (
+            tpn != "N/A" or tpj != "N/A" or tpt != "N/A" or "gres/" in alloc) else 0
+        account = c[i_acct].strip()
+        user = c[i_user].strip()
+        jobs.append(Job(jid, c[i_part].strip() or "unknown", state, "unknown" if user in ("", "N/A") else user,
+                        "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
+                        ts(c[i_elig]), ts(c[i_sub]), ts(c[i_end]), reason))
     if lines and not jobs:
-        raise ParseError(command, f"none of {lines} lines had the {ncols} expected '|'-separated columns")
+        raise ParseError(command, f"none of {lines} lines had the {ncols} expected '{sep}'-separated columns")
     return jobs, bad

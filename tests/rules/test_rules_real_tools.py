@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from gpuwatch.rules.cli import cli
-from tests.conftest import ROOT, require_programs
+try:  # conftest's module name depends on pytest's import mode
+    from conftest import ROOT, require_programs
+except ImportError:  # pragma: no cover
+    from tests.conftest import ROOT, require_programs
 
 GEN = ROOT / "compose" / "generated"
 AM = GEN / "alertmanager" / "alertmanager.yml"
@@ -98,3 +101,24 @@ def test_check_command_runs_the_tools(monkeypatch: pytest.MonkeyPatch) -> None:
     r = CliRunner().invoke(cli, ["check"])
     assert r.exit_code == 0, r.stderr
     assert "passed promtool check rules, promtool test rules, amtool check-config" in r.output
+
+
+def test_fast_overlay_with_webhooks_passes_promtool_and_amtool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the e2e test and `make demo` compile: valid for the real tools too."""
+    tools = require_programs("promtool", "amtool")
+    hooks = tmp_path / "hooks.yml"
+    hooks.write_text("route: {receiver: sink, group_by: [alertname, instance]}\n"
+                     "inhibit_rules: [{source_matchers: ['alertname=\"SlurmNodeDown\"'], target_matchers: ['component=\"gpu\"'], equal: [node]}]\n"
+                     "receivers: [{name: sink, webhook_configs: [{url: 'http://127.0.0.1:9/hook', send_resolved: true}]}]\n")
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(cli, ["compile", "--overlay", "rules/pack/overlays/fast.yml", "--notifications", str(hooks), "-o", str(out)])
+    assert r.exit_code == 0, r.stderr
+    rc = sh(tools["promtool"], "check", "rules", *sorted(str(p) for p in (out / "prometheus/rules").glob("*.yml")))
+    assert rc.returncode == 0, rc.stdout + rc.stderr
+    tests = sorted(p.name for p in (out / "prometheus/tests").glob("*.yml"))
+    assert tests, "the overlay keeps the tests it does not invalidate"
+    rt = sh(tools["promtool"], "test", "rules", *tests, cwd=out / "prometheus/tests")
+    assert rt.returncode == 0, rt.stdout + rt.stderr
+    ra = sh(tools["amtool"], "check-config", str(out / "alertmanager/alertmanager.yml"))
+    assert ra.returncode == 0, ra.stdout + ra.stderr

@@ -12,7 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from gpuwatch.rules.cli import cli
-from tests.conftest import FIXTURES, ROOT
+try:  # conftest's module name depends on pytest's import mode
+    from conftest import FIXTURES, ROOT
+except ImportError:  # pragma: no cover
+    from tests.conftest import FIXTURES, ROOT
 
 BROKEN = FIXTURES / "rules" / "broken"
 GOOD = FIXTURES / "rules" / "good"
