@@ -34,6 +34,9 @@ from .procs import StackError
 from .stack import GpuNode, LocalStack, fast_overlay
 from .webhook import AlertEvent, format_event
 
+# --compose: the exporters on the ports of the static target list that `make up DEMO=1` mounts
+# (compose/prometheus/demo-targets/), reachable from the containers via host.docker.internal.
+COMPOSE_PORTS = {"demo-node-a": 9400, "demo-node-b": 9401, "slurm": 9341}
 DRAIN_AT = 30.0  # seconds after start-up: drain the Slurm node ...
 RESUME_AT = 90.0  # ... and resume it
 
@@ -94,6 +97,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (configs, logs) after stopping")
     parser.add_argument("--no-slurm-actions", action="store_true", help="do not drain/resume the Slurm node")
+    parser.add_argument(
+        "--compose",
+        action="store_true",
+        help="also serve the compose stack (make up DEMO=1): exporters on :9400, :9401, :9341 on all interfaces",
+    )
     args = parser.parse_args(argv)
     if args.duration < 0:
         parser.error("--duration must be >= 0")
@@ -133,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             GpuNode(node=lab.node, scenario=packaged_scenario("demo-node-a"), pod="local-a"),
             GpuNode(node="demo-node-b", scenario=packaged_scenario("demo-node-b"), pod="local-b"),
         ]
+        extra = {}
+        if args.compose:
+            nodes[0].port, nodes[1].port = COMPOSE_PORTS["demo-node-a"], COMPOSE_PORTS["demo-node-b"]
+            extra = {"slurm_port": COMPOSE_PORTS["slurm"], "exporter_bind": "0.0.0.0"}
         stack = LocalStack(
             workdir / "stack",
             gpu_nodes=nodes,
@@ -140,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             overlay=fast_overlay(),
             on_event=on_event,
             say=_say,
+            **extra,
         )
         stack.start()
         started = time.monotonic()
@@ -147,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, url in stack.urls().items():
             _say(f"{name:<28} {url}")
         _say("pids " + " ".join(f"{p.name}={p.pid}" for p in _processes(stack)))
+        if args.compose:
+            _say("compose: exporters listen on all interfaces; in another terminal `make up DEMO=1`, Grafana at http://127.0.0.1:3001")
         _say("")
         _say("Timeline (seconds after start):")
         for gpu in nodes:

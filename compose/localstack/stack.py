@@ -35,11 +35,12 @@ class GpuNode:
     scenario: Path
     pod: str = "local"
     role: str = "compute"
-    port: int = 0
+    port: int = 0  # 0: a free port is picked at start
     process: ManagedProcess | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
+        """Where this stack's Prometheus scrapes it (always loopback)."""
         return f"127.0.0.1:{self.port}"
 
 
@@ -135,6 +136,8 @@ class LocalStack:
         rule_sources: Sequence[Path] = (),
         scrape_interval: str = "1s",
         slurm_poll_interval: float | None = 1.0,
+        slurm_port: int = 0,
+        exporter_bind: str = "127.0.0.1",
         on_event: Callable[[AlertEvent], None] | None = None,
         say: Callable[[str], None] = lambda _msg: None,
     ) -> None:
@@ -152,7 +155,8 @@ class LocalStack:
         self.alertmanager: Alertmanager | None = None
         self.prometheus: Prometheus | None = None
         self.slurm_exporter: ManagedProcess | None = None
-        self.slurm_port = 0
+        self.slurm_port = slurm_port
+        self.exporter_bind = exporter_bind
         self.generated = self.workdir / "generated"
         self._started: list[object] = []
 
@@ -230,7 +234,7 @@ class LocalStack:
         if not self.slurm_port:
             self.slurm_port = free_port()
         argv = console_script("gpuwatch-slurm-exporter", "gpuwatch.exporters.slurm.cli") + [
-            f"--web.listen-address=127.0.0.1:{self.slurm_port}"
+            f"--web.listen-address={self.exporter_bind}:{self.slurm_port}"
         ]
         if self.slurm_poll_interval:
             argv.append(f"--slurm.poll-interval={self.slurm_poll_interval:g}")
@@ -245,7 +249,7 @@ class LocalStack:
         if not gpu.port:
             gpu.port = free_port()
         argv = console_script("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli") + [
-            f"--web.listen-address={gpu.address}",
+            f"--web.listen-address={self.exporter_bind}:{gpu.port}",
             f"--nvml.scenario={gpu.scenario}",
             *self.gpu_exporter_args,
         ]

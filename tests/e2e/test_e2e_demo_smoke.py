@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,8 +57,25 @@ def _check_cleanup(out: str) -> None:
         assert port not in DEFAULT_PORTS, f"demo used a default port: {url}"
 
 
+def _hold_default_ports() -> list[socket.socket]:
+    """Listen on the default ports that are free, as a system Prometheus/Alertmanager/exporter
+    would: the demo must not need any of them."""
+    held = []
+    for port in sorted(DEFAULT_PORTS):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("0.0.0.0", int(port)))
+            sock.listen(1)
+        except OSError:
+            sock.close()
+            continue
+        held.append(sock)
+    return held
+
+
 def test_demo_bounded_run_prints_urls_and_notifications():
     require_programs("prometheus", "prometheus-alertmanager", "slurmctld", "slurmd", "munged")
+    held = _hold_default_ports()
     proc = _demo({"GPUWATCH_DEMO_DURATION": "25"})
     try:
         out, _ = proc.communicate(timeout=200)
@@ -65,6 +83,8 @@ def test_demo_bounded_run_prints_urls_and_notifications():
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+        for sock in held:
+            sock.close()
     assert proc.returncode == 0, out
     for name in ("Prometheus", "Alertmanager", "webhook receiver", "Slurm exporter", "GPU exporter"):
         assert re.search(rf"^{name}.*http://127\.0\.0\.1:\d+", out, re.M), f"{name} URL missing:\n{out}"

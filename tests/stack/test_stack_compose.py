@@ -203,3 +203,17 @@ def test_make_up_without_docker_says_so(tmp_path):
     assert proc.returncode == 2
     assert "Docker with the compose plugin is needed" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_demo_compose_mode_serves_the_static_target_list():
+    """`make demo` with --compose puts its exporters where demo-targets/ points Prometheus."""
+    from gpuwatch.localstack.demo import COMPOSE_PORTS
+
+    listed = {}
+    for path in sorted((COMPOSE_DIR / "prometheus" / "demo-targets").glob("*.json")):
+        for group in json.loads(path.read_text()):
+            for target in group["targets"]:
+                host, port = target.rsplit(":", 1)
+                assert host == "host.docker.internal"
+                listed[group["labels"].get("node", "slurm")] = int(port)
+    assert listed == COMPOSE_PORTS
