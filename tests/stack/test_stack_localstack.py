@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -212,3 +214,47 @@ def test_prometheus_alertmanager_webhook_round_trip(tmp_path):
             prom.stop()
             am.stop()
         assert not pid_alive(prom.pid) and not pid_alive(am.pid)
+
+
+# --- demo / stack configuration -------------------------------------------------------------------
+
+
+def test_webhook_notifications_keep_the_pack_routing_and_inhibition():
+    from gpuwatch.localstack.stack import pack_file, webhook_notifications
+
+    pack = yaml.safe_load(pack_file("notifications.yml").read_text())
+    doc = webhook_notifications("http://127.0.0.1:9", pack_file("notifications.yml"))
+    assert doc["route"] == pack["route"]
+    assert doc["inhibit_rules"] == pack["inhibit_rules"]
+    assert [r["name"] for r in doc["receivers"]] == [r["name"] for r in pack["receivers"]]
+    for r in doc["receivers"]:
+        assert r["webhook_configs"] == [{"url": f"http://127.0.0.1:9/{r['name']}", "send_resolved": True}]
+        assert set(r) == {"name", "webhook_configs"}, "no Slack/PagerDuty/email config is left"
+    assert "smtp_auth_password_file" not in doc.get("global", {})
+
+
+def test_webhook_notifications_bad_file(tmp_path):
+    from gpuwatch.localstack.stack import webhook_notifications
+
+    bad = tmp_path / "n.yml"
+    bad.write_text("route: {receiver: x}\n")
+    with pytest.raises(StackError, match="not a notifications file"):
+        webhook_notifications("http://127.0.0.1:9", bad)
+
+
+def test_demo_rejects_a_bad_duration():
+    env = {**os.environ, "GPUWATCH_DEMO_DURATION": "two minutes"}
+    proc = subprocess.run([sys.executable, "-m", "gpuwatch.localstack.demo"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "GPUWATCH_DEMO_DURATION must be a number" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "gpuwatch.localstack.demo", "--duration", "-5"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--duration must be >= 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_describe_faults_of_the_demo_scenarios():
+    from gpuwatch.localstack.demo import describe_faults, packaged_scenario
+
+    a = describe_faults(packaged_scenario("demo-node-a"))
+    b = describe_faults(packaged_scenario("demo-node-b"))
+    assert any("overheats" in line for line in a)
+    assert any("XID 79, off the bus" in line for line in b)
