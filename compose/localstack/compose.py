@@ -13,7 +13,7 @@ containers' unprivileged users can read the bind-mounted files):
   refuses to start without it, except with ``--demo`` (local exporters without auth), where a
   random placeholder is written.
 - ``alertmanager/``: files that ``alertmanager.yml`` names in ``*_file`` keys (Slack URL, SMTP
-  password, PagerDuty key); ``up`` checks every one exists.
+  password, PagerDuty key); ``up`` checks every one exists (``--demo`` writes empty placeholders).
 
 Where Docker or its compose plugin is missing, ``up`` says so and exits 2.
 """
@@ -108,7 +108,12 @@ def prepare_secrets(compose_dir: Path = COMPOSE_DIR, demo: bool = False, environ
         if not name.startswith(prefix):
             raise ComposeError(f"{am_config}: {name} is outside {prefix} (the only secrets folder mounted)")
         host = secrets_dir / "alertmanager" / name[len(prefix) :]
-        if not host.exists():
+        if host.exists():
+            continue
+        if demo:
+            _write_secret(host, "")
+            done.append(f"{host}: empty demo placeholder (notifications through it fail until you fill it)")
+        else:
             missing.append(str(host))
     if missing:
         raise ComposeError("alertmanager.yml needs these secret files: " + ", ".join(missing))

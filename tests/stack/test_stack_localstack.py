@@ -127,9 +127,12 @@ def test_prepare_secrets(tmp_path):
 
 
 def test_prepare_secrets_demo_and_outside_paths(tmp_path):
-    d = _compose_dir(tmp_path, {"route": {"receiver": "x"}, "receivers": [{"name": "x"}]})
-    compose_cli.prepare_secrets(d, demo=True, environ={})
+    am = {"route": {"receiver": "x"}, "receivers": [{"name": "x", "pagerduty_configs": [{"routing_key_file": "/etc/alertmanager/secrets/pd"}]}]}
+    d = _compose_dir(tmp_path, am)
+    lines = compose_cli.prepare_secrets(d, demo=True, environ={})
     assert (d / "secrets" / "scrape_password").stat().st_size > 10
+    assert (d / "secrets" / "alertmanager" / "pd").read_text() == ""
+    assert any("placeholder" in line for line in lines)
     d2 = _compose_dir(tmp_path / "two", {"global": {"smtp_auth_password_file": "/home/me/pw"}})
     (d2 / "secrets").mkdir()
     (d2 / "secrets" / "scrape_password").write_text("x")
