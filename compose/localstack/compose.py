@@ -24,6 +24,7 @@ import argparse
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,14 @@ def prepare_secrets(compose_dir: Path = COMPOSE_DIR, demo: bool = False, environ
             missing.append(str(host))
     if missing:
         raise ComposeError("alertmanager.yml needs these secret files: " + ", ".join(missing))
+    # The containers run as unprivileged users (nobody, grafana) and read the bind-mounted files
+    # directly; the 0700 folder keeps other host users out. A file written 0600 (Ansible's
+    # password lookup does) would be unreadable in the container: open it up to 0644.
+    for path in sorted(p for p in secrets_dir.rglob("*") if p.is_file()):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if not mode & 0o004:
+            os.chmod(path, 0o644)
+            done.append(f"{path}: mode {mode:04o} -> 0644 (readable by the container; the folder stays 0700)")
     return done
 
 

@@ -111,6 +111,7 @@ def test_prepare_secrets(tmp_path):
         compose_cli.prepare_secrets(d, environ={})
     (d / "secrets").mkdir(exist_ok=True)
     (d / "secrets" / "scrape_password").write_text("s3cret")
+    os.chmod(d / "secrets" / "scrape_password", 0o600)  # as Ansible's password lookup leaves it
     with pytest.raises(compose_cli.ComposeError, match="secrets/alertmanager/slack_api_url"):
         compose_cli.prepare_secrets(d, environ={})
     (d / "secrets" / "alertmanager" / "slack_api_url").write_text("https://hooks.invalid/x")
@@ -120,6 +121,8 @@ def test_prepare_secrets(tmp_path):
     assert len(generated) >= 20 and generated not in "\n".join(lines)
     assert stat.S_IMODE(os.stat(d / "secrets").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(grafana).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(d / "secrets" / "scrape_password").st_mode) == 0o644
+    assert any("scrape_password: mode 0600 -> 0644" in line for line in lines)
     compose_cli.prepare_secrets(d, environ={})
     assert grafana.read_text() == generated, "an existing password is kept"
     lines = compose_cli.prepare_secrets(d, environ={"GRAFANA_ADMIN_PASSWORD": "from-env-1234"})
