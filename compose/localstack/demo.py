@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         _say("")
         for name, url in stack.urls().items():
             _say(f"{name:<28} {url}")
-        _say("pids " + " ".join(f"{p.name}={p.pid}" for p in _processes(stack)))
+        slurm_pids = f"munged={lab.munged_pid} slurmctld={lab.slurmctld_pid} slurmd={lab.slurmd_pid}"
+        _say("pids " + " ".join(f"{p.name}={p.pid}" for p in _processes(stack)) + " " + slurm_pids)
         if args.compose:
             _say("compose: exporters listen on all interfaces; in another terminal `make up DEMO=1`, Grafana at http://127.0.0.1:3001")
         _say("")
