@@ -9,6 +9,7 @@ They never touch a system Prometheus or Alertmanager: other ports, other configs
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import urllib.error
 import urllib.parse
@@ -27,8 +28,6 @@ SEARCH_PATH = "/usr/bin:/usr/sbin:/usr/local/bin:/bin:/sbin"
 
 
 def find_binary(names: Sequence[str], package: str) -> str:
-    import os
-
     path = os.pathsep.join([os.environ.get("PATH", ""), SEARCH_PATH])
     for name in names:
         found = shutil.which(name, path=path)
@@ -211,7 +210,3 @@ class Alertmanager(ManagedProcess):
     def status(self) -> dict:
         return _get_json(f"{self.url}/api/v2/status")
 
-
-def load_yaml(path: Path) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
