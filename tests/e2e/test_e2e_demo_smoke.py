@@ -1,4 +1,4 @@
-"""`make demo` smoke test: the real demo, bounded in time, then stopped by SIGTERM.
+"""`make demo` smoke test: the real demo, bounded in time, then stopped by SIGTERM and by Ctrl-C.
 
 It must print the URLs, deliver notifications to its terminal, use no default port, and leave
 nothing behind: every PID it printed is gone and its temp folder is removed."""
@@ -94,7 +94,8 @@ def test_demo_bounded_run_prints_urls_and_notifications():
     _check_cleanup(out)
 
 
-def test_demo_stops_everything_on_sigterm():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_demo_stops_everything_on_a_signal(sig):
     require_programs("prometheus", "prometheus-alertmanager", "slurmctld", "slurmd", "munged")
     proc = _demo({"GPUWATCH_DEMO_DURATION": ""})
     lines: list[str] = []
@@ -108,7 +109,7 @@ def test_demo_stops_everything_on_sigterm():
             if line.startswith("Notifications follow"):
                 break
         assert lines and lines[-1].startswith("Notifications follow"), "".join(lines)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         rest, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -116,5 +117,5 @@ def test_demo_stops_everything_on_sigterm():
             proc.communicate()
     out = "".join(lines) + rest
     assert proc.returncode == 0, out
-    assert "SIGTERM received, stopping" in out
+    assert f"{sig.name} received, stopping" in out
     _check_cleanup(out)
