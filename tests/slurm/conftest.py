@@ -19,16 +19,6 @@ from conftest import FIXTURES, require_programs  # tests/conftest.py (tests/ is 
 SLURM_FIXTURES = FIXTURES / "slurm"
 
 
-def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="rewrite golden files (tests/fixtures/slurm/golden) instead of comparing")
-
-
-@pytest.fixture(scope="session")
-def update_golden(request) -> bool:
-    return bool(request.config.getoption("--update-golden")) or os.environ.get("GPUWATCH_UPDATE_GOLDEN") == "1"
-
-
 def write_fake_slurm(bin_dir: Path, stage: Path) -> Path:
     """Shell scripts standing in for the Slurm clients, printing the files in ``stage``."""
     bin_dir.mkdir(parents=True, exist_ok=True)
