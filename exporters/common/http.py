@@ -27,8 +27,11 @@ class Guard(Protocol):
     """What a web config file provides (see :mod:`gpuwatch.exporters.common.webconfig`)."""
 
     ssl_context: ssl.SSLContext | None
+    headers: list[tuple[str, str]]  # extra response headers (http_server_config.headers)
 
     def authorized(self, authorization_header: str | None) -> bool: ...
+
+    def peer_allowed(self, sock: ssl.SSLSocket) -> bool: ...
 
 
 @dataclass
@@ -44,15 +47,26 @@ class Site:
 class _Handler(BaseHTTPRequestHandler):
     server: "ExporterServer"
     protocol_version = "HTTP/1.1"
-    timeout = 30  # an idle or slow client holds only its own thread, and not for long
+    # Headers and body go out in separate writes; with Nagle's algorithm on, a keep-alive client's
+    # delayed ACK then holds every response back ~40 ms.
+    disable_nagle_algorithm = True
+
+    @property
+    def timeout(self) -> float:  # read by StreamRequestHandler.setup for the connection's socket
+        # an idle or slow client holds only its own thread, and not for long
+        return self.server.idle_timeout
     server_version = "gpuwatch"
     sys_version = ""
+
+    def version_string(self) -> str:  # the Server header: no Python or library versions
+        return self.server_version
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
         log.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, code: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
-        headers = dict(extra or {})
+        headers = dict(self.server.extra_headers)
+        headers.update(extra or {})
         if code == 200 and len(body) > 1024 and "gzip" in (self.headers.get("Accept-Encoding") or ""):
             body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
@@ -108,31 +122,40 @@ class ExporterServer(ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], site: Site, guard: Guard | None = None):
+    def __init__(
+        self, address: tuple[str, int], site: Site, guard: Guard | None = None, idle_timeout: float = 30.0
+    ):
         host, port = address
+        self.idle_timeout = idle_timeout
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if host == "":
             host = "0.0.0.0"
         self.site = site
         self.guard = guard
+        self.extra_headers: list[tuple[str, str]] = list(getattr(guard, "headers", None) or [])
         self.landing = _landing_page(site)
         super().__init__((host, port), _Handler)
 
     def finish_request(self, request, client_address) -> None:
         # Runs in the connection's own thread: the TLS handshake cannot stall the accept loop.
         ctx = self.guard.ssl_context if self.guard is not None else None
-        if ctx is not None:
-            request.settimeout(_Handler.timeout)
-            try:
-                request = ctx.wrap_socket(request, server_side=True)
-            except (OSError, ssl.SSLError) as exc:
-                log.debug("TLS handshake with %s failed: %s", client_address, exc)
-                try:
-                    request.close()
-                except OSError:
-                    pass
+        if ctx is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(self.idle_timeout)
+        try:
+            tls = ctx.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return  # the caller closes the plain socket
+        try:
+            peer_allowed = getattr(self.guard, "peer_allowed", None)
+            if peer_allowed is not None and not peer_allowed(tls):
+                log.debug("client certificate of %s carries none of client_allowed_sans", client_address)
                 return
-        super().finish_request(request, client_address)
+            super().finish_request(tls, client_address)
+        finally:
+            self.shutdown_request(tls)
 
     def handle_error(self, request, client_address) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)

@@ -1,8 +1,16 @@
-"""Metric declarations of gpuwatch-slurm-exporter (part of the shared catalog)."""
+"""Metric declarations of gpuwatch-slurm-exporter (part of the shared catalog).
+
+Every series the exporter emits is declared here; collectors build their families from these
+declarations (:func:`family`) and a test checks that nothing undeclared comes out.
+"""
 
 from ..catalog import MetricDef as M
 
+_NODE = ("node",)
+_PART = ("partition",)
+
 METRICS = (
+    # --- core (names fixed by the issue) -------------------------------------------------------
     M("gpuwatch_slurm_up", "gauge", "1 when slurmctld answered the last collection cycle, else 0."),
     M("gpuwatch_slurm_collections_total", "counter", "Collection cycles run."),
     M("gpuwatch_slurm_collector_success", "gauge", "1 when the collector's last run succeeded.", ("collector",)),
@@ -14,4 +22,113 @@ METRICS = (
     M("gpuwatch_slurm_node_gpus", "gauge", "Node GPUs (GRES) by allocation state.", ("node", "state")),
     M("gpuwatch_slurm_jobs", "gauge", "Jobs (array tasks counted) per partition and state.", ("partition", "state")),
     M("gpuwatch_slurm_jobs_pending", "gauge", "Pending jobs per partition and reason.", ("partition", "reason")),
+    # --- exporter self-monitoring --------------------------------------------------------------
+    M("gpuwatch_slurm_collector_errors_total", "counter",
+      "Collector failures by kind: timeout (command killed), command (non-zero exit or missing program), "
+      "parse (output not understood), internal.", ("collector", "kind")),
+    M("gpuwatch_slurm_bad_lines_total", "counter",
+      "Output lines skipped because they could not be parsed.", ("command",)),
+    M("gpuwatch_slurm_command_duration_seconds", "gauge",
+      "Wall time of the command's last run in the collection cycle.", ("command",)),
+    M("gpuwatch_slurm_commands", "gauge", "Slurm client commands run in the last collection cycle."),
+    M("gpuwatch_slurm_collection_duration_seconds", "gauge", "Duration of the last collection cycle."),
+    M("gpuwatch_slurm_last_collection_timestamp_seconds", "gauge",
+      "Unix time the last collection cycle finished (staleness check)."),
+    # --- nodes ---------------------------------------------------------------------------------
+    M("gpuwatch_slurm_node_memory_bytes", "gauge", "Memory configured for Slurm on the node (RealMemory).", _NODE),
+    M("gpuwatch_slurm_node_memory_allocated_bytes", "gauge", "Memory allocated to jobs on the node.", _NODE),
+    M("gpuwatch_slurm_node_memory_free_bytes", "gauge", "Free memory the node's OS reports.", _NODE),
+    M("gpuwatch_slurm_node_info", "info", "Static node facts: partitions and configured GRES.",
+      ("node", "partitions", "gres")),
+    M("gpuwatch_slurm_node_reason_info", "info", "The reason set on a drained/down/failed node.", ("node", "reason")),
+    M("gpuwatch_slurm_node_reason_timestamp_seconds", "gauge", "Unix time the node's reason was set.", _NODE),
+    # --- partitions ----------------------------------------------------------------------------
+    M("gpuwatch_slurm_partition_info", "info", "Partition facts; default is true for the default partition.",
+      ("partition", "default")),
+    M("gpuwatch_slurm_partition_state", "gauge", "1 for the partition's state (up, down, drain, inact).",
+      ("partition", "state")),
+    M("gpuwatch_slurm_partition_max_time_seconds", "gauge", "Partition MaxTime (+Inf when unlimited).", _PART),
+    M("gpuwatch_slurm_partition_nodes", "gauge", "Nodes in the partition per base state.", ("partition", "state")),
+    M("gpuwatch_slurm_partition_cpus", "gauge", "CPUs in the partition by allocation state.", ("partition", "state")),
+    M("gpuwatch_slurm_partition_gpus", "gauge", "GPUs in the partition by allocation state.", ("partition", "state")),
+    # --- jobs ----------------------------------------------------------------------------------
+    M("gpuwatch_slurm_job_cpus", "gauge", "CPUs of pending/running jobs per partition and state.",
+      ("partition", "state")),
+    M("gpuwatch_slurm_job_gpus", "gauge",
+      "GPUs held (running) or requested (pending) per partition and state (--gres, --gpus, --gpus-per-node, "
+      "--gpus-per-task).", ("partition", "state")),
+    M("gpuwatch_slurm_pending_job_oldest_age_seconds", "gauge",
+      "Age since eligibility of the oldest job pending for resources or priority (not dependency, begin "
+      "time or hold); 0 when none.", _PART),
+    M("gpuwatch_slurm_jobs_finished_total", "counter",
+      "Jobs that finished since the exporter started, by partition and end state, each counted once.",
+      ("partition", "state")),
+    # --- scheduler (sdiag) ---------------------------------------------------------------------
+    M("gpuwatch_slurm_scheduler_threads", "gauge", "slurmctld server threads."),
+    M("gpuwatch_slurm_scheduler_agent_queue_size", "gauge", "slurmctld agent queue size (outgoing RPCs)."),
+    M("gpuwatch_slurm_scheduler_agents", "gauge", "slurmctld agent count."),
+    M("gpuwatch_slurm_scheduler_agent_threads", "gauge", "slurmctld agent threads."),
+    M("gpuwatch_slurm_scheduler_dbd_agent_queue_size", "gauge", "Messages queued for slurmdbd."),
+    M("gpuwatch_slurm_scheduler_jobs_total", "counter",
+      "Job events counted by slurmctld since its statistics reset (daily, or sdiag -r).", ("event",)),
+    M("gpuwatch_slurm_scheduler_cycle_last_seconds", "gauge", "Main scheduler: last cycle duration."),
+    M("gpuwatch_slurm_scheduler_cycle_max_seconds", "gauge", "Main scheduler: longest cycle since reset."),
+    M("gpuwatch_slurm_scheduler_cycle_mean_seconds", "gauge", "Main scheduler: mean cycle duration."),
+    M("gpuwatch_slurm_scheduler_cycles_total", "counter", "Main scheduler cycles since statistics reset."),
+    M("gpuwatch_slurm_scheduler_cycle_mean_depth", "gauge", "Main scheduler: mean jobs examined per cycle."),
+    M("gpuwatch_slurm_scheduler_queue_length", "gauge", "Main scheduler: last queue length."),
+    M("gpuwatch_slurm_backfill_jobs_total", "counter", "Jobs started by backfill since slurmctld start."),
+    M("gpuwatch_slurm_backfill_cycle_last_seconds", "gauge", "Backfill: last cycle duration."),
+    M("gpuwatch_slurm_backfill_cycle_max_seconds", "gauge", "Backfill: longest cycle since reset."),
+    M("gpuwatch_slurm_backfill_cycle_mean_seconds", "gauge", "Backfill: mean cycle duration."),
+    M("gpuwatch_slurm_backfill_cycles_total", "counter", "Backfill cycles since statistics reset."),
+    M("gpuwatch_slurm_backfill_last_depth", "gauge", "Backfill: jobs examined in the last cycle."),
+    M("gpuwatch_slurm_backfill_queue_length", "gauge", "Backfill: last queue length."),
+    M("gpuwatch_slurm_backfill_last_cycle_timestamp_seconds", "gauge", "Unix time of the last backfill cycle."),
+    M("gpuwatch_slurm_rpc_total", "counter", "RPCs slurmctld served by message type (sdiag).", ("type",)),
+    M("gpuwatch_slurm_rpc_duration_seconds_total", "counter", "Time slurmctld spent on RPCs by message type.",
+      ("type",)),
+    M("gpuwatch_slurm_rpc_user_total", "counter", "RPCs slurmctld served by user (sdiag).", ("user",)),
+    M("gpuwatch_slurm_rpc_user_duration_seconds_total", "counter", "Time slurmctld spent on a user's RPCs.",
+      ("user",)),
+    M("gpuwatch_slurm_rpc_pending", "gauge", "RPCs queued in slurmctld by message type.", ("type",)),
+    M("gpuwatch_slurm_scheduler_stats_reset_timestamp_seconds", "gauge",
+      "Unix time slurmctld's sdiag statistics were last reset."),
+    # --- fairshare (sshare, off by default) ----------------------------------------------------
+    M("gpuwatch_slurm_fairshare", "gauge", "Fair-share factor (0..1) per account and user.", ("account", "user")),
+    M("gpuwatch_slurm_share_normalized", "gauge", "Normalised shares per account and user.", ("account", "user")),
+    M("gpuwatch_slurm_share_effective_usage", "gauge", "Effective usage per account and user.", ("account", "user")),
+    M("gpuwatch_slurm_share_raw_usage", "gauge", "Raw decayed usage per account and user.", ("account", "user")),
+    # --- licenses (off by default) -------------------------------------------------------------
+    M("gpuwatch_slurm_license_configured", "gauge", "Licenses configured (Total).", ("license",)),
+    M("gpuwatch_slurm_license_used", "gauge", "Licenses in use.", ("license",)),
+    M("gpuwatch_slurm_license_free", "gauge", "Licenses free.", ("license",)),
+    M("gpuwatch_slurm_license_reserved", "gauge", "Licenses reserved.", ("license",)),
+    # --- reservations (off by default) ---------------------------------------------------------
+    M("gpuwatch_slurm_reservation_info", "info", "A reservation and its state.",
+      ("reservation", "state", "partition", "flags")),
+    M("gpuwatch_slurm_reservation_nodes", "gauge", "Nodes in the reservation.", ("reservation",)),
+    M("gpuwatch_slurm_reservation_cores", "gauge", "Cores in the reservation.", ("reservation",)),
+    M("gpuwatch_slurm_reservation_start_timestamp_seconds", "gauge", "Reservation start.", ("reservation",)),
+    M("gpuwatch_slurm_reservation_end_timestamp_seconds", "gauge", "Reservation end.", ("reservation",)),
+    # --- users / accounts (off by default: high cardinality) -----------------------------------
+    M("gpuwatch_slurm_user_jobs", "gauge", "Pending/running jobs per user.", ("user", "state")),
+    M("gpuwatch_slurm_user_cpus", "gauge", "CPUs of pending/running jobs per user.", ("user", "state")),
+    M("gpuwatch_slurm_user_gpus", "gauge", "GPUs of pending/running jobs per user.", ("user", "state")),
+    M("gpuwatch_slurm_account_jobs", "gauge", "Pending/running jobs per account.", ("account", "state")),
+    M("gpuwatch_slurm_account_cpus", "gauge", "CPUs of pending/running jobs per account.", ("account", "state")),
+    M("gpuwatch_slurm_account_gpus", "gauge", "GPUs of pending/running jobs per account.", ("account", "state")),
 )
+
+BY_NAME = {m.name: m for m in METRICS}
+
+
+def family(name: str):
+    """A fresh prometheus_client family for the declared metric ``name`` (labels from the catalog)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    d = BY_NAME[name]
+    if d.type == "counter":
+        return CounterMetricFamily(d.family, d.help, labels=list(d.labels))
+    # info metrics are gauges of value 1 named *_info (text format 0.0.4 has no info type)
+    return GaugeMetricFamily(d.name, d.help, labels=list(d.labels))

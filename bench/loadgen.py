@@ -1,0 +1,178 @@
+"""A scrape load generator: N concurrent HTTP(S) scrapers against one URL for a while.
+
+Used by ``bench/load.py`` (30 s runs against each exporter) and by the short CI load test.
+Clients run as threads spread over a few worker processes, so that the generator's own GIL does
+not cap the load or inflate the latencies it measures. Half the clients keep their connection
+alive between scrapes (as Prometheus does), half open a new one for every scrape (as scrapers
+behind a proxy that does not pool connections do): the second kind exercises the accept path
+and the listen backlog.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import multiprocessing as mp
+import os
+import ssl
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+@dataclass
+class LoadResult:
+    requests: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)  # seconds, successful scrapes only
+    bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def summary(self) -> dict:
+        lat = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            if not lat:
+                return float("nan")
+            return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))] * 1000
+
+        return {
+            "requests": self.requests,
+            "errors": self.error_count,
+            "error_kinds": dict(self.errors),
+            "rps": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": round(pct(50), 2),
+            "p99_ms": round(pct(99), 2),
+            "max_ms": round(lat[-1] * 1000, 2) if lat else float("nan"),
+            "mean_ms": round(statistics.fmean(lat) * 1000, 2) if lat else float("nan"),
+        }
+
+
+def _client(url, deadline, keepalive, auth, cafile, out, lock, timeout):
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port
+    path = parts.path or "/"
+    headers = {"Accept-Encoding": "gzip"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    ctx = None
+    if parts.scheme == "https":
+        ctx = ssl.create_default_context(cafile=cafile)
+    local = LoadResult()
+    conn = None
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        try:
+            if conn is None:
+                if ctx is None:
+                    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+                else:
+                    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            local.requests += 1
+            if resp.status != 200:
+                key = f"http_{resp.status}"
+                local.errors[key] = local.errors.get(key, 0) + 1
+            else:
+                local.latencies.append(time.perf_counter() - t0)
+                local.bytes += len(body)
+            if not keepalive or resp.will_close:
+                conn.close()
+                conn = None
+        except Exception as exc:  # every failure is a result here, never a crash of the generator
+            local.requests += 1
+            key = type(exc).__name__
+            local.errors[key] = local.errors.get(key, 0) + 1
+            if conn is not None:
+                conn.close()
+            conn = None
+            time.sleep(0.01)
+    if conn is not None:
+        conn.close()
+    with lock:
+        out.requests += local.requests
+        out.bytes += local.bytes
+        out.latencies.extend(local.latencies)
+        for k, v in local.errors.items():
+            out.errors[k] = out.errors.get(k, 0) + v
+
+
+def _worker(url, first, clients, start_at, seconds, auth, cafile, timeout, queue):
+    out, lock = LoadResult(), threading.Lock()
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    deadline = time.monotonic() + seconds
+    threads = [
+        threading.Thread(
+            target=_client,
+            args=(url, deadline, (first + i) % 2 == 0, auth, cafile, out, lock, timeout),
+            daemon=True,
+        )
+        for i in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queue.put((out.requests, out.errors, out.latencies, out.bytes))
+
+
+def run_load(
+    url: str,
+    clients: int = 50,
+    seconds: float = 30.0,
+    auth: tuple[str, str] | None = None,
+    cafile: str | None = None,
+    processes: int | None = None,
+    timeout: float = 10.0,
+) -> LoadResult:
+    """Scrape ``url`` with ``clients`` concurrent clients for ``seconds``; collect every outcome."""
+    processes = processes or max(1, min(clients, os.cpu_count() or 1, 4))
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    start_at = time.time() + 0.5  # all workers start together
+    per, extra = divmod(clients, processes)
+    procs, first = [], 0
+    for p in range(processes):
+        n = per + (1 if p < extra else 0)
+        proc = ctx.Process(target=_worker, args=(url, first, n, start_at, seconds, auth, cafile, timeout, queue))
+        proc.start()
+        procs.append(proc)
+        first += n
+    result = LoadResult(seconds=seconds)
+    for _ in procs:
+        requests, errors, latencies, nbytes = queue.get(timeout=seconds + timeout + 60)
+        result.requests += requests
+        result.bytes += nbytes
+        result.latencies.extend(latencies)
+        for k, v in errors.items():
+            result.errors[k] = result.errors.get(k, 0) + v
+    for proc in procs:
+        proc.join(timeout=10)
+    return result
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process in KiB (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def thread_count(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no Threads for pid {pid}")

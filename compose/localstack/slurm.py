@@ -1,0 +1,652 @@
+"""A real single-host Slurm for tests, demos and benchmarks: :class:`SlurmLab`.
+
+It runs Debian's own programs (``munged``, ``slurmctld``, ``slurmd``), each in the foreground as
+a child of this process, with everything private to one folder: its own munge key and socket,
+its own ``slurm.conf`` on free TCP ports, state/spool/log/pid paths, and two fake GPUs (character
+devices made with ``mknod``, declared as ``gpu:fake:2``). Nothing touches ``/etc``, ``/run/munge``
+or the default ports, so it works beside the distribution's own munge/Slurm daemons and beside
+other labs started at the same time.
+
+Usage::
+
+    with SlurmLab(tmp_path) as lab:
+        lab.sbatch(["-p", "gpu", "--gres=gpu:1"], user="nobody")
+        print(lab.run(["squeue"]).stdout)
+        subprocess.Popen(["gpuwatch-slurm-exporter", ...], env=lab.env)
+
+``lab.env`` is the environment every Slurm client (and the exporter) needs (``SLURM_CONF``,
+PATH with the Slurm binaries). ``lab.node`` is the one node's name (the short hostname, which
+slurmctld insists on). ``lab.stop()`` (or leaving the ``with`` block) stops the daemons by PID,
+kills job processes the lab started, waits for every one of them (a zombie counts as gone) and
+removes the folder unless ``keep=True``.
+
+Needs root (slurmd launches jobs as other users; munged runs as user ``munge``) and the Debian
+packages ``munge`` and ``slurm-wlm``. :class:`SlurmLabError` explains what failed and quotes the
+relevant daemon log lines.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+__all__ = ["SlurmLab", "SlurmLabError", "free_port", "pid_alive"]
+
+DEFAULT_BIN_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
+DEFAULT_PARTITIONS = (
+    # name, extra partition options
+    ("debug", "Default=YES MaxTime=INFINITE State=UP"),
+    ("gpu", "MaxTime=2-00:00:00 State=UP"),
+)
+MARKER = "GPUWATCH_SLURMLAB"  # environment variable set on every process the lab starts
+
+
+class SlurmLabError(RuntimeError):
+    """The lab could not start or a Slurm command failed; the message says which and why."""
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (a zombie has exited; only reaping is left)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return "Z" not in line.split()[1]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except OSError:
+        return False
+    return True
+
+
+def _traversable_by_others(path: Path) -> bool:
+    """Whether users other than root can reach ``path`` (munge and job users must)."""
+    path = path.resolve()
+    for p in [path, *path.parents]:
+        try:
+            if not p.stat().st_mode & 0o001:
+                return False
+        except FileNotFoundError:
+            continue
+    return True
+
+
+def _chown(path: Path, user: str) -> None:
+    pw = pwd.getpwnam(user)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+class SlurmLab:
+    """A private single-host Slurm cluster (munge + slurmctld + slurmd with 2 fake GPUs).
+
+    Parameters (all optional):
+
+    - ``root_dir``: where the caller wants the lab. Its daemons need a folder that the ``munge``
+      user and job users can traverse; when ``root_dir`` is not (pytest's ``tmp_path`` is under a
+      0700 folder), the lab runs in a fresh ``/tmp/slurmlab-*`` folder and leaves a
+      ``root_dir/slurmlab`` symlink to it. Logs are copied to ``root_dir/slurmlab-logs`` on stop.
+    - ``partitions``: sequence of ``(name, options)``; every partition holds the one node.
+      Default: ``debug`` (default partition) and ``gpu`` (MaxTime 2 days).
+    - ``licenses``: the ``Licenses=`` value (default ``fluent:4,matlab:2``).
+    - ``cpus``: CPUs to declare for the node (default: what ``slurmd -C`` finds). More than the
+      hardware has is allowed (``SlurmdParameters=config_overrides``).
+    - ``real_memory``: MiB to declare (default 4000), ``gpus``: fake GPUs (default 2).
+    - ``max_job_count`` / ``max_array_size``: raise them for benchmarks with 10,000+ jobs.
+    - ``min_job_age``: seconds a finished job stays visible to squeue (default 300).
+    - ``extra_conf``: more ``slurm.conf`` lines (appended; a later key wins in Slurm).
+    - ``bin_dir``: where the Slurm/munge programs live (default: /usr/bin, /usr/sbin).
+    - ``keep``: keep the folder after stop (default False).
+    - ``start_timeout``: seconds to wait for the node to become idle (default 30).
+    """
+
+    def __init__(
+        self,
+        root_dir: str | os.PathLike | None = None,
+        *,
+        partitions: Sequence[tuple[str, str]] = DEFAULT_PARTITIONS,
+        licenses: str | None = "fluent:4,matlab:2",
+        cpus: int | None = None,
+        real_memory: int = 4000,
+        gpus: int = 2,
+        max_job_count: int = 20000,
+        max_array_size: int = 10001,
+        min_job_age: int = 300,
+        extra_conf: str = "",
+        bin_dir: str | os.PathLike | None = None,
+        keep: bool = False,
+        start_timeout: float = 30.0,
+    ):
+        self.requested_dir = Path(root_dir) if root_dir is not None else None
+        self.partitions = tuple(partitions)
+        self.licenses = licenses
+        self.cpus = cpus
+        self.real_memory = real_memory
+        self.gpus = gpus
+        self.max_job_count = max_job_count
+        self.max_array_size = max_array_size
+        self.min_job_age = min_job_age
+        self.extra_conf = extra_conf
+        self.bin_dirs = (str(bin_dir),) if bin_dir else DEFAULT_BIN_DIRS
+        self.keep = keep
+        self.start_timeout = start_timeout
+        self.node = socket.gethostname().split(".")[0]
+        self.dir: Path | None = None
+        self._made_tmp = False
+        self._procs: dict[str, subprocess.Popen] = {}
+        self.ctld_port = self.slurmd_port = 0
+        self.lab_id = f"{os.getpid()}-{id(self):x}"
+
+    # ------------------------------------------------------------------ paths and environment
+    def _bin(self, name: str) -> str:
+        for d in self.bin_dirs:
+            p = Path(d) / name
+            if p.is_file() and os.access(p, os.X_OK):
+                return str(p)
+        found = shutil.which(name)
+        if found:
+            return found
+        raise SlurmLabError(
+            f"{name}: not found in {', '.join(self.bin_dirs)} or PATH "
+            "(install the Debian packages munge and slurm-wlm)"
+        )
+
+    @property
+    def conf(self) -> Path:
+        return self._need_dir() / "etc" / "slurm.conf"
+
+    @property
+    def munge_socket(self) -> Path:
+        return self._need_dir() / "munge" / "munge.socket"
+
+    @property
+    def workdir(self) -> Path:
+        """A world-writable folder for job output (jobs of any user may ``--chdir`` here)."""
+        return self._need_dir() / "work"
+
+    @property
+    def log_dir(self) -> Path:
+        return self._need_dir() / "log"
+
+    def _need_dir(self) -> Path:
+        if self.dir is None:
+            raise SlurmLabError("the lab has not been started (use `with SlurmLab(...) as lab:` or .start())")
+        return self.dir
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for Slurm clients and the exporter: SLURM_CONF and a PATH with Slurm's tools."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SQUEUE_", "SINFO_", "SBATCH_"))}
+        env.pop(MARKER, None)
+        env["SLURM_CONF"] = str(self.conf)
+        path = env.get("PATH", "")
+        extra = [d for d in self.bin_dirs if d not in path.split(os.pathsep)]
+        env["PATH"] = os.pathsep.join([*extra, path]) if path else os.pathsep.join(extra)
+        env["LC_ALL"] = "C"
+        return env
+
+    @property
+    def slurmctld_pid(self) -> int:
+        return self._procs["slurmctld"].pid
+
+    @property
+    def slurmd_pid(self) -> int:
+        return self._procs["slurmd"].pid
+
+    @property
+    def munged_pid(self) -> int:
+        return self._procs["munged"].pid
+
+    # ------------------------------------------------------------------ start
+    def __enter__(self) -> "SlurmLab":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> "SlurmLab":
+        if os.geteuid() != 0:
+            raise SlurmLabError("SlurmLab needs root (slurmd starts jobs as other users, munged runs as munge)")
+        for user in ("munge", "slurm"):
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                raise SlurmLabError(f"user {user!r} missing (install the Debian packages munge and slurm-wlm)") from None
+        self._make_dir()
+        try:
+            self._write_files()
+            self._start_munged()
+            last_err: Exception | None = None
+            for _attempt in range(3):  # a port picked as free may be taken by the time a daemon binds it
+                try:
+                    self._start_slurm()
+                    last_err = None
+                    break
+                except SlurmLabError as err:
+                    last_err = err
+                    if "Address already in use" not in str(err):
+                        raise
+                    self._stop_slurm_daemons()
+                    self._write_files()
+            if last_err is not None:
+                raise last_err
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _make_dir(self) -> None:
+        req = self.requested_dir
+        if req is not None:
+            req.mkdir(parents=True, exist_ok=True)
+        if req is not None and _traversable_by_others(req):
+            d = req / "slurmlab"
+            if d.exists():
+                shutil.rmtree(d)
+            d.mkdir()
+        else:
+            d = Path(tempfile.mkdtemp(prefix="slurmlab-", dir="/tmp"))
+            self._made_tmp = True
+            if req is not None:
+                link = req / "slurmlab"
+                if link.is_symlink() or link.exists():
+                    link.unlink()
+                link.symlink_to(d)
+        os.chmod(d, 0o755)
+        self.dir = d
+
+    def _write_files(self) -> None:
+        d = self._need_dir()
+        for sub in ("etc", "munge", "state", "spool", "log", "run", "dev", "work"):
+            (d / sub).mkdir(exist_ok=True)
+        os.chmod(d / "etc", 0o755)
+        _chown(d / "munge", "munge")
+        os.chmod(d / "munge", 0o755)
+        for sub in ("state", "log", "run"):
+            _chown(d / sub, "slurm")
+            os.chmod(d / sub, 0o755)
+        os.chmod(d / "work", 0o1777)
+        for i in range(self.gpus):
+            dev = d / "dev" / f"fakegpu{i}"
+            if not dev.exists():
+                # character devices (the null device's numbers); slurmd refuses plain files
+                os.mknod(dev, 0o666 | 0o020000, os.makedev(1, 3))
+        self.ctld_port, self.slurmd_port = free_port(), free_port()
+        while self.slurmd_port == self.ctld_port:
+            self.slurmd_port = free_port()
+        cpus = self.cpus or self._detected_cpus()
+        gres = f" Gres=gpu:fake:{self.gpus}" if self.gpus else ""
+        lines = [
+            "# written by gpuwatch.localstack.slurm.SlurmLab",
+            f"ClusterName=lab{os.getpid() % 100000}",
+            f"SlurmctldHost={self.node}",
+            f"SlurmctldPort={self.ctld_port}",
+            f"SlurmdPort={self.slurmd_port}",
+            "SlurmUser=slurm",
+            "SlurmdUser=root",
+            "AuthType=auth/munge",
+            f"AuthInfo=socket={d / 'munge' / 'munge.socket'}",
+            "CredType=cred/munge",
+            f"StateSaveLocation={d / 'state'}",
+            f"SlurmdSpoolDir={d / 'spool'}",
+            f"SlurmctldPidFile={d / 'run' / 'slurmctld.pid'}",
+            f"SlurmdPidFile={d / 'run' / 'slurmd.pid'}",
+            f"SlurmctldLogFile={d / 'log' / 'slurmctld.log'}",
+            f"SlurmdLogFile={d / 'log' / 'slurmd.log'}",
+            "SlurmctldDebug=info",
+            "SlurmdDebug=info",
+            "ProctrackType=proctrack/linuxproc",
+            "TaskPlugin=task/none",
+            "JobAcctGatherType=jobacct_gather/none",
+            "AccountingStorageType=accounting_storage/none",
+            "JobCompType=jobcomp/none",
+            "MpiDefault=none",
+            "SwitchType=switch/none",
+            "SelectType=select/cons_tres",
+            "SelectTypeParameters=CR_Core_Memory",
+            "SlurmdParameters=config_overrides",
+            "ReturnToService=2",
+            "GresTypes=gpu",
+            f"MaxJobCount={self.max_job_count}",
+            f"MaxArraySize={self.max_array_size}",
+            f"MinJobAge={self.min_job_age}",
+            "KillWait=2",
+            "InactiveLimit=0",
+            "SlurmdTimeout=300",
+            "SchedulerParameters=bf_interval=5",
+        ]
+        if self.licenses:
+            lines.append(f"Licenses={self.licenses}")
+        lines.append(
+            f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={self.real_memory}{gres} State=UNKNOWN"
+        )
+        for name, opts in self.partitions:
+            lines.append(f"PartitionName={name} Nodes={self.node} {opts}".rstrip())
+        if self.extra_conf:
+            lines.append(self.extra_conf.strip())
+        (d / "etc" / "slurm.conf").write_text("\n".join(lines) + "\n")
+        gres_conf = ""
+        if self.gpus:
+            last = self.gpus - 1
+            files = f"{d / 'dev'}/fakegpu[0-{last}]" if last else f"{d / 'dev'}/fakegpu0"
+            gres_conf = f"NodeName={self.node} Name=gpu Type=fake File={files}\n"
+        (d / "etc" / "gres.conf").write_text(gres_conf)
+        for f in ("slurm.conf", "gres.conf"):
+            os.chmod(d / "etc" / f, 0o644)
+
+    def _detected_cpus(self) -> int:
+        try:
+            out = subprocess.run(
+                [self._bin("slurmd"), "-C"], capture_output=True, text=True, timeout=20, env=self._daemon_env()
+            ).stdout
+            for tok in out.split():
+                if tok.startswith("CPUs="):
+                    return int(tok[5:])
+        except (OSError, subprocess.SubprocessError, ValueError):
+            pass
+        return os.cpu_count() or 1
+
+    def _daemon_env(self) -> dict[str, str]:
+        env = self.env if self.dir is not None else dict(os.environ)
+        env[MARKER] = self.lab_id
+        return env
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.stdout", "ab")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._daemon_env(),
+                start_new_session=True,  # no terminal signals; stopped only by PID
+                close_fds=True,
+            )
+        finally:
+            log.close()
+        self._procs[name] = proc
+        return proc
+
+    def _start_munged(self) -> None:
+        d = self._need_dir()
+        key = d / "munge" / "munge.key"
+        subprocess.run(
+            [self._bin("mungekey"), "--create", f"--keyfile={key}", "--force"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        _chown(key, "munge")
+        os.chmod(key, 0o600)
+        munge_log = d / "munge" / "munged.log"
+        argv = [
+            "runuser", "-u", "munge", "--",
+            self._bin("munged"), "--foreground", "--force",
+            f"--socket={self.munge_socket}",
+            f"--key-file={key}",
+            f"--pid-file={d / 'munge' / 'munged.pid'}",
+            f"--log-file={munge_log}",
+            f"--seed-file={d / 'munge' / 'munged.seed'}",
+        ]
+        proc = self._spawn("munged", argv)
+        self._wait(
+            lambda: self.munge_socket.exists(),
+            10,
+            "munged did not create its socket",
+            proc,
+            [munge_log, self.log_dir / "munged.stdout"],
+        )
+
+    def _start_slurm(self) -> None:
+        ctld_log = self.log_dir / "slurmctld.log"
+        slurmd_log = self.log_dir / "slurmd.log"
+        ctld = self._spawn("slurmctld", [self._bin("slurmctld"), "-D", "-i", "-f", str(self.conf)])
+        self._wait(lambda: self._ping(), self.start_timeout, "slurmctld did not answer `scontrol ping`", ctld,
+                   [ctld_log, self.log_dir / "slurmctld.stdout"])
+        slurmd = self._spawn("slurmd", [self._bin("slurmd"), "-D", "-f", str(self.conf)])
+        self._wait(lambda: self.node_states() == {"idle"}, self.start_timeout,
+                   "the node did not become idle", slurmd, [slurmd_log, ctld_log, self.log_dir / "slurmd.stdout"])
+
+    def _ping(self) -> bool:
+        try:
+            r = self.run(["scontrol", "ping"], check=False, timeout=5)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0 and "is UP" in r.stdout
+
+    def node_states(self) -> set[str]:
+        """The node's state words from ``sinfo -N -h -o %T`` (e.g. ``{"idle"}``), empty on error."""
+        try:
+            r = self.run(["sinfo", "-N", "-h", "-o", "%T"], check=False, timeout=10)
+        except subprocess.TimeoutExpired:
+            return set()
+        return set(r.stdout.split()) if r.returncode == 0 else set()
+
+    def _wait(self, pred, timeout: float, what: str, proc: subprocess.Popen | None, logs: Iterable[Path]) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            if proc is not None and proc.poll() is not None:
+                raise SlurmLabError(f"{what}: {Path(proc.args[0]).name} exited with {proc.returncode}\n"
+                                    + self._tail(logs))
+            time.sleep(0.1)
+        raise SlurmLabError(f"{what} within {timeout:.0f}s\n" + self._tail(logs))
+
+    @staticmethod
+    def _tail(logs: Iterable[Path], n: int = 15) -> str:
+        out = []
+        for p in logs:
+            try:
+                lines = p.read_text(errors="replace").splitlines()[-n:]
+            except OSError:
+                continue
+            if lines:
+                out.append(f"--- {p} (last {len(lines)} lines)\n" + "\n".join(lines))
+        return "\n".join(out)
+
+    # ------------------------------------------------------------------ using the lab
+    def run(
+        self,
+        args: Sequence[str],
+        user: str | None = None,
+        *,
+        check: bool = True,
+        timeout: float = 60,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess:
+        """Run a Slurm client command (``["squeue", "-h"]``) against the lab, optionally as ``user``.
+
+        Returns the CompletedProcess with text stdout/stderr. With ``check`` (default) a non-zero
+        exit raises :class:`SlurmLabError` quoting the command and its stderr.
+        """
+        args = list(args)
+        if not args:
+            raise ValueError("run: empty command")
+        if "/" not in args[0]:
+            args[0] = self._bin(args[0])
+        full_env = self.env
+        if env:
+            full_env.update(env)
+        if user is not None:
+            args = ["runuser", "-u", user, "--", *args]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=full_env, input=input)
+        if check and r.returncode != 0:
+            raise SlurmLabError(f"`{' '.join(args)}` exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
+        return r
+
+    def sbatch(
+        self,
+        args: Sequence[str] = (),
+        *,
+        user: str | None = None,
+        script: str | None = None,
+        wrap: str | None = "sleep 600",
+        timeout: float = 60,
+    ) -> str:
+        """Submit a batch job; returns its job id (``"12"``, or ``"12;cluster"`` stripped to ``"12"``).
+
+        ``args`` are extra sbatch options (``["-p", "gpu", "--gres=gpu:1", "--hold"]``). The job
+        runs ``wrap`` (default ``sleep 600``) or the given ``script`` text, in :attr:`workdir`.
+        Job processes are marked so that :meth:`stop` kills them.
+        """
+        cmd = ["sbatch", "--parsable", f"--chdir={self.workdir}", "-o", "/dev/null", *args]
+        if script is None:
+            cmd += ["--wrap", wrap or "true"]
+        r = self.run(cmd, user=user, timeout=timeout, input=script, env={MARKER: self.lab_id})
+        return r.stdout.strip().split(";")[0]
+
+    def scontrol(self, *args: str) -> str:
+        """``scontrol ARGS`` as root; returns stdout (raises SlurmLabError on failure)."""
+        return self.run(["scontrol", *args]).stdout
+
+    def set_node_state(self, state: str, reason: str | None = None) -> None:
+        """``scontrol update NodeName=<node> State=<state> [Reason=...]`` (drain, down, resume, ...)."""
+        args = ["update", f"NodeName={self.node}", f"State={state}"]
+        if reason is not None:
+            args.append(f"Reason={reason}")
+        self.scontrol(*args)
+
+    def cancel_all(self) -> None:
+        """Cancel every job (as root)."""
+        r = self.run(["squeue", "-h", "-o", "%A"], check=False)
+        ids = sorted(set(r.stdout.split()))
+        if ids:
+            self.run(["scancel", "--quiet", *ids], check=False, timeout=120)
+
+    def wait_for(self, predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition") -> None:
+        """Poll ``predicate()`` until it is true; raise SlurmLabError (with log tails) after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(interval)
+        raise SlurmLabError(f"{what} not reached within {timeout:.0f}s\n"
+                            + self._tail([self.log_dir / "slurmctld.log", self.log_dir / "slurmd.log"], 8))
+
+    def restart_slurmctld(self) -> None:
+        """Stop and start slurmctld (state is kept: jobs survive)."""
+        self._stop_proc("slurmctld")
+        ctld = self._spawn("slurmctld", [self._bin("slurmctld"), "-D", "-f", str(self.conf)])
+        self._wait(lambda: self._ping(), self.start_timeout, "slurmctld did not come back", ctld,
+                   [self.log_dir / "slurmctld.log"])
+
+    # ------------------------------------------------------------------ stop
+    def _marked_pids(self) -> list[int]:
+        """PIDs of processes carrying this lab's marker (slurmstepd, job scripts), daemons excluded."""
+        needle = f"{MARKER}={self.lab_id}".encode()
+        own = {os.getpid()} | {p.pid for p in self._procs.values()}
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            if pid in own:
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            if needle in data.split(b"\0"):
+                found.append(pid)
+        return found
+
+    def _stop_proc(self, name: str, grace: float = 10.0) -> None:
+        proc = self._procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            if proc is not None:
+                proc.wait()
+            return
+        try:
+            os.kill(proc.pid, signal.SIGCONT)  # a SIGSTOPped daemon cannot act on SIGTERM
+            proc.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def _kill_marked(self) -> None:
+        pids = self._marked_pids()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        for pid in pids:
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    def _stop_slurm_daemons(self) -> None:
+        # slurmctld first: stopped after slurmd it can hang in shutdown waiting on its agents.
+        self._stop_proc("slurmctld", grace=5.0)
+        self._stop_proc("slurmd", grace=5.0)
+        self._kill_marked()
+
+    def stop(self) -> None:
+        """Stop job processes, slurmd, slurmctld and munged by PID and wait for each. Idempotent."""
+        try:
+            self._stop_slurm_daemons()
+            self._stop_proc("munged")
+            self._kill_marked()
+        finally:
+            for name in list(self._procs):
+                self._stop_proc(name)
+            if self.dir is not None:
+                if self.requested_dir is not None and self.log_dir.exists():
+                    dest = self.requested_dir / "slurmlab-logs"
+                    shutil.rmtree(dest, ignore_errors=True)
+                    shutil.copytree(self.log_dir, dest, dirs_exist_ok=True)
+                if not self.keep:
+                    if self._made_tmp or self.dir.name == "slurmlab":
+                        shutil.rmtree(self.dir, ignore_errors=True)
+                    if self.requested_dir is not None:
+                        link = self.requested_dir / "slurmlab"
+                        if link.is_symlink():
+                            link.unlink()
+                self.dir = None if not self.keep else self.dir
+
+    def __repr__(self) -> str:
+        return f"SlurmLab(dir={self.dir}, node={self.node}, slurmctld_port={self.ctld_port})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gpuwatch.localstack.slurm``: start a lab, print how to use it, stop on Ctrl-C."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dir", default=None, help="folder for the lab (default: a new /tmp/slurmlab-*)")
+    a = p.parse_args(argv)
+    with SlurmLab(a.dir) as lab:
+        print(f"Slurm lab up: export SLURM_CONF={lab.conf}  (node {lab.node}); Ctrl-C stops it", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,22 @@
+"""The GPU exporter's collectors, one per file, registered by name in :data:`COLLECTORS`.
+
+Importing this package imports the collector modules, which only records their classes.
+"""
+
+from .base import COLLECTORS, Collector, Samples  # noqa: F401
+from . import (  # noqa: F401  (registration)
+    clocks,
+    ecc,
+    gpm,
+    jobs,
+    media,
+    memory,
+    mig,
+    nvlink,
+    pcie,
+    pcie_throughput,
+    power,
+    thermal,
+    utilization,
+    xid,
+)

@@ -1,0 +1,43 @@
+"""MIG mode and, when enabled, each MIG device (``gpu_instance_id``, ``compute_instance_id``)."""
+
+from .base import COLLECTORS, Collector
+
+
+@COLLECTORS.register("mig", default=True, help="MIG mode and MIG devices with their memory")
+class MigCollector(Collector):
+    name = "mig"
+
+    def collect_gpu(self, dev, out, extras):
+        nv = dev.nv
+        mode = dev.read("mig", nv.nvmlDeviceGetMigMode)
+        if mode is None:
+            return
+        enabled = mode[0] == getattr(nv, "NVML_DEVICE_MIG_ENABLE", 1)
+        lb = dev.labels
+        out.add("gpuwatch_gpu_mig_enabled", lb, 1.0 if enabled else 0.0)
+        if not enabled:
+            return
+        count = dev.read("mig_count", nv.nvmlDeviceGetMaxMigDeviceCount) or 0
+        for i in range(count):
+            try:
+                mig = nv.nvmlDeviceGetMigDeviceHandleByIndex(dev.handle, i)
+            except nv.NVMLError as exc:
+                if getattr(exc, "value", None) == nv.NVML_ERROR_NOT_FOUND:
+                    continue  # empty slot
+                dev.failed(None, exc)
+                continue
+            gi = dev.read_on(mig, None, nv.nvmlDeviceGetGpuInstanceId)
+            ci = dev.read_on(mig, None, nv.nvmlDeviceGetComputeInstanceId)
+            if gi is None:
+                continue
+            ids = (str(gi), str(ci if ci is not None else 0))
+            uuid = dev.read_on(mig, None, nv.nvmlDeviceGetUUID)
+            out.add("gpuwatch_gpu_mig_info", lb + ids + (_s(uuid) if uuid else "",), 1.0)
+            mem = dev.read_on(mig, None, nv.nvmlDeviceGetMemoryInfo)
+            if mem is not None:
+                out.add("gpuwatch_gpu_mig_memory_used_bytes", lb + ids, float(mem.used))
+                out.add("gpuwatch_gpu_mig_memory_total_bytes", lb + ids, float(mem.total))
+
+
+def _s(v):
+    return v.decode() if isinstance(v, bytes) else str(v)

@@ -1,0 +1,61 @@
+"""NVLink link state (per link) and data-link error counters (summed over the GPU's links).
+
+Links are probed once per NVML session: a GPU without NVLink answers NotSupported on link 0 and
+is not asked again; links past the GPU's count answer InvalidArgument/NotSupported and are
+remembered as absent, so a steady-state scrape asks only the links that exist.
+"""
+
+from .base import COLLECTORS, Collector
+
+ERROR_TYPES = (
+    ("replay", "NVML_NVLINK_ERROR_DL_REPLAY"),
+    ("recovery", "NVML_NVLINK_ERROR_DL_RECOVERY"),
+    ("crc_flit", "NVML_NVLINK_ERROR_DL_CRC_FLIT"),
+    ("crc_data", "NVML_NVLINK_ERROR_DL_CRC_DATA"),
+)
+
+
+@COLLECTORS.register("nvlink", default=True, help="NVLink link state and error counters")
+class NvlinkCollector(Collector):
+    name = "nvlink"
+
+    def collect_gpu(self, dev, out, extras):
+        nv = dev.nv
+        if "nvlink" in dev.unsupported:
+            return
+        links = dev.__dict__.setdefault("_nvlinks", None)
+        if links is None:
+            links = []
+            for link in range(getattr(nv, "NVML_NVLINK_MAX_LINKS", 18)):
+                try:
+                    nv.nvmlDeviceGetNvLinkState(dev.handle, link)
+                except nv.NVMLError as exc:
+                    code = getattr(exc, "value", None)
+                    if code in dev.codes.gpu_down or code in dev.codes.nvml_down:
+                        dev.failed(("nvlink", link), exc)
+                    if link == 0 and code in dev.codes.not_supported:
+                        dev.unsupported.add("nvlink")
+                        return
+                    continue  # link does not exist on this GPU
+                links.append(link)
+            dev._nvlinks = links
+            if not links:
+                dev.unsupported.add("nvlink")
+                return
+        lb = dev.labels
+        totals: dict[str, float] = {}
+        for link in links:
+            state = dev.read(("nvlink_state", link), nv.nvmlDeviceGetNvLinkState, link)
+            if state is None:
+                continue
+            out.add("gpuwatch_gpu_nvlink_active", lb + (str(link),), 1.0 if state == nv.NVML_FEATURE_ENABLED else 0.0)
+            for label, const in ERROR_TYPES:
+                n = dev.read(("nvlink_errors", link, label), nv.nvmlDeviceGetNvLinkErrorCounter, link, getattr(nv, const))
+                if n is not None:
+                    totals[label] = totals.get(label, 0.0) + float(n)
+        for label, _ in ERROR_TYPES:
+            if label in totals:
+                out.add("gpuwatch_gpu_nvlink_errors_total", lb + (label,), totals[label])
+
+    def reset_gpu(self, dev):
+        dev.__dict__.pop("_nvlinks", None)

@@ -1,0 +1,16 @@
+"""PCIe TX/RX throughput. Opt-in: NVML samples each direction for ~20 ms, per GPU."""
+
+from .base import COLLECTORS, Collector
+
+
+@COLLECTORS.register("pcie_throughput", default=False, help="PCIe TX/RX throughput (NVML samples ~20 ms per GPU and direction)")
+class PcieThroughputCollector(Collector):
+    name = "pcie_throughput"
+
+    def collect_gpu(self, dev, out, extras):
+        nv = dev.nv
+        for label, counter in (("tx", nv.NVML_PCIE_UTIL_TX_BYTES), ("rx", nv.NVML_PCIE_UTIL_RX_BYTES)):
+            kbps = dev.read("pcie_throughput", nv.nvmlDeviceGetPcieThroughput, counter)
+            if kbps is None:
+                return
+            out.add("gpuwatch_gpu_pcie_throughput_bytes_per_second", dev.labels + (label,), kbps * 1024.0)

@@ -1,0 +1,429 @@
+"""The GPU exporter's engine: NVML session, per-GPU readers, XID thread, snapshot, rendering.
+
+Background snapshot, not read-on-scrape: one reader thread per GPU reads it every
+``interval`` seconds into that GPU's snapshot; a scrape only joins the latest snapshots (and
+re-renders only when something changed). A GPU whose latest read started more than
+``max_age`` seconds ago (its reader is stuck in NVML) is reported ``gpuwatch_gpu_up 0`` with
+only its info and counters, so a scrape never waits on NVML and data are never older than
+``max_age`` (5 s by default).
+
+``threaded=False`` gives the same behaviour driven by :meth:`GpuExporter.collect_once`, for tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Callable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from ..catalog import index
+from ..common.log import kv
+from ..common.render import render_families
+from . import metrics
+from .collectors import COLLECTORS, Collector, Samples
+from .collectors.base import Options
+from .nvml import Backoff, Device, ErrorCounter, GpuDown, NvmlDown, Session, error_name
+from .xid import XidCounters, XidWatcher
+
+log = logging.getLogger("gpuwatch.gpu")
+
+DEFS = index(metrics.METRICS)
+ORDER = {d.name: i for i, d in enumerate(metrics.METRICS)}
+
+
+@dataclass
+class GpuSnapshot:
+    ok: bool
+    started: float
+    finished: float
+    error: str = ""
+    samples: Samples = field(default_factory=Samples)
+    extras: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)  # collector -> (ok, seconds)
+    generation: int = 0
+
+
+@dataclass
+class View:
+    """What ``Collector.finish`` sees at render time."""
+
+    devices: list[Device]
+    snapshots: dict[int, GpuSnapshot]
+    xid: XidCounters
+
+
+class GpuExporter:
+    def __init__(
+        self,
+        load_nvml: Callable[[], ModuleType],
+        collectors: list[str] | None = None,
+        options: Options | None = None,
+        *,
+        interval: float = 2.0,
+        max_age: float = 5.0,
+        retry_min: float = 1.0,
+        retry_max: float = 60.0,
+        threaded: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.load_nvml = load_nvml
+        self.options = options or Options()
+        names = COLLECTORS.enabled_from(collectors)
+        specs = COLLECTORS.specs
+        self.collectors: list[Collector] = [specs[n].factory(self.options) for n in names]
+        self.gpu_collectors = [c for c in self.collectors if c.per_gpu]
+        self.xid_enabled = "xid" in names
+        self.interval, self.max_age = interval, max_age
+        self.threaded = threaded
+        self.clock = clock
+        self.backoff = Backoff(retry_min, retry_max, clock)
+        self.errors = ErrorCounter()
+        self.xid = XidCounters()
+        self.lock = threading.RLock()
+        self.nv: ModuleType | None = None
+        self.session: Session | None = None
+        self.known: dict[int, Device] = {}
+        self.devices: list[Device] = []
+        self.snapshots: dict[int, GpuSnapshot] = {}
+        self.node_stats: dict[str, tuple[bool, float]] = {}
+        self.nvml_up = False
+        self.driver_version = ""  # kept while NVML is down so the info series does not change
+        self.generation = 0
+        self.collections = 0
+        self.version = 0
+        self.watcher: XidWatcher | None = None
+        self._last_init_error = ""
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._cache_key = None
+        self._cache_body = b""
+
+    # --- NVML lifecycle ---------------------------------------------------------------------
+
+    def _try_init(self) -> None:
+        if not self.backoff.ready():
+            return
+        try:
+            if self.nv is None:
+                self.nv = self.load_nvml()
+            session = Session(self.nv, self.known, self.errors)
+            gen = self.generation + 1
+            try:
+                session.open(gen)
+            except BaseException:
+                session.close()
+                raise
+        except ImportError as exc:
+            self._init_failed("ModuleNotFound", f"python module pynvml not importable: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - NVMLError of whichever module, or odd failures
+            nvml_error = self.nv is not None and isinstance(exc, self.nv.NVMLError)
+            name = error_name(exc) if nvml_error else type(exc).__name__
+            self._init_failed(name, str(exc) if not nvml_error else name)
+            return
+        with self.lock:
+            self.generation = gen
+            self.session = session
+            self.devices = session.devices
+            self.nvml_up = True
+            self.driver_version = session.driver_version or self.driver_version
+            self.version += 1
+            for c in self.collectors:
+                for dev in self.devices:
+                    c.reset_gpu(dev)
+            for dev in self.devices:
+                if dev.uuid:
+                    self.xid.ensure(dev.uuid)
+        self.backoff.succeeded()
+        self._last_init_error = ""
+        kv(log, logging.INFO, "nvml initialised", driver_version=session.driver_version, gpus=len(self.devices),
+           simulated=bool(getattr(self.nv, "SIMULATED", False)))
+        if self.xid_enabled:
+            self._start_watcher(session, gen)
+        if self.threaded:
+            for dev in self.devices:
+                t = threading.Thread(target=self._reader_loop, args=(dev, gen), name=f"gpu{dev.index}", daemon=True)
+                t.start()
+                self._threads.append(t)
+
+    def _init_failed(self, name: str, detail: str) -> None:
+        self.errors.add(name)
+        delay = self.backoff.failed()
+        with self.lock:
+            self.version += 1
+        if detail != self._last_init_error:  # one line per new kind of failure, not one per retry
+            kv(log, logging.ERROR, "nvml init failed; serving gpuwatch_nvml_up 0 and retrying", error=detail, retry_in=f"{delay:g}s")
+            self._last_init_error = detail
+        else:
+            kv(log, logging.DEBUG, "nvml init failed again", error=detail, retry_in=f"{delay:g}s")
+
+    def _start_watcher(self, session: Session, gen: int) -> None:
+        def down(err: str) -> None:
+            self._nvml_failed(gen, err)
+
+        watcher = XidWatcher(session.nv, session.devices, self.xid, on_change=self._bump, on_nvml_down=down)
+        try:
+            watcher.open()
+        except session.nv.NVMLError as exc:
+            kv(log, logging.WARNING, "xid events unavailable", error=error_name(exc))
+            watcher.stop()
+            return
+        self.watcher = watcher
+        if self.threaded:
+            watcher.start()
+
+    def _nvml_failed(self, gen: int, err: str) -> None:
+        with self.lock:
+            if gen != self.generation or not self.nvml_up:
+                return
+            self.nvml_up = False
+            self.generation += 1  # readers of the old session stop
+            session, self.session = self.session, None
+            watcher, self.watcher = self.watcher, None
+            self.version += 1
+        kv(log, logging.ERROR, "nvml stopped answering; re-initialising with backoff", error=err)
+        if watcher is not None:
+            watcher.stop()
+        if session is not None:
+            session.close()
+        self.backoff.failed()
+
+    def _bump(self) -> None:
+        with self.lock:
+            self.version += 1
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def read_gpu(self, dev: Device, gen: int) -> None:
+        started = self.clock()
+        snap = GpuSnapshot(ok=False, started=started, finished=started, generation=gen)
+        session = self.session
+        try:
+            if dev.handle is None:
+                if session is None or not session.discover(dev):
+                    raise GpuDown("NoHandle")
+                if dev.uuid:
+                    self.xid.ensure(dev.uuid)
+                if self.watcher is not None:
+                    self.watcher.register_missing()
+            for c in self.gpu_collectors:
+                t0 = time.perf_counter()
+                ok = True
+                try:
+                    c.collect_gpu(dev, snap.samples, snap.extras)
+                except (GpuDown, NvmlDown):
+                    snap.stats[c.name] = (True, time.perf_counter() - t0)
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a collector bug must not hide the others
+                    ok = False
+                    kv(log, logging.ERROR, "collector failed", collector=c.name, gpu=dev.index, error=f"{type(exc).__name__}: {exc}")
+                    log.debug("collector traceback", exc_info=True)
+                snap.stats[c.name] = (ok, time.perf_counter() - t0)
+            snap.ok = True
+        except GpuDown as exc:
+            snap.error = exc.error
+            snap.samples = Samples()
+            if dev.handle is not None:
+                kv(log, logging.DEBUG, "gpu read failed", gpu=dev.index, uuid=dev.uuid, error=exc.error)
+        except NvmlDown as exc:
+            snap.error = exc.error
+            snap.samples = Samples()
+            self._nvml_failed(gen, exc.error)
+        except Exception as exc:  # noqa: BLE001 - NVML errors while re-discovering the device
+            if self.nv is not None and isinstance(exc, self.nv.NVMLError):
+                snap.error = error_name(exc)
+                self._nvml_failed(gen, snap.error)
+            else:
+                raise
+        snap.finished = self.clock()
+        with self.lock:
+            if gen != self.generation:
+                return
+            prev = self.snapshots.get(dev.index)
+            if prev is not None and prev.ok != snap.ok:
+                kv(log, logging.WARNING if not snap.ok else logging.INFO, "gpu down" if not snap.ok else "gpu up again",
+                   gpu=dev.index, uuid=dev.uuid, error=snap.error or None)
+            self.snapshots[dev.index] = snap
+            self.version += 1
+
+    def _reader_loop(self, dev: Device, gen: int) -> None:
+        while not self._stop.is_set() and gen == self.generation:
+            t0 = time.monotonic()
+            try:
+                self.read_gpu(dev, gen)
+            except Exception:  # noqa: BLE001
+                log.exception("gpu reader failed")
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - t0)))
+
+    def _node_cycle(self) -> None:
+        for c in self.collectors:
+            if type(c).collect_node is Collector.collect_node:
+                continue
+            t0 = time.perf_counter()
+            try:
+                c.collect_node(self)
+                ok = True
+            except Exception as exc:  # noqa: BLE001
+                ok = False
+                kv(log, logging.ERROR, "collector failed", collector=c.name, error=f"{type(exc).__name__}: {exc}")
+            self.node_stats[c.name] = (ok, time.perf_counter() - t0)
+
+    def collect_once(self) -> None:
+        """One cycle: init if needed, node collectors, and (unthreaded) every GPU."""
+        if not self.nvml_up:
+            self._try_init()
+        if self.nvml_up:
+            self._node_cycle()
+            if not self.threaded:
+                gen = self.generation
+                for dev in list(self.devices):
+                    if gen != self.generation:
+                        break
+                    self.read_gpu(dev, gen)
+        with self.lock:
+            self.collections += 1
+            self.version += 1
+
+    def _manager_loop(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                self.collect_once()
+            except Exception:  # noqa: BLE001 - keep serving whatever happens
+                log.exception("collection cycle failed")
+            wait = self.interval - (time.monotonic() - t0)
+            if not self.nvml_up:
+                wait = min(wait, max(0.05, self.backoff.next_at - self.clock()))
+            self._stop.wait(max(0.05, wait))
+
+    def start(self) -> None:
+        """Start the manager thread (init, retries, node collectors) and, after init, readers."""
+        t = threading.Thread(target=self._manager_loop, name="gpu-manager", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self.lock:
+            self.generation += 1
+            watcher, self.watcher = self.watcher, None
+            session, self.session = self.session, None
+            self.nvml_up = False
+        if watcher is not None:
+            watcher.stop()
+            if watcher.thread is not None:
+                watcher.thread.join(timeout=2)
+        for t in self._threads:
+            t.join(timeout=1)
+        if session is not None:
+            session.close()
+
+    def ready(self) -> bool:
+        """Ready once the first collection cycle has run (NVML up or not)."""
+        return self.collections > 0
+
+    # --- rendering --------------------------------------------------------------------------
+
+    def _gpu_up(self, dev: Device, snap: GpuSnapshot | None, now: float) -> bool:
+        if snap is None or not snap.ok or not self.nvml_up or snap.generation != self.generation:
+            return False
+        if now - snap.started > self.max_age:
+            return False
+        return not (dev.lost_at is not None and snap.started <= dev.lost_at)
+
+    def render(self) -> bytes:
+        now = self.clock()
+        with self.lock:
+            devices = list(self.known[i] for i in sorted(self.known))
+            snapshots = dict(self.snapshots)
+            up = tuple(self._gpu_up(d, snapshots.get(d.index), now) for d in devices)
+            key = (self.version, self.xid.version, up)
+            if key == self._cache_key:
+                return self._cache_body
+        body = self._render(devices, snapshots, up)
+        with self.lock:
+            self._cache_key, self._cache_body = key, body
+        return body
+
+    def families(self) -> list:
+        """The families of a fresh rendering (for tests)."""
+        now = self.clock()
+        with self.lock:
+            devices = list(self.known[i] for i in sorted(self.known))
+            snapshots = dict(self.snapshots)
+            up = tuple(self._gpu_up(d, snapshots.get(d.index), now) for d in devices)
+        return self._families(devices, snapshots, up)
+
+    def _render(self, devices, snapshots, up) -> bytes:
+        return render_families(self._families(devices, snapshots, up))
+
+    def _families(self, devices: list[Device], snapshots: dict[int, GpuSnapshot], up: tuple[bool, ...]) -> list:
+        out = Samples()
+        out.add("gpuwatch_nvml_up", (), 1.0 if self.nvml_up else 0.0)
+        driver = self.driver_version
+        live = []
+        stats: dict[str, list] = {}
+        for dev, is_up in zip(devices, up):
+            if not dev.uuid:
+                out.add("gpuwatch_gpu_up", dev.labels, 0.0)
+                continue
+            minor = "" if dev.minor is None else str(dev.minor)
+            out.add("gpuwatch_gpu_info", dev.labels + (dev.name, dev.pci_bus_id, minor, driver), 1.0)
+            out.add("gpuwatch_gpu_up", dev.labels, 1.0 if is_up else 0.0)
+            snap = snapshots.get(dev.index)
+            if snap is not None and snap.generation == self.generation:
+                out.add("gpuwatch_gpu_read_duration_seconds", dev.labels, round(snap.finished - snap.started, 6))
+                for name, (ok, secs) in snap.stats.items():
+                    agg = stats.setdefault(name, [True, 0.0])
+                    agg[0] = agg[0] and ok
+                    agg[1] += secs
+            if is_up:
+                for name, rows in snap.samples.data.items():
+                    for labels, value in rows:
+                        out.add(name, labels, value)
+                live.append(dev)
+        view = View(devices=[d for d in devices if d.uuid], snapshots={d.index: snapshots[d.index] for d in live}, xid=self.xid)
+        for c in self.collectors:
+            if type(c).finish is Collector.finish:
+                continue
+            t0 = time.perf_counter()
+            ok = True
+            try:
+                c.finish(view, out)
+            except Exception as exc:  # noqa: BLE001
+                ok = False
+                kv(log, logging.DEBUG, "collector failed at render", collector=c.name, error=str(exc))
+            agg = stats.setdefault(c.name, [True, 0.0])
+            agg[0] = agg[0] and ok
+            agg[1] += time.perf_counter() - t0
+        for name, (ok, secs) in self.node_stats.items():
+            agg = stats.setdefault(name, [True, 0.0])
+            agg[0] = agg[0] and ok
+            agg[1] += secs
+        for name in sorted(stats):
+            ok, secs = stats[name]
+            out.add("gpuwatch_gpu_collector_success", (name,), 1.0 if ok else 0.0)
+            out.add("gpuwatch_gpu_collector_duration_seconds", (name,), round(secs, 6))
+        out.add("gpuwatch_gpu_collections_total", (), float(self.collections))
+        for name, n in sorted(self.errors.snapshot().items()):
+            out.add("gpuwatch_nvml_errors_total", (name,), float(n))
+        return build_families(out)
+
+
+def build_families(out: Samples) -> list:
+    fams = []
+    for name in sorted(out.data, key=lambda n: ORDER[n]):
+        d = DEFS[name]
+        if d.type == "counter":
+            fam = CounterMetricFamily(d.family, d.help, labels=d.labels)
+        else:
+            fam = GaugeMetricFamily(d.name, d.help, labels=d.labels)
+        for labels, value in out.data[name]:
+            fam.add_metric(labels, value)
+        fams.append(fam)
+    return fams

@@ -1,0 +1,18 @@
+"""licenses: configured, used, free and reserved licenses (scontrol show licenses -o; opt-in)."""
+
+from __future__ import annotations
+
+from .. import cycle as cmds
+from ..metrics import family
+from . import COLLECTORS
+
+
+@COLLECTORS.register("licenses", default=False, help="License totals and use (scontrol show licenses)")
+class LicensesCollector:
+    def collect(self, cycle):
+        lics = cmds.licenses(cycle)
+        fams = {k: family(f"gpuwatch_slurm_license_{k}") for k in ("configured", "used", "free", "reserved")}
+        for lic in sorted(lics, key=lambda x: x.name):
+            for k in fams:
+                fams[k].add_metric([lic.name], getattr(lic, "total" if k == "configured" else k))
+        return list(fams.values())
