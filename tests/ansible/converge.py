@@ -16,7 +16,7 @@ def write_inventory(cluster, path: Path, controller: str, extra_vars: dict | Non
         hosts[h.name] = {
             "runpod_pod_id": h.name,
             "runpod_pod_name": "gw-ci-head" if h.name == controller else f"gw-ci-worker-{i}",
-            "runpod_pod_role": "head" if h.name == controller else "worker",
+            "runpod_pod_role": "head" if h.name == controller else "compute",
             "runpod_pod_cost": 0.69,
             "runpod_internal_dns": f"{h.name}.runpod.internal",
         }

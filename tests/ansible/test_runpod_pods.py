@@ -111,7 +111,7 @@ def test_provision_twice_then_teardown_leaves_foreign_pods(api, tmp_path, ssh_ke
         assert hv["ansible_host"] == pod["ssh"]["direct"]["host"]
         assert hv["ansible_port"] == pod["ssh"]["direct"]["port"]
         assert hv["runpod_internal_dns"] == f"{pod['id']}.runpod.internal"
-        assert hv["runpod_pod_role"] == ("head" if name == "gw-test-head" else "worker")
+        assert hv["runpod_pod_role"] == ("head" if name == "gw-test-head" else "compute")
         assert hv["runpod_pod_cost"] == pytest.approx(0.69)
 
     recorded = json.loads((tmp_path / "state" / "pods.json").read_text())
