@@ -14,8 +14,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -194,6 +196,9 @@ class Cluster:
         self.relay.write_text(RELAY)
         pub = (self.dir / "id_ed25519.pub").read_text().strip()
         self.hosts = [NsHost(n, self.dir, pub, self.prefix) for n in names]
+        # SSH connection-sharing sockets (short path: unix sockets are limited to ~108 bytes).
+        # Ansible puts its own here too (ANSIBLE_SSH_CONTROL_PATH_DIR); stop() closes them all.
+        self.control_dir = Path(tempfile.mkdtemp(prefix="gwcp"))
 
     def start(self) -> "Cluster":
         try:
@@ -228,6 +233,9 @@ class Cluster:
                   StrictHostKeyChecking no
                   UserKnownHostsFile /dev/null
                   LogLevel ERROR
+                  ControlMaster auto
+                  ControlPath {self.control_dir}/%C
+                  ControlPersist 60
                 """))
         self.ssh_config = self.dir / "ssh_config"
         self.ssh_config.write_text("\n".join(blocks))
@@ -237,8 +245,12 @@ class Cluster:
                               capture_output=True, text=True, timeout=timeout)
 
     def stop(self) -> None:
+        for sock in sorted(self.control_dir.glob("*")):
+            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "gw-mux"],
+                           capture_output=True, timeout=10)
         for h in self.hosts:
             h.stop()
+        shutil.rmtree(self.control_dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

@@ -29,6 +29,16 @@ class Run:
         hosts = [host] if host else list(self.recap)
         return sum(self.recap[h]["changed"] for h in hosts)
 
+    def changed_tasks(self) -> list[str]:
+        """'TASK [...]' headers of the tasks that reported a change (for failure messages)."""
+        out, header = [], ""
+        for line in self.out.splitlines():
+            if line.startswith(("TASK [", "RUNNING HANDLER [")):
+                header = line.rstrip(" *")
+            elif line.startswith("changed:"):
+                out.append(f"{header} {line}")
+        return out
+
 
 RECAP_RE = re.compile(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", re.M)
 

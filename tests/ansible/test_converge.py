@@ -75,7 +75,8 @@ def converge(cluster, tmp_path, extra_vars, controller, name):
     })
     started = time.monotonic()
     run = playbook(CONFIGURE, "-e", f"@{extra}", inventory=tmp_path / "inventory.yml",
-                   log_path=tmp_path / f"{name}.log", timeout=600)
+                   log_path=tmp_path / f"{name}.log", timeout=600,
+                   env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(cluster.control_dir)})
     run.seconds = time.monotonic() - started
     print(f"{name}: rc={run.rc} {run.seconds:.0f}s recap={run.recap}")
     assert run.rc == 0, run.out[-6000:]
@@ -114,12 +115,18 @@ def daemon(host, pidfile):
     return host.process.get(pid=int(host.file(pidfile).content_string.strip()))
 
 
-def alive(pid: int) -> bool:
+def identity(pid: int):
+    """(pid, start time) of a live, non-zombie process, else None: PIDs get reused."""
     try:
-        with open(f"/proc/{pid}/status") as f:
-            return "\nState:\tZ" not in f.read()
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
-        return False
+        return None
+    return None if fields[0] == "Z" else (pid, fields[19])
+
+
+def alive(ident) -> bool:
+    return ident is not None and identity(ident[0]) == ident
 
 
 def assert_no_secret_in(texts, *secrets_):
@@ -218,13 +225,13 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
 
         # Converge again: nothing changes.
         second = converge(cluster, tmp_path, {"gpuwatch_exporters_wheelhouse": str(wheelhouse)}, name, "converge2")
-        assert second.changed() == 0, [l for l in second.out.splitlines() if l.startswith("changed")]
+        assert second.changed() == 0, second.changed_tasks()
 
         munge_key = host.check_output("base64 -w0 /etc/munge/munge.key")
         logs = [first.out, second.out, (tmp_path / "converge1.log").read_text(), (tmp_path / "converge2.log").read_text()]
         assert_no_secret_in(logs, password, munge_key)
         print(f"converge timings: first {first.seconds:.0f}s, second {second.seconds:.0f}s")
-        pids = cluster.hosts[0].pids()
+        pids = [identity(p) for p in cluster.hosts[0].pids()]
         assert len(pids) >= 7  # sshd, munged, slurmctld (+ slurmscriptd), slurmd, supervisord, 2 exporters
     # Leaving the block killed every process of the host, by PID.
     assert not [p for p in pids if alive(p)]
@@ -279,5 +286,5 @@ def test_two_hosts_configless_and_srun_on_both(tmp_path, wheelhouse):
         key = w.check_output("base64 -w0 /etc/munge/munge.key")
         assert_no_secret_in([run.out, (tmp_path / "converge.log").read_text()], password, key)
         print(f"two-host converge: {run.seconds:.0f}s")
-        pids = [p for host in cluster.hosts for p in host.pids()]
+        pids = [identity(p) for host in cluster.hosts for p in host.pids()]
     assert not [p for p in pids if alive(p)]

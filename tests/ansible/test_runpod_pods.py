@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from conftest import require_programs
 from playbook_runner import ANSIBLE_DIR, ROOT, playbook
 from runpod_standin import SPEC, RunpodStandin
 
@@ -23,6 +24,7 @@ PROBE = ROOT / "tests" / "ansible" / "playbooks" / "provision_probe.yml"
 
 @pytest.fixture
 def ssh_key(tmp_path):
+    require_programs("ssh-keygen")
     key = tmp_path / "id_ed25519"
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gpuwatch-test", "-f", str(key)],
