@@ -326,3 +326,25 @@ def test_kv_line_keeps_values_with_spaces():
     kv = parse_kv_line(line)
     assert kv["OS"].startswith("Linux 6.18.33.2-microsoft-standard-WSL2 #1 SMP")
     assert kv["State"] == "MIXED+DYNAMIC_NORM" and kv["NodeName"] == "na1"
+
+
+def test_recorded_rpc_costs_of_the_commands_used():
+    """The independent sdiag -r/sdiag measurements shipped with the captures agree with the budget:
+    sinfo (any form) NODE+PARTITION, squeue JOB+PARTITION, sdiag STATS: 5 RPCs per cycle."""
+    import json
+
+    costs = json.loads((SHARED / "rpc_costs.json").read_text())
+
+    def cost(cmd):  # each recorded delta includes one STATS_INFO for the closing sdiag
+        runs = costs[cmd]
+        assert all(r == runs[0] for r in runs)
+        c = dict(runs[0])
+        c["REQUEST_STATS_INFO"] -= 1
+        return {k: v for k, v in c.items() if v}
+
+    total = {}
+    for cmd in ("sinfo -N -h -o '%N|%T'", "squeue -h -o '%i|%u|%T|%R'", "sdiag"):
+        for k, v in cost(cmd).items():
+            total[k] = total.get(k, 0) + v
+    assert total == {"REQUEST_NODE_INFO": 1, "REQUEST_PARTITION_INFO": 2, "REQUEST_JOB_INFO": 1,
+                     "REQUEST_STATS_INFO": 1}
