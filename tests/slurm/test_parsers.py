@@ -134,6 +134,13 @@ def test_gres_in_newer_captures():
     osc = read(NEWER / "osc__sinfo_gres.txt").splitlines()
     seen = {sum(parse_gres(line.split()[1]).values()) for line in osc if line.strip()}
     assert 4 in seen  # gpu:a100:4(S:0-3) next to many no_consume GRES
+    # 23.11: GresUsed without IDX on idle nodes, typed counts, "gpu:0"
+    idle = [line.split() for line in read(NEWER / "slurm-23.11.10-2__sinfo_gpus_idle.txt").splitlines()]
+    assert [(parse_gres(g), parse_gres(u)) for _, g, u in idle] == [
+        ({"": 0}, {"": 0}), ({"rtxa5000": 1}, {"rtxa5000": 0}), ({"h100": 1}, {"h100": 1}),
+        ({"mi210": 2}, {"mi210": 2})]
+    alloc = [line.split() for line in read(NEWER / "slurm-23.11.10__sinfo_gpus_allocated.txt").splitlines()]
+    assert sum(int(n) * sum(parse_gres(u).values()) for n, u in alloc) == 3 + 24 + 3 + 0 + 2 + 1
 
 
 @pytest.mark.parametrize("text,n", [("gres:gpu:2", 2), ("gres/gpu:h100:1", 1), ("gres:gpu:fake:1", 1),
