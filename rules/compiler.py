@@ -227,6 +227,9 @@ def _analyze(an: promql.Analyzer, rule: model.Rule, record: str | None, recorded
         if not an.known_metric(name) and name not in recorded:
             p.add(rule.file, pos, f"unknown metric {name!r}: no gpuwatch exporter declares it "
                   "(gpuwatch.exporters.catalog), Prometheus/Alertmanager do not export it, and no recording rule defines it")
+    for metric, label, carried in res.unknown_labels:
+        p.add(rule.file, pos, f"{metric!r} has no label {label!r}, so this selector never matches what the "
+              f"exporter emits (its labels: {', '.join(carried)})")
     for fn, metric, kind in res.rate_over_gauge:
         p.add(rule.file, pos, f"{fn}() over {metric!r}, which is a {kind}: {fn}() only makes sense for counters "
               "(use delta(), deriv() or *_over_time() for gauges)")

@@ -151,7 +151,7 @@ def test_corpus_covers_every_validation() -> None:
     for needle in ["YAML syntax", "duplicate key", "unknown field", "missing required field", "is not a duration",
                    "severity must be one of", "PromQL:", "unknown metric", "rate() over", "can never be empty",
                    "template:", "is never set", "unknown function", "duplicate alert name", "shorter than two scrape",
-                   "which is not defined", "is never used", "no alert carries label", "inline secret",
+                   "which is not defined", "is never used", "no alert carries label", "inline secret", "has no label",
                    "url_file needs Alertmanager >= 0.26", "unknown threshold"]:
         assert needle in text, needle
 
