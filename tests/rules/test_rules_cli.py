@@ -152,7 +152,8 @@ def test_corpus_covers_every_validation() -> None:
                    "severity must be one of", "PromQL:", "unknown metric", "rate() over", "can never be empty",
                    "template:", "is never set", "unknown function", "duplicate alert name", "shorter than two scrape",
                    "which is not defined", "is never used", "no alert carries label", "inline secret", "has no label",
-                   "url_file needs Alertmanager >= 0.26", "unknown threshold"]:
+                   "url_file needs Alertmanager >= 0.26", "unknown threshold", "not a matcher", "bad regular expression",
+                   "closing double quote"]:
         assert needle in text, needle
 
 
