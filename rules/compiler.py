@@ -148,10 +148,19 @@ def compile_sources(opts: Options) -> Compiled:
         _check_alert(a, res, scrape_ms, p)
     for r in recordings + alerts:
         if r.dashboard and r.dashboard.query:
+            where = r.where("dashboard")
             try:
-                promql.parse(r.dashboard.query)
+                res = an.analyze(r.dashboard.query)
             except promql.PromQLError as exc:
-                p.add(r.file, r.where("dashboard"), f"dashboard query: PromQL: {exc}")
+                p.add(r.file, where, f"dashboard query: PromQL: {exc}")
+                continue
+            # a panel that reads a metric nobody exports draws nothing, silently: same checks as alerts
+            for name in res.metrics:
+                if not an.known_metric(name) and name not in recorded_names:
+                    p.add(r.file, where, f"dashboard query: unknown metric {name!r}: no gpuwatch exporter declares it, "
+                          "Prometheus/Alertmanager do not export it, and no recording rule defines it")
+            for metric, label, carried in res.unknown_labels:
+                p.add(r.file, where, f"dashboard query: {metric!r} has no label {label!r} (its labels: {', '.join(carried)})")
 
     runbook_base = _runbooks(srcs, alerts, opts, p)
 

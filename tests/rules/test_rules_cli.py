@@ -153,7 +153,7 @@ def test_corpus_covers_every_validation() -> None:
                    "template:", "is never set", "unknown function", "duplicate alert name", "shorter than two scrape",
                    "which is not defined", "is never used", "no alert carries label", "inline secret", "has no label",
                    "url_file needs Alertmanager >= 0.26", "unknown threshold", "not a matcher", "bad regular expression",
-                   "closing double quote"]:
+                   "closing double quote", "dashboard query: unknown metric"]:
         assert needle in text, needle
 
 

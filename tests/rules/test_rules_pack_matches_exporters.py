@@ -4,12 +4,13 @@ The compiler checks metric and label names against the catalog; label VALUES (fl
 state="node_fail", type="uncorrected", reason="sw_power_cap", ...) it cannot know. A pack that
 asks for type="uncorrectable" or flag="draining" compiles, passes its own promtool tests (which
 are written with the same wrong value) and never fires. This test takes every equality / simple
-regex matcher of the compiled pack on an exporter label and looks the value up in what the
+regex matcher of the compiled pack (rules and committed dashboards) on an exporter label and looks the value up in what the
 exporters produce: their golden outputs plus the Slurm exporter run on Slurm's own state words.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -29,6 +30,7 @@ except ImportError:  # pragma: no cover
     from tests.conftest import FIXTURES, ROOT
 
 RULES = ROOT / "compose" / "generated" / "prometheus" / "rules"
+DASHBOARDS = ROOT / "grafana" / "dashboards"
 SLURM_LAB = FIXTURES / "slurm" / "lab-22.05"
 # Labels whose values are free text (drain reasons) or per-site names: not checked here.
 FREE = {("gpuwatch_slurm_node_reason_info", "reason")}
@@ -78,19 +80,34 @@ def emitted() -> dict[tuple[str, str], set[str]]:
     return out
 
 
-def pack_matchers():
-    """(file, alert, metric, label, op, value) for every matcher of the compiled pack."""
+def _exprs():
+    """(file, rule or panel, PromQL) of the compiled pack: rule files and committed dashboards."""
     for f in sorted(RULES.glob("*.yml")):
         for group in yaml.safe_load(f.read_text())["groups"]:
             for rule in group["rules"]:
-                name = rule.get("alert") or rule.get("record")
-                for node in _walk(pp.parse(rule["expr"])):
-                    if not isinstance(node, pp.VectorSelector):
-                        continue
-                    metric = selector_name(node)
-                    for m in node.matchers.matchers:
-                        if m.name != "__name__":
-                            yield f.name, name, metric, m.name, str(m.op), m.value
+                yield f.name, rule.get("alert") or rule.get("record"), rule["expr"]
+    for f in sorted(DASHBOARDS.glob("*.json")):
+        stack = [json.loads(f.read_text())]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                if isinstance(node.get("expr"), str) and node["expr"]:
+                    yield f.name, node.get("legendFormat", "panel"), node["expr"].replace("$__rate_interval", "5m")
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+
+
+def pack_matchers():
+    """(file, alert/panel, metric, label, op, value) for every matcher of the compiled pack."""
+    for file, name, expr in _exprs():
+        for node in _walk(pp.parse(expr)):
+            if not isinstance(node, pp.VectorSelector):
+                continue
+            metric = selector_name(node)
+            for m in node.matchers.matchers:
+                if m.name != "__name__":
+                    yield file, name, metric, m.name, str(m.op), m.value
 
 
 def test_pack_label_values_are_emitted_by_the_exporters() -> None:
@@ -126,8 +143,6 @@ def test_node_label_joins_gpu_and_slurm_series() -> None:
     assert "node" in metrics["gpuwatch_slurm_node_gpus"].labels
     assert "node" in metrics["gpuwatch_slurm_node_state"].labels
     assert "node" not in metrics["gpuwatch_gpu_info"].labels  # it comes from the target, never the exporter
-    import json
-
     for f in sorted((ROOT / "compose" / "prometheus").rglob("gpuwatch-gpu*.json*")):
         for group in json.loads(Path(f).read_text()):
             assert group.get("labels", {}).get("node"), f"{f}: GPU target without a node label"
