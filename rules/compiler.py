@@ -77,6 +77,8 @@ def compile_sources(opts: Options) -> Compiled:
     for k, v in ov.thresholds.items():
         if k not in thresholds:
             p.add(ov.file, ov.threshold_pos[k], f"overlay sets threshold {k!r}, which no thresholds file defines")
+        elif (why := _same_kind(thresholds[k], v)) is not None:
+            p.add(ov.file, ov.threshold_pos[k], f"overlay threshold {k!r}: {why} (the thresholds file has {thresholds[k]!r})")
         else:
             thresholds[k] = v
 
@@ -201,6 +203,27 @@ def compile_sources(opts: Options) -> Compiled:
     out.files = emit.render_all(out, opts, p2)
     p2.raise_if_any()
     return out
+
+
+def _same_kind(base: Any, new: Any) -> str | None:
+    """Why ``new`` cannot replace threshold ``base`` (a number by a number, a duration by a duration)."""
+    from .durations import BadDuration, parse_ms
+
+    def is_num(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if is_num(base):
+        return None if is_num(new) else f"{new!r} is not a number"
+    if isinstance(base, str):
+        try:
+            parse_ms(base)
+        except BadDuration:
+            return None  # free text (a regular expression, ...): anything goes
+        try:
+            parse_ms(new)
+        except BadDuration as exc:
+            return str(exc)
+    return None
 
 
 def _check_duplicates(alerts: list[model.Alert], recordings: list[model.Recording], p: Problems) -> None:

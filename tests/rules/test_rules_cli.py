@@ -214,3 +214,18 @@ def test_scrape_interval_option_drives_the_for_check(in_root: Path, tmp_path: Pa
     r = run("check", "--no-tools", "--scrape-interval", "31s")
     assert r.exit_code == 1 and "for: 1m is shorter than two scrape intervals (1m2s" in r.stderr
     assert run("check", "--no-tools", "--scrape-interval", "30s").exit_code == 0
+
+
+def test_overlay_threshold_of_the_wrong_kind_is_reported_at_the_overlay(tmp_path: Path, in_root: Path) -> None:
+    """A duration threshold overridden by 'five' used to surface as a PromQL error in the pack's
+    rule file; it is now reported where it was written."""
+    ov = tmp_path / "ov.yml"
+    ov.write_text("thresholds:\n  xid_window: five\n  gpu_temperature_celsius: hot\n  gpu_idle_for: 2h\n"
+                  "  slurm_automatic_drain_reasons: '(?i).*'\n")
+    r = CliRunner().invoke(cli, ["compile", "--overlay", str(ov), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[:-1] == [
+        f"{ov}:2:3: overlay threshold 'xid_window': 'five' is not a duration like 30s, 5m or 1h30m (the thresholds file has '5m')",
+        f"{ov}:3:3: overlay threshold 'gpu_temperature_celsius': 'hot' is not a number (the thresholds file has 85)",
+    ]
+    assert not (tmp_path / "o").exists()
