@@ -46,6 +46,7 @@ class Compiled:
     files: dict[tuple[str, str], str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     dropped_tests: list[str] = field(default_factory=list)
+    notifications_path: str = ""  # the notifications source on disk (``check`` maps amtool's complaints back to it)
     runbook_base: str = ""
     threshold_files: dict[str, str] = field(default_factory=dict)
 
@@ -198,7 +199,7 @@ def compile_sources(opts: Options) -> Compiled:
 
     out = Compiled(groups, alerts, recordings, analyses, notif, n_src.display, scrape_ms,
                    secrets=notif.secrets, dropped_tests=sorted(set(dropped)), runbook_base=runbook_base,
-                   threshold_files=defined_at)
+                   threshold_files=defined_at, notifications_path=str(n_src.path))
     p2 = Problems()
     out.files = emit.render_all(out, opts, p2)
     p2.raise_if_any()

@@ -141,3 +141,21 @@ def test_matcher_check_agrees_with_amtool(matcher: str, tmp_path: Path) -> None:
                                    "receivers": [{"name": "h"}]}))
     r = sh(tool, "check-config", str(cfg))
     assert (r.returncode == 0) == (matcher_problem(matcher) is None), (matcher, r.stdout + r.stderr)
+
+
+def test_check_points_amtool_unknown_field_at_the_notifications_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """amtool names a line of the generated alertmanager.yml; check reports the source's line."""
+    require_programs("amtool")
+    notif = tmp_path / "notifications.yml"
+    notif.write_text("route: {receiver: chat}\n"
+                     "receivers:\n"
+                     "  - name: chat\n"
+                     "    slack_configs:\n"
+                     "      - api_url_file: /run/secrets/slack\n"
+                     "        chanel: '#gpu'\n")
+    monkeypatch.chdir(ROOT)
+    r = CliRunner().invoke(cli, ["check", "--notifications", str(notif)])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[0] == (f"{notif}:6:9: unknown field 'chanel': Alertmanager has no such field "
+                                        "there (amtool check-config refuses it)")
+    assert "Traceback" not in r.stderr
