@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from . import compiler, tools, writer
+from .errors import RulesError
 from .cmd_compile import plan_for, summary
 from .options import shared_options, to_options
 
@@ -26,6 +27,11 @@ def check_cmd(no_tools: bool, **kw: object) -> None:
             plan.secrets = {}
             writer.write(plan)
             results = tools.promtool_check(Path(tmp)) + tools.amtool_check(Path(tmp))
+            for what, rc, out in results:
+                if what.startswith("amtool") and rc != 0:
+                    mapped = tools.amtool_source_problems(out, c.notifications_path, c.notifications_src)
+                    if mapped:
+                        raise RulesError(problems=mapped)
             tools.raise_failures(results, "compiled output")
             ran = [w for w, _, _ in results]
     click.echo(f"ok: {summary(c)}" + (f"; passed {', '.join(ran)}" if ran else "; promtool/amtool not run"))

@@ -46,6 +46,7 @@ class Compiled:
     files: dict[tuple[str, str], str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     dropped_tests: list[str] = field(default_factory=list)
+    notifications_path: str = ""  # the notifications source on disk (``check`` maps amtool's complaints back to it)
     runbook_base: str = ""
     threshold_files: dict[str, str] = field(default_factory=dict)
 
@@ -77,6 +78,8 @@ def compile_sources(opts: Options) -> Compiled:
     for k, v in ov.thresholds.items():
         if k not in thresholds:
             p.add(ov.file, ov.threshold_pos[k], f"overlay sets threshold {k!r}, which no thresholds file defines")
+        elif (why := _same_kind(thresholds[k], v)) is not None:
+            p.add(ov.file, ov.threshold_pos[k], f"overlay threshold {k!r}: {why} (the thresholds file has {thresholds[k]!r})")
         else:
             thresholds[k] = v
 
@@ -148,10 +151,19 @@ def compile_sources(opts: Options) -> Compiled:
         _check_alert(a, res, scrape_ms, p)
     for r in recordings + alerts:
         if r.dashboard and r.dashboard.query:
+            where = r.where("dashboard")
             try:
-                promql.parse(r.dashboard.query)
+                res = an.analyze(r.dashboard.query)
             except promql.PromQLError as exc:
-                p.add(r.file, r.where("dashboard"), f"dashboard query: PromQL: {exc}")
+                p.add(r.file, where, f"dashboard query: PromQL: {exc}")
+                continue
+            # a panel that reads a metric nobody exports draws nothing, silently: same checks as alerts
+            for name in res.metrics:
+                if not an.known_metric(name) and name not in recorded_names:
+                    p.add(r.file, where, f"dashboard query: unknown metric {name!r}: no gpuwatch exporter declares it, "
+                          "Prometheus/Alertmanager do not export it, and no recording rule defines it")
+            for metric, label, carried in res.unknown_labels:
+                p.add(r.file, where, f"dashboard query: {metric!r} has no label {label!r} (its labels: {', '.join(carried)})")
 
     runbook_base = _runbooks(srcs, alerts, opts, p)
 
@@ -187,11 +199,32 @@ def compile_sources(opts: Options) -> Compiled:
 
     out = Compiled(groups, alerts, recordings, analyses, notif, n_src.display, scrape_ms,
                    secrets=notif.secrets, dropped_tests=sorted(set(dropped)), runbook_base=runbook_base,
-                   threshold_files=defined_at)
+                   threshold_files=defined_at, notifications_path=str(n_src.path))
     p2 = Problems()
     out.files = emit.render_all(out, opts, p2)
     p2.raise_if_any()
     return out
+
+
+def _same_kind(base: Any, new: Any) -> str | None:
+    """Why ``new`` cannot replace threshold ``base`` (a number by a number, a duration by a duration)."""
+    from .durations import BadDuration, parse_ms
+
+    def is_num(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if is_num(base):
+        return None if is_num(new) else f"{new!r} is not a number"
+    if isinstance(base, str):
+        try:
+            parse_ms(base)
+        except BadDuration:
+            return None  # free text (a regular expression, ...): anything goes
+        try:
+            parse_ms(new)
+        except BadDuration as exc:
+            return str(exc)
+    return None
 
 
 def _check_duplicates(alerts: list[model.Alert], recordings: list[model.Recording], p: Problems) -> None:
@@ -227,6 +260,9 @@ def _analyze(an: promql.Analyzer, rule: model.Rule, record: str | None, recorded
         if not an.known_metric(name) and name not in recorded:
             p.add(rule.file, pos, f"unknown metric {name!r}: no gpuwatch exporter declares it "
                   "(gpuwatch.exporters.catalog), Prometheus/Alertmanager do not export it, and no recording rule defines it")
+    for metric, label, carried in res.unknown_labels:
+        p.add(rule.file, pos, f"{metric!r} has no label {label!r}, so this selector never matches what the "
+              f"exporter emits (its labels: {', '.join(carried)})")
     for fn, metric, kind in res.rate_over_gauge:
         p.add(rule.file, pos, f"{fn}() over {metric!r}, which is a {kind}: {fn}() only makes sense for counters "
               "(use delta(), deriv() or *_over_time() for gauges)")

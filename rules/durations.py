@@ -9,6 +9,10 @@ _UNITS = (("y", 365 * 86400_000), ("w", 7 * 86400_000), ("d", 86400_000), ("h", 
 _RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 
 
+# Prometheus keeps durations as Go time.Duration (int64 nanoseconds): about 292 years at most.
+MAX_MS = (2**63 - 1) // 1_000_000
+
+
 class BadDuration(ValueError):
     pass
 
@@ -27,7 +31,10 @@ def parse_ms(text: object) -> int:
         if s == "0":
             return 0
         raise BadDuration(f"{text!r} is not a duration like 30s, 5m or 1h30m")
-    return sum(int(g) * mult for g, (_, mult) in zip(m.groups(), _UNITS) if g)
+    ms = sum(int(g) * mult for g, (_, mult) in zip(m.groups(), _UNITS) if g)
+    if ms > MAX_MS:
+        raise BadDuration(f"{text!r} is longer than Prometheus can represent (about 292 years)")
+    return ms
 
 
 def fmt_ms(ms: int) -> str:

@@ -52,6 +52,64 @@ FILE_KEY_SINCE = {("webhook_configs", "url_file"): (0, 26), ("telegram_configs",
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 ANY_ENV = re.compile(r"\$\{[^}]*\}")
 ROUTE_TIMERS = ("group_wait", "group_interval", "repeat_interval")
+# Alertmanager's matcher syntax (pkg/labels): NAME OP VALUE, VALUE optionally in double quotes.
+_MATCHER = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$', re.S)
+
+
+def _split_matchers(text: str) -> list[str]:
+    """``{a="x,y", b!=z}`` or ``a="x"`` -> one string per matcher (commas inside quotes kept)."""
+    t = text.strip()
+    if t.startswith("{") and t.endswith("}"):
+        t = t[1:-1]
+    out, cur, quoted, escaped = [], [], False, False
+    for ch in t:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    if "".join(cur).strip() or not out:
+        out.append("".join(cur))
+    return out
+
+
+def matcher_problem(text: str) -> str | None:
+    """Why Alertmanager would reject the matcher string ``text`` (None when it parses)."""
+    for one in _split_matchers(text):
+        m = _MATCHER.match(one)
+        if not m:
+            return f"{one.strip()!r} is not a matcher like severity=\"critical\" (NAME, one of = != =~ !~, VALUE)"
+        op, raw = m.group(2), m.group(3)
+        quoted = raw.startswith('"')
+        body = raw[1:] if quoted else raw
+        value, escaped = [], False
+        for i, ch in enumerate(body):
+            if escaped:
+                escaped = False
+                value.append({"n": "\n", '"': '"', "\\": "\\"}.get(ch, "\\" + ch))
+                continue
+            if ch == "\\" and i < len(body) - 1:
+                escaped = True
+            elif ch == '"':
+                if not quoted or i < len(body) - 1:
+                    return f"{one.strip()!r}: unescaped double quote in the value"
+                quoted = False
+            else:
+                value.append(ch)
+        if quoted:
+            return f"{one.strip()!r}: the value's closing double quote is missing"
+        if op in ("=~", "!~"):
+            try:
+                re.compile("".join(value))
+            except re.error as exc:
+                return f"{one.strip()!r}: bad regular expression: {exc}"
+    return None
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -132,6 +190,22 @@ class _Checker:
             m.pop(key)
             m[file_key] = os.path.join(self.secrets_dir, name)
 
+    def matchers(self, owner: Map, key: str, what: str) -> None:
+        """Check ``owner[key]``, a list of Alertmanager matcher strings."""
+        if key not in owner:
+            return
+        seq = owner[key]
+        if not isinstance(seq, Seq):
+            self.err(owner.where(key), f"{what} '{key}' must be a list of matchers like ['severity=\"critical\"']")
+            return
+        for i, item in enumerate(seq):
+            if not isinstance(item, str):
+                self.err(seq.where(i), f"{what} '{key}': a matcher must be a string like 'severity=\"critical\"'")
+                continue
+            why = matcher_problem(item)
+            if why:
+                self.err(seq.where(i), f"{what} '{key}': {why}")
+
     def route(self, r: Any, pos: Pos, used: dict[str, Pos], root: bool, overlay: dict[str, str]) -> None:
         if not isinstance(r, Map):
             self.err(pos, "a route must be a mapping")
@@ -147,6 +221,13 @@ class _Checker:
                 used.setdefault(rv, r.where("receiver"))
         elif root:
             self.err(r.pos, "the top-level route needs a 'receiver' (the default for unmatched alerts)")
+        self.matchers(r, "matchers", "route")
+        if isinstance(r.get("match_re"), Map):
+            for k in r["match_re"]:
+                try:
+                    re.compile(str(r["match_re"][k]))
+                except re.error as exc:
+                    self.err(r["match_re"].where(k), f"route 'match_re' {k}: bad regular expression: {exc}")
         for t in ROUTE_TIMERS:
             if t in r:
                 try:
@@ -233,6 +314,8 @@ def load(doc: Any, file: str, problems: Problems, *, version: tuple[int, int], s
             if not isinstance(rule, Map):
                 ck.err(inh.where(i), "an inhibit rule must be a mapping")
                 continue
+            ck.matchers(rule, "source_matchers", "inhibit rule")
+            ck.matchers(rule, "target_matchers", "inhibit rule")
             eq = rule.get("equal", Seq())
             if not isinstance(eq, Seq):
                 ck.err(rule.where("equal"), "inhibit 'equal' must be a list of label names")

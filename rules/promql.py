@@ -82,6 +82,8 @@ class Analysis:
     labels: Labels = field(default_factory=Labels)
     may_be_empty: bool = False
     threshold: "tuple[str, str, float] | None" = None  # (query, op, value)
+    # (metric, label, the labels the metric carries): a matcher on a label a gpuwatch metric never has
+    unknown_labels: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
 
 def parse(expr: str):
@@ -329,6 +331,16 @@ class Analyzer:
                 name = selector_name(n)
                 if name is not None and name not in out.metrics:
                     out.metrics.append(name)
+                if name is not None and self._def(name) is not None:
+                    carried = self.selector_labels(n)
+                    for m in n.matchers.matchers:
+                        if m.name == "__name__" or carried.has(m.name):
+                            continue
+                        if str(m.op) in ("MatchOp.Equal", "=") and m.value == "":
+                            continue  # {x=""} asks for the label's absence on purpose
+                        hit = (name, m.name, tuple(sorted(carried.known - {"__name__"})))
+                        if hit not in out.unknown_labels:
+                            out.unknown_labels.append(hit)
             elif isinstance(n, pp.Call) and n.func.name in RATE_FUNCS and n.args:
                 arg = _strip(n.args[0])
                 inner = arg.vector_selector if isinstance(arg, pp.MatrixSelector) else (

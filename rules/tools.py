@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from .errors import RulesError
 
@@ -46,3 +48,45 @@ def raise_failures(results: list[tuple[str, int, str]], display: str) -> None:
     if bad:
         raise RulesError(problems=[__import__("gpuwatch.rules.errors", fromlist=["Problem"]).Problem(
             display, None, None, f"{w} failed (exit {rc}):\n{o}") for w, rc, o in bad])
+
+
+_AM_UNKNOWN_FIELD = re.compile(r"field (\S+) not found in type (\S+)")
+
+
+def _find_keys(node: Any, key: str, out: list) -> list:
+    """Positions of every mapping key ``key`` in a loaded (position-keeping) document."""
+    from .yamlsrc import Map, Seq
+
+    if isinstance(node, Map):
+        for k in node:
+            if k == key:
+                out.append(node.where_key(k))
+            _find_keys(node[k], key, out)
+    elif isinstance(node, Seq):
+        for child in node:
+            _find_keys(child, key, out)
+    return out
+
+
+def amtool_source_problems(output: str, notifications_file: str, notifications_display: str) -> list:
+    """amtool's 'field X not found in type Y' lines, pointed at the notifications source's line
+    (amtool names a line of the generated file, which the user never edits). [] when none map."""
+    from .errors import Problem
+    from .yamlsrc import load
+
+    found = _AM_UNKNOWN_FIELD.findall(output)
+    if not found or not notifications_file:
+        return []
+    try:
+        doc = load(notifications_file, notifications_display)
+    except Exception:  # noqa: BLE001 - the file compiled a moment ago; if it vanished, keep amtool's words
+        return []
+    out = []
+    for key, _type in found:
+        places = _find_keys(doc, key, [])
+        if len(places) != 1:  # absent, or valid somewhere else too: keep amtool's own words
+            return []
+        pos = places[0]
+        out.append(Problem(notifications_display, pos[0], pos[1],
+                           f"unknown field {key!r}: Alertmanager has no such field there (amtool check-config refuses it)"))
+    return out

@@ -52,6 +52,10 @@ class View:
     devices: list[Device]
     snapshots: dict[int, GpuSnapshot]
     xid: XidCounters
+    # indices of GPUs whose XID events cannot be watched (NVML answers NotSupported, or no event
+    # set could be created): their xid counters stay at 0 whatever happens, so the xid collector
+    # must not report success for them
+    xid_unwatched: frozenset = frozenset()
 
 
 class GpuExporter:
@@ -174,6 +178,7 @@ class GpuExporter:
             watcher.stop()
             return
         self.watcher = watcher
+        self._bump()
         if self.threaded:
             watcher.start()
 
@@ -385,7 +390,13 @@ class GpuExporter:
                 for name, text in snap.text.items():
                     fragments.setdefault(name, []).append(text)
                 live.append(dev)
-        view = View(devices=[d for d in devices if d.uuid], snapshots={d.index: snapshots[d.index] for d in live}, xid=self.xid)
+        unwatched: frozenset = frozenset()
+        if self.xid_enabled and self.nvml_up:
+            watcher = self.watcher
+            present = {d.index for d in self.devices if d.uuid}
+            unwatched = frozenset(present if watcher is None else present & set(watcher.unsupported))
+        view = View(devices=[d for d in devices if d.uuid], snapshots={d.index: snapshots[d.index] for d in live}, xid=self.xid,
+                    xid_unwatched=unwatched)
         for c in self.collectors:
             if type(c).finish is Collector.finish:
                 continue

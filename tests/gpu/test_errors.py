@@ -238,7 +238,9 @@ def test_another_pynvml_first_on_the_path_is_used(exporter_process, tmp_path):
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shim)] + sys.path))
     p = exporter_process(["--collect.interval", "100ms"], env=env)
-    m = p.wait_for(lambda m: value(m, "gpuwatch_nvml_up") == 1)
+    # nvml_up turns 1 at init, before the GPU readers' first reads land: wait for a reading
+    m = p.wait_for(lambda m: value(m, "gpuwatch_nvml_up") == 1
+                   and value(m, "gpuwatch_gpu_utilization_ratio", gpu="1") is not None)
     assert value(m, "gpuwatch_gpu_utilization_ratio", gpu="1") == 0.7
 
 

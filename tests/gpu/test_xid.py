@@ -129,3 +129,27 @@ def test_event_storm_never_blocks_scrapes(tmp_path):
     finally:
         exp.stop()
     assert not any(t.name == "xid-events" and t.is_alive() for t in threading.enumerate())
+
+
+def test_gpu_without_xid_events_fails_the_xid_collector(make_exporter, clock):
+    """A GPU NVML cannot watch for XID events keeps its (zero) counters, but the xid collector
+    reports failure: a permanent 0 must not read as "no XID errors" while nothing is watched."""
+    exp = make_exporter("""
+gpus:
+  - {uuid: GPU-aaaaaaaa-0000-4000-8000-000000000000}
+  - {uuid: GPU-bbbbbbbb-0000-4000-8000-000000000000, not_supported: [events]}
+""")
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    assert 1 in exp.watcher.unsupported
+    assert value(m, "gpuwatch_gpu_xid_events_total", gpu="1") == 0  # still there, from start-up
+    assert value(m, "gpuwatch_gpu_collector_success", collector="xid") == 0
+    assert value(m, "gpuwatch_gpu_collector_success", collector="utilization") == 1  # the rest is fine
+    assert value(m, "gpuwatch_gpu_up", gpu="1") == 1
+
+
+def test_xid_collector_succeeds_when_every_gpu_is_watched(make_exporter, clock):
+    exp = make_exporter(GPUS)
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    assert value(m, "gpuwatch_gpu_collector_success", collector="xid") == 1

@@ -46,7 +46,7 @@ def test_committed_outputs_are_up_to_date(in_root: Path) -> None:
 def test_default_pack_without_src_matches_committed(tmp_path: Path, in_root: Path) -> None:
     r = run("compile", "-o", str(tmp_path), "--dashboards-dir", str(tmp_path / "g"))
     assert r.exit_code == 0, r.stderr
-    assert "20 alerts (21 rules), 2 recording rules, 26 promtool tests, 4 receivers, 3 dashboards" in r.output
+    assert "22 alerts (23 rules), 2 recording rules, 32 promtool tests, 4 receivers, 3 dashboards" in r.output
     assert tree(tmp_path / "prometheus") == tree(ROOT / "compose/generated/prometheus")
     assert tree(tmp_path / "alertmanager") == tree(ROOT / "compose/generated/alertmanager")
     assert tree(tmp_path / "g") == tree(ROOT / "grafana")
@@ -151,8 +151,9 @@ def test_corpus_covers_every_validation() -> None:
     for needle in ["YAML syntax", "duplicate key", "unknown field", "missing required field", "is not a duration",
                    "severity must be one of", "PromQL:", "unknown metric", "rate() over", "can never be empty",
                    "template:", "is never set", "unknown function", "duplicate alert name", "shorter than two scrape",
-                   "which is not defined", "is never used", "no alert carries label", "inline secret",
-                   "url_file needs Alertmanager >= 0.26", "unknown threshold"]:
+                   "which is not defined", "is never used", "no alert carries label", "inline secret", "has no label",
+                   "url_file needs Alertmanager >= 0.26", "unknown threshold", "not a matcher", "bad regular expression",
+                   "closing double quote", "dashboard query: unknown metric"]:
         assert needle in text, needle
 
 
@@ -213,3 +214,18 @@ def test_scrape_interval_option_drives_the_for_check(in_root: Path, tmp_path: Pa
     r = run("check", "--no-tools", "--scrape-interval", "31s")
     assert r.exit_code == 1 and "for: 1m is shorter than two scrape intervals (1m2s" in r.stderr
     assert run("check", "--no-tools", "--scrape-interval", "30s").exit_code == 0
+
+
+def test_overlay_threshold_of_the_wrong_kind_is_reported_at_the_overlay(tmp_path: Path, in_root: Path) -> None:
+    """A duration threshold overridden by 'five' used to surface as a PromQL error in the pack's
+    rule file; it is now reported where it was written."""
+    ov = tmp_path / "ov.yml"
+    ov.write_text("thresholds:\n  xid_window: five\n  gpu_temperature_celsius: hot\n  gpu_idle_for: 2h\n"
+                  "  slurm_automatic_drain_reasons: '(?i).*'\n")
+    r = CliRunner().invoke(cli, ["compile", "--overlay", str(ov), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[:-1] == [
+        f"{ov}:2:3: overlay threshold 'xid_window': 'five' is not a duration like 30s, 5m or 1h30m (the thresholds file has '5m')",
+        f"{ov}:3:3: overlay threshold 'gpu_temperature_celsius': 'hot' is not a number (the thresholds file has 85)",
+    ]
+    assert not (tmp_path / "o").exists()

@@ -18,7 +18,7 @@ REQUIRED = {"GpuTemperatureHigh", "GpuXidError", "GpuLost", "GpuEccUncorrectable
             "SlurmNodeDrained", "SlurmNodeNotResponding", "SlurmControllerUnreachable", "SlurmJobsPendingTooLong",
             "ExporterDown", "GpuMissing", "GpuIdleWhileAllocated", "GpuPowerCapped", "GpuRowRemapFailure",
             "SlurmJobsNodeFail", "SlurmJobsOutOfMemory", "Watchdog", "AlertmanagerNotificationsFailing",
-            "PrometheusRuleEvaluationFailures"}
+            "PrometheusRuleEvaluationFailures", "ExporterCollectorFailing", "GpuExporterMissing"}
 
 
 def compiled() -> compiler.Compiled:
@@ -30,7 +30,7 @@ def test_alert_names_and_labels() -> None:
     assert {a.name for a in c.alerts} == REQUIRED
     rules = [r for f in (ROOT / "compose/generated/prometheus/rules").glob("*.yml")
              for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "alert" in r]
-    assert len(rules) == 21
+    assert len(rules) == 23
     for r in rules:
         assert r["labels"]["severity"] in ("critical", "warning", "info"), r["alert"]
         assert r["labels"]["component"] in ("gpu", "slurm", "meta"), r["alert"]

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from gpuwatch.rules.cli import cli
@@ -122,3 +123,39 @@ def test_fast_overlay_with_webhooks_passes_promtool_and_amtool(tmp_path: Path, m
     assert rt.returncode == 0, rt.stdout + rt.stderr
     ra = sh(tools["amtool"], "check-config", str(out / "alertmanager/alertmanager.yml"))
     assert ra.returncode == 0, ra.stdout + ra.stderr
+
+
+MATCHERS = ['severity="critical"', "severity=critical", '{a="x,y", b!=z}', 'c="x\\"y"', 'd=~"^(?:gpu|cpu)$"',
+            'e=""', 'severity=~"crit', 'instance=~"(gpu"', "severity", 'a="x" "y"', '1a="x"']
+
+
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_matcher_check_agrees_with_amtool(matcher: str, tmp_path: Path) -> None:
+    """The compiler rejects exactly the route matchers Alertmanager 0.25 rejects, so `compile`
+    (which does not run amtool) cannot write an alertmanager.yml that Alertmanager refuses."""
+    from gpuwatch.rules.notifications import matcher_problem
+
+    tool = require_programs("amtool")["amtool"]
+    cfg = tmp_path / "am.yml"
+    cfg.write_text(yaml.safe_dump({"route": {"receiver": "h", "routes": [{"receiver": "h", "matchers": [matcher]}]},
+                                   "receivers": [{"name": "h"}]}))
+    r = sh(tool, "check-config", str(cfg))
+    assert (r.returncode == 0) == (matcher_problem(matcher) is None), (matcher, r.stdout + r.stderr)
+
+
+def test_check_points_amtool_unknown_field_at_the_notifications_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """amtool names a line of the generated alertmanager.yml; check reports the source's line."""
+    require_programs("amtool")
+    notif = tmp_path / "notifications.yml"
+    notif.write_text("route: {receiver: chat}\n"
+                     "receivers:\n"
+                     "  - name: chat\n"
+                     "    slack_configs:\n"
+                     "      - api_url_file: /run/secrets/slack\n"
+                     "        chanel: '#gpu'\n")
+    monkeypatch.chdir(ROOT)
+    r = CliRunner().invoke(cli, ["check", "--notifications", str(notif)])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[0] == (f"{notif}:6:9: unknown field 'chanel': Alertmanager has no such field "
+                                        "there (amtool check-config refuses it)")
+    assert "Traceback" not in r.stderr

@@ -144,3 +144,15 @@ def test_humanize_functions_match_prometheus() -> None:
     assert templates.render('{{ printf "%.1f" $value }} {{ $value | humanizePercentage }}', {}, 0.1234) == "0.1 12.34%"
     assert templates.render("{{ if $labels.x }}X={{ $labels.x }}{{ else }}none{{ end }}", {"x": "7"}, 0) == "X=7"
     assert templates.render("{{ if $labels.x }}X{{ else }}none{{ end }}", {}, 0) == "none"
+
+
+# -- durations -----------------------------------------------------------------------------------
+
+def test_durations_beyond_prometheus_range_are_rejected() -> None:
+    """A duration Go cannot hold used to reach promtool and fail there without FILE:LINE."""
+    from gpuwatch.rules import durations
+
+    assert durations.parse_ms("292y") == 292 * 365 * 86400_000
+    for text in ("293y", "99999999999999999999m", "9999999999999999999ms"):
+        with pytest.raises(durations.BadDuration, match="longer than Prometheus can represent"):
+            durations.parse_ms(text)

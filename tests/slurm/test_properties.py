@@ -104,9 +104,13 @@ def test_reasons_bounded(text):
 @given(st.lists(mangled(SDIAG.splitlines() or ["x"]), max_size=30))
 def test_sdiag_mangled(lines):
     try:
-        parse_sdiag("\n".join(lines))
+        s = parse_sdiag("\n".join(lines))
     except ParseError:
-        pass
+        return
+    for table in (s.rpc_by_type, s.rpc_by_user):
+        for name, (count, usec) in table.items():
+            assert name.strip() and isinstance(count, int) and count >= 0 and usec >= 0, (name, count, usec)
+    assert all(n >= 0 for n in s.rpc_pending.values())
 
 
 @SETTINGS
