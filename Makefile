@@ -7,17 +7,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
-DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps
+DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv demo test test-fast bench fuzz lint clean generate
+.PHONY: help deps venv demo up down test test-fast bench fuzz lint clean generate deploy teardown
 
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
 	@echo "make fuzz   - run every hypothesis property with many more examples (bench/fuzz.py)"
+	@echo "make up     - Prometheus + Alertmanager + Grafana with Docker compose (make up DEMO=1: scrape the local demo); make down stops it"
 	@echo "make generate - recompile the default alert pack into compose/generated/ and grafana/"
+	@echo "make deploy - RUNPOD_API_KEY=... : RunPod pods -> multi-node Slurm + exporters (ansible/site.yml)"
+	@echo "make teardown - terminate exactly the pods make deploy created (ansible/teardown.yml)"
 
 # Debian packages, installed only when missing (needs root; elsewhere prints what to install).
 deps:
@@ -45,6 +48,13 @@ venv: $(VENV)/.installed
 demo: deps venv
 	$(PY) -m gpuwatch.localstack.demo
 
+# The compose stack (compose/docker-compose.yml); needs Docker with the compose plugin.
+up: venv
+	$(PY) -m gpuwatch.localstack.compose up $(if $(DEMO),--demo)
+
+down: venv
+	$(PY) -m gpuwatch.localstack.compose down
+
 test: deps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -57,6 +67,14 @@ bench: deps venv
 
 fuzz: venv
 	$(PY) bench/fuzz.py
+
+# RunPod cluster (README: "Deploying on RunPod (Ansible)"). Extra options: ANSIBLE_ARGS='-e ...'.
+ANSIBLE_ARGS ?=
+deploy: venv
+	ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook ansible/site.yml $(ANSIBLE_ARGS)
+
+teardown: venv
+	ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook ansible/teardown.yml $(ANSIBLE_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

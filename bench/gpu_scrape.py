@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -48,7 +47,7 @@ def scenario(n: int) -> str:
     for i in range(n):
         lines.append(f"  - {{gpu: {i}, pid: {4_000_000 + i}, memory_used: 30GiB}}")
     lines.append("faults:")
-    lines.append(f"  - {{kind: xid, gpu: 0, at: 1, xid: 13, count: 3}}")
+    lines.append("  - {kind: xid, gpu: 0, at: 1, xid: 13, count: 3}")
     return "\n".join(lines) + "\n"
 
 

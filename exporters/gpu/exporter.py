@@ -142,13 +142,14 @@ class GpuExporter:
         self._last_init_error = ""
         kv(log, logging.INFO, "nvml initialised", driver_version=session.driver_version, gpus=len(self.devices),
            simulated=bool(getattr(self.nv, "SIMULATED", False)))
-        if self.xid_enabled:
-            self._start_watcher(session, gen)
         if self.threaded:
+            self._threads = [t for t in self._threads if t.is_alive()]
             for dev in self.devices:
                 t = threading.Thread(target=self._reader_loop, args=(dev, gen), name=f"gpu{dev.index}", daemon=True)
                 t.start()
                 self._threads.append(t)
+        if self.xid_enabled:
+            self._start_watcher(session, gen)
 
     def _init_failed(self, name: str, detail: str) -> None:
         self.errors.add(name)
@@ -168,7 +169,7 @@ class GpuExporter:
         watcher = XidWatcher(session.nv, session.devices, self.xid, on_change=self._bump, on_nvml_down=down, clock=self.clock)
         try:
             watcher.open()
-        except session.nv.NVMLError as exc:
+        except Exception as exc:  # noqa: BLE001 - without events the readers still report
             kv(log, logging.WARNING, "xid events unavailable", error=error_name(exc))
             watcher.stop()
             return

@@ -166,3 +166,15 @@ def test_environ_cache_rereads_new_process(tmp_path):
     assert set(s.scan()) == {"1"}  # same process: cached
     shutil.rmtree(proc / "10")
     assert s.scan() == {} and s._cache == {}
+
+
+def test_real_slurm_job_environ_fixture(make_exporter):
+    """Captured from a real Slurm 22.05 job (batch script + srun step); NVML order differs from minors."""
+    exp = make_exporter("""
+gpus:
+  - {uuid: GPU-22222222-0000-4000-8000-000000000000, minor: 2}
+  - {uuid: GPU-00000000-0000-4000-8000-000000000000, minor: 0}
+  - {uuid: GPU-11111111-0000-4000-8000-000000000000, minor: 1}
+""", ["jobs"], options=Options(proc_root=str(GPU_FIXTURES / "proc-slurm-22.05")))
+    exp.collect_once()
+    assert jobs_by_gpu(parse_metrics(exp.render())) == {"1": {("1", "nobody")}, "2": {("1", "nobody")}}

@@ -20,6 +20,7 @@ from gpuwatch.exporters.common.http import Site
 from gpuwatch.exporters.common.server import start_server
 from gpuwatch.exporters.slurm.cli import build_parser
 from gpuwatch.exporters.slurm.collectors import COLLECTORS
+from gpuwatch.exporters.slurm.cycle import Cycle
 from gpuwatch.exporters.slurm.metrics import METRICS
 from gpuwatch.exporters.slurm.parsers.common import parse_timestamp
 from gpuwatch.exporters.slurm.poller import Exporter
@@ -31,7 +32,7 @@ from .helpers import samples, series_names, value
 
 LAB = SLURM_FIXTURES / "lab-22.05"
 GOLDEN = SLURM_FIXTURES / "golden" / "metrics.prom"
-NOW = parse_timestamp("2026-11-30T15:42:00")
+NOW = parse_timestamp("2026-11-30T15:54:20")
 ALL = sorted(COLLECTORS.specs)
 DEFAULT = COLLECTORS.enabled_from(None)
 DYNAMIC = ("_duration_seconds", "gpuwatch_slurm_last_collection_timestamp_seconds")
@@ -85,9 +86,9 @@ def test_busy_values(fake_slurm):
     assert value(smp, "gpuwatch_slurm_jobs_pending", partition="debug", reason="Priority") == 4
     for reason in ("BeginTime", "Dependency", "JobHeldUser", "PartitionConfig", "PartitionNodeLimit"):
         assert value(smp, "gpuwatch_slurm_jobs_pending", partition="debug", reason=reason) == 1, reason
-    # oldest job waiting for resources/priority: the array tasks (eligible 15:41:57), not the held/dependent ones
+    # oldest job waiting for resources/priority (eligible 15:54:16 in debug), not the held/dependent ones
     assert value(smp, "gpuwatch_slurm_pending_job_oldest_age_seconds", partition="debug") == 4
-    assert value(smp, "gpuwatch_slurm_pending_job_oldest_age_seconds", partition="gpu") == 4
+    assert value(smp, "gpuwatch_slurm_pending_job_oldest_age_seconds", partition="gpu") == 5
     # finished jobs already visible at start-up are remembered, not counted
     assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="debug", state="completed") == 0
     assert value(smp, "gpuwatch_slurm_rpc_total", type="REQUEST_JOB_INFO") == 26
@@ -154,6 +155,24 @@ def test_unreachable_controller_sets_up_0(fake_slurm):
     smp = samples(make_exporter(bin_dir).collect_once(now=NOW))
     assert value(smp, "gpuwatch_slurm_up") == 0
     assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="command") == 1
+
+
+def test_shared_command_failure_logs_one_line(fake_slurm, caplog):
+    caplog.set_level("INFO", logger="gpuwatch.slurm")
+    bin_dir = fake_slurm(LAB / "busy")
+    write_cmd(bin_dir, "sinfo", "echo 'Segmentation fault' ")
+    exp = make_exporter(bin_dir)
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 0
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="partitions") == 0
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="jobs") == 1
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    exp.collect_once(now=NOW)  # the same failure again: not logged again at warning level
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    write_cmd(bin_dir, "sinfo", f"cat {LAB / 'busy' / 'sinfo.txt'}")
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 1
+    assert any("recovered" in r.getMessage() for r in caplog.records)
 
 
 def test_other_nonzero_exit_keeps_up(fake_slurm):
@@ -286,3 +305,41 @@ def test_cli_errors_exit_nonzero(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gpuwatch.exporters.slurm.cli", f"--slurm.bin-dir={tmp_path}/nope"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--slurm.bin-dir" in r.stderr and "not a directory" in r.stderr
+
+
+def test_fast_renderer_matches_client_python(fake_slurm):
+    """render_text writes byte for byte what prometheus_client's generate_latest writes."""
+    import random
+
+    from gpuwatch.exporters.common.render import render_families
+    from gpuwatch.exporters.slurm.metrics import family
+    from gpuwatch.exporters.slurm.render import render_text
+
+    exp = make_exporter(fake_slurm(LAB / "busy"), ALL)
+    fams = []
+    for name in ALL:
+        fams += exp.collectors[name].collect(Cycle(exp.runner, NOW))
+    odd = family("gpuwatch_slurm_node_reason_info")
+    rnd = random.Random(3)
+    for i in range(200):
+        text = "".join(rnd.choice('ab"\\\n é|{}=,') for _ in range(rnd.randrange(12)))
+        odd.add_metric([f"n{i}", text], 1)
+    big = family("gpuwatch_slurm_node_memory_free_bytes")
+    for i, v in enumerate((0, 1, 1.5, 1e9, 123456789012.0, float("inf"), -2, 1e-7)):
+        big.add_metric([f"n{i}"], v)
+    fams += [odd, big]
+    assert render_text(fams) == render_families([f.to_prometheus() for f in fams])
+
+
+def test_readme_documents_every_metric_flag_and_collector():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Slurm exporter", 1)[1].split("\n## ", 1)[0]
+    for m in METRICS:
+        assert f"`{m.name}`" in section, m.name
+    for flag in ("--web.listen-address", "--web.telemetry-path", "--log.level", "--slurm.poll-interval",
+                 "--slurm.timeout", "--slurm.bin-dir"):
+        assert flag in section, flag
+    for name in ALL:
+        assert f"| `{name}` |" in section, name

@@ -51,15 +51,22 @@ def test_rpcs_per_cycle_within_budget(slurm_lab):
     lab.cancel_all()
 
 
+LOG = {}
+
+
 @pytest.fixture(scope="module")
-def exporter(slurm_lab):
+def exporter(slurm_lab, tmp_path_factory):
     port = free_port()
+    log_path = tmp_path_factory.mktemp("exporter") / "stderr.log"
+    LOG["path"] = log_path
+    log_file = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gpuwatch.exporters.slurm.cli", f"--web.listen-address=127.0.0.1:{port}",
          f"--slurm.poll-interval={POLL}", f"--slurm.timeout={TIMEOUT}", "--collector.users",
          "--collector.licenses", "--log.level=info"],
-        env=slurm_lab.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=slurm_lab.env, stdout=subprocess.DEVNULL, stderr=log_file,
     )
+    log_file.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -70,16 +77,16 @@ def exporter(slurm_lab):
             time.sleep(0.1)
     else:
         proc.kill()
-        pytest.fail("exporter did not become ready: " + proc.stderr.read().decode()[-2000:])
+        proc.wait()
+        pytest.fail("exporter did not become ready: " + log_path.read_text()[-2000:])
     yield url
     proc.terminate()
     try:
-        proc.wait(timeout=15)
+        assert proc.wait(timeout=15) == 0, "exporter should exit 0 on SIGTERM"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    proc.stderr.close()
 
 
 def scrape(url: str, timeout: float = 5) -> dict:
@@ -138,10 +145,13 @@ def test_jobs_users_gpus_and_reasons(slurm_lab, exporter):
 def test_drain_and_down_transitions(slurm_lab, exporter):
     lab = slurm_lab
     node = lab.node
-    lab.set_node_state("drain", "bad gpu 0")
+    # a long reason with a '|' in it: not truncated, and it cannot shift sinfo's columns
+    reason = "bad gpu 0 | xid 79, fell off the bus; ticket " + "x" * 120
+    lab.set_node_state("drain", reason)
     s = wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_node_flag", node=node, flag="drain") == 1,
                  what="drain flag")
-    assert value(s, "gpuwatch_slurm_node_reason_info", node=node, reason="bad gpu 0") == 1
+    assert value(s, "gpuwatch_slurm_node_reason_info", node=node, reason=reason) == 1
+    assert value(s, "gpuwatch_slurm_node_reason_timestamp_seconds", node=node) > time.time() - 60
     assert value(s, "gpuwatch_slurm_node_gpus", node=node, state="other") == 2
     lab.set_node_state("down", "dead psu")
     s = wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_node_state", node=node, state="down") == 1,
@@ -182,8 +192,13 @@ def test_live_output_passes_promtool(exporter):
     assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
 
 
+def failure_lines() -> list[str]:
+    return [line for line in LOG["path"].read_text().splitlines() if "collector failed" in line]
+
+
 def test_stopped_slurmctld(slurm_lab, exporter):
     pid = slurm_lab.slurmctld_pid
+    logged_before = len(failure_lines())
     os.kill(pid, signal.SIGSTOP)
     try:
         t0 = time.monotonic()
@@ -200,6 +215,10 @@ def test_stopped_slurmctld(slurm_lab, exporter):
     finally:
         os.kill(pid, signal.SIGCONT)
     s = wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_up") == 1, timeout=20, what="up 1 after SIGCONT")
+    # one warning line for the outage (not one per cycle or per collector), then "recovered"
+    new = failure_lines()[logged_before:]
+    assert len(new) == 1 and "level=warn" in new[0] and "timed out" in new[0], new
+    assert LOG["path"].read_text().count("collector recovered") == 1
     assert all(value(s, "gpuwatch_slurm_collector_success", collector=c) == 1
                for c in ("jobs", "nodes", "partitions", "scheduler"))
     # no client processes pile up while slurmctld hangs (each is killed and reaped)
@@ -212,3 +231,15 @@ def test_stopped_slurmctld(slurm_lab, exporter):
             if cmd.endswith((b"/squeue", b"/sinfo", b"/sdiag")):
                 env = open(f"/proc/{p}/environ", "rb").read()
                 assert str(slurm_lab.conf).encode() not in env, f"leftover client process {p} {cmd}"
+
+
+def test_slurmctld_gone_and_back(slurm_lab, exporter):
+    """slurmctld not running at all: clients fail fast (connection refused), up 0 within a cycle."""
+    slurm_lab.stop_slurmctld()
+    try:
+        s = wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_up") == 0, timeout=POLL + 3 * TIMEOUT + 5,
+                     what="up 0 with slurmctld stopped")
+        assert value(s, "gpuwatch_slurm_collector_success", collector="jobs") == 0
+    finally:
+        slurm_lab.start_slurmctld()
+    wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_up") == 1, timeout=30, what="up 1 after restart")

@@ -196,7 +196,7 @@ def test_sinfo_lab_busy():
 def test_sinfo_lab_draining_and_down():
     d = parse_sinfo(read(LAB / "draining/sinfo.txt")).nodes["vm"]
     assert (d.state.base, set(d.state.flags), d.reason) == ("allocated", {"drain"}, "gpu fell off the bus")
-    assert d.reason_time == parse_timestamp("2026-11-30T15:42:02")
+    assert d.reason_time == parse_timestamp("2026-11-30T15:54:22")
     down = parse_sinfo(read(LAB / "down/sinfo.txt")).nodes["vm"]
     assert (down.state.base, set(down.state.flags), down.reason) == ("down", {"drain"}, "node dead")
     assert down.gpus_used == 0 and down.cpus_other == 4
@@ -241,7 +241,8 @@ def test_squeue_lab_busy():
     jobs, bad = parse_squeue(read(LAB / "busy/squeue.txt"))
     assert bad == 0
     by_id = {j.id: j for j in jobs}
-    assert {j.id for j in jobs if j.id.startswith("11_")} == {"11_0", "11_1", "11_2", "11_3"}  # array expanded
+    assert by_id["11_[0-3%2]"].count == 4  # pending array tasks in one record, counted
+    assert sum(j.count for j in jobs) == 17
     assert by_id["7"].partition == "debug,gpu"  # multi-partition pending job kept as-is
     assert by_id["4"].gpus == 1  # --gpus=1 (tres-per-job)
     assert by_id["5"].gpus == 1  # --gres=gpu:fake:1 (tres-per-node)
@@ -249,10 +250,18 @@ def test_squeue_lab_busy():
     assert by_id["1"].state == "completed" and by_id["2"].state == "failed" and by_id["3"].state == "cancelled"
     assert by_id["14"].reason == "ReqNodeNotAvail, Reserved for maintenance"
     assert by_id["12"].cpus == 8
-    assert by_id["10"].eligible is None and by_id["10"].submit == parse_timestamp("2026-11-30T15:41:56")
+    assert by_id["10"].eligible == "N/A" and by_id["10"].submit == "2026-11-30T15:54:16"
     users = {j.user for j in jobs}
     assert {"root", "nobody", "daemon"} <= users
     assert all(j.account == "none" for j in jobs)
+
+
+@pytest.mark.parametrize("jid,n", [("12", 1), ("6_3", 1), ("6_[1-4%2]", 4), ("6_[1,3,5-7]", 5), ("6_[0-9999]", 10000),
+                                   ("6_[x-y]", 1), ("6_[5-1]", 1)])
+def test_array_task_count(jid, n):
+    from gpuwatch.exporters.slurm.parsers.squeue import array_task_count
+
+    assert array_task_count(jid) == n
 
 
 def test_squeue_shared_capture_compact_states():
@@ -266,7 +275,7 @@ def test_squeue_shared_capture_compact_states():
 def test_squeue_garbage_line_is_counted_not_fatal():
     text = read(LAB / "busy/squeue.txt") + "garbage without columns\n"
     jobs, bad = parse_squeue(text)
-    assert bad == 1 and len(jobs) == 17
+    assert bad == 1 and len(jobs) == 14
     with pytest.raises(ParseError, match="squeue: "):
         parse_squeue("<html>502 Bad Gateway</html>\n")
 

@@ -114,6 +114,18 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
 
     nodes: dict[str, Node] = {}
     parts: dict[str, Partition] = {}
+    members: dict[str, set[str]] = {}  # partition -> node names (a set: rows repeat per partition)
+    state_cache: dict[str, NodeState] = {}
+    gres_cache: dict[str, dict[str, int]] = {}
+    ts_cache: dict[str, float | None] = {}
+
+    def gres_of(text: str) -> dict[str, int]:
+        r = gres_cache.get(text)
+        if r is None:
+            r = parse_gres(text)
+            if len(gres_cache) < 4096:
+                gres_cache[text] = r
+        return r
     bad = 0
     lines = 0
     for line in text.split("\n"):
@@ -142,32 +154,45 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
             state_text = cols[i_state].strip() if i_state is not None else ""
             alloc, idle, other, total = _cpus(col(cols, "cpus"))
             gres = col(cols, "gres").strip()
-            types = parse_gres(gres)
+            types = gres_of(gres)
+            st = state_cache.get(state_text)
+            if st is None:
+                st = parse_node_state(state_text)
+                if len(state_cache) < 4096:
+                    state_cache[state_text] = st
+            rts = col(cols, "reason_time").strip()
+            reason_time = ts_cache.get(rts, -1.0)
+            if reason_time == -1.0:
+                reason_time = ts_cache[rts] = parse_timestamp(rts)
             node = Node(
                 name=name,
-                state=parse_node_state(state_text),
+                state=st,
                 state_text=state_text,
                 cpus_alloc=alloc, cpus_idle=idle, cpus_other=other, cpus_total=total,
                 memory_mb=to_int(col(cols, "memory")),
                 alloc_mem_mb=to_int(col(cols, "alloc_mem")),
                 free_mem_mb=to_int(col(cols, "free_mem")),
                 gpus_total=sum(types.values()),
-                gpus_used=sum(parse_gres(col(cols, "gres_used")).values()),
-                gpu_types=types,
+                gpus_used=sum(gres_of(col(cols, "gres_used")).values()),
+                gpu_types=dict(types),
                 gres=gres if gres != "(null)" else "",
                 reason=_free_text(reason),
-                reason_time=parse_timestamp(col(cols, "reason_time").strip()),
+                reason_time=reason_time,
             )
             nodes[name] = node
-        if pname and pname not in node.partitions:
-            node.partitions.append(pname)
         if pname:
+            if pname not in node.partitions:
+                node.partitions.append(pname)
             p = parts.get(pname)
             if p is None:
                 p = parts[pname] = Partition(pname, col(cols, "part_state").strip().lower() or "unknown", default,
                                              parse_duration(col(cols, "part_max_time")))
-            p.default = p.default or default
-            if name not in p.nodes:
+                members[pname] = set()
+            if default:
+                p.default = True
+            m = members[pname]
+            if name not in m:
+                m.add(name)
                 p.nodes.append(name)
     if lines and not nodes:
         raise ParseError(command, f"none of {lines} lines had the {ncols} expected columns")

@@ -1,19 +1,24 @@
-"""``squeue --all --array --states=all -h -O ...``: one row per job / array task, ``|``-separated.
+"""``squeue --all --states=all -h -O ...``: one row per job record, ``|``-separated.
 
-``--array`` expands pending array tasks (``6_[1-4%2]`` becomes four rows) so every task counts;
-``--states=all`` keeps recently finished jobs (slurmctld's MinJobAge window) visible for the
+Pending array tasks that slurmctld still holds as one record print as one row
+(``6_[1-9999%2]``); :func:`array_task_count` counts the tasks from the range, so every task
+counts without asking squeue to expand 10,000 identical rows (``--array`` would, at a cost per
+row on both sides and no extra information). Running and finished tasks are their own records
+and rows (``6_3``). ``--states=all`` keeps recently finished jobs (slurmctld's MinJobAge window) visible for the
 finished-jobs counters. The pending reason is the last column so a ``|`` in it cannot shift
 columns. Costs JOB_INFO + PARTITION_INFO.
 """
 
 from __future__ import annotations
 
-from .common import ParseError, parse_timestamp, to_int
+from operator import itemgetter
+
+from .common import ParseError, to_int
 from .gres import parse_tres_alloc, parse_tres_request
 from .common import label_word
 
 SQUEUE_FIELDS = (
-    ("JobArrayID", "id"),          # 12, 6_3 (array task), 6_[1-4] only without --array
+    ("JobArrayID", "id"),          # 12, 6_3 (array task), 6_[1-4%2] (pending tasks in one record)
     ("Partition", "partition"),    # "a,b" for a job pending in several partitions
     ("State", "state"),            # PENDING, RUNNING, COMPLETED, ...
     ("UserName", "user"),
@@ -43,31 +48,58 @@ _BIG = 1 << 30  # Slurm prints NO_VAL (4294967294) for unknown counts
 
 def squeue_argv() -> list[str]:
     fmt = ",".join(f"{f}:|" for f, _ in SQUEUE_FIELDS)
-    return ["squeue", "--all", "--array", "--states=all", "--noheader", "--Format", fmt]
+    return ["squeue", "--all", "--states=all", "--noheader", "--Format", fmt]
 
 
-class Job:
-    __slots__ = ("id", "partition", "state", "user", "account", "cpus", "gpus", "eligible", "submit",
-                 "end", "reason")
+def array_task_count(jid: str) -> int:
+    """Tasks in a job id: ``12`` -> 1, ``6_3`` -> 1, ``6_[1-4%2]`` -> 4, ``6_[1,3,5-7]`` -> 5.
 
-    def __init__(self, id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason):
-        self.id = id
-        self.partition = partition
-        self.state = state
-        self.user = user
-        self.account = account
-        self.cpus = cpus
-        self.gpus = gpus
-        self.eligible = eligible
-        self.submit = submit
-        self.end = end
-        self.reason = reason
+    An unreadable range counts as one (the record exists; its size is unknown)."""
+    lb = jid.find("[")
+    if lb < 0:
+        return 1
+    body = jid[lb + 1:].rstrip("]").split("%", 1)[0]
+    total = 0
+    for part in body.split(","):
+        a, sep, b = part.partition("-")
+        if a.isdigit() and (not sep or b.isdigit()):
+            total += (int(b) - int(a) + 1) if sep else 1
+            if sep and int(b) < int(a):
+                return 1
+        else:
+            return 1
+    return max(total, 1)
+
+
+JOB_FIELDS = ("id", "partition", "state", "user", "account", "cpus", "gpus", "eligible", "submit", "end",
+              "reason", "count")
+
+
+class Job(tuple):
+    """One job record: a tuple (cheap to build 100,000 times per cycle; hot loops unpack it) with
+    named read-only fields :data:`JOB_FIELDS`. ``count`` is the number of array tasks in the
+    record (``cpus``/``gpus`` are per task). ``eligible``/``submit``/``end`` are Slurm's raw
+    timestamp text (``2026-11-30T15:41:56``, ``N/A``): parsed where needed, not 300,000 times."""
+
+    __slots__ = ()
+
+    def __new__(cls, id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason, count=1):
+        return tuple.__new__(cls, (id, partition, state, user, account, cpus, gpus, eligible, submit, end,
+                                   reason, count))
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.partition}, {self.state}, {self.user}, cpus={self.cpus}, gpus={self.gpus})"
 
 
+for _i, _name in enumerate(JOB_FIELDS):
+    setattr(Job, _name, property(itemgetter(_i), doc=f"field {_i}: {_name}"))
+del _i, _name
+
+
 def _count(text: str, default: int = 1) -> int:
+    if text.isdigit():
+        v = int(text)
+        return v if v < _BIG else default
     v = to_int(text)
     if v is None or v < 0 or v >= _BIG:
         return default
@@ -141,16 +173,10 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
     jobs: list[Job] = []
     bad = 0
     lines = 0
-    ts_cache: dict[str, float | None] = {}
-
-    def ts(v: str) -> float | None:
-        r = ts_cache.get(v, -1.0)
-        if r == -1.0:
-            r = parse_timestamp(v)
-            if len(ts_cache) < 100000:
-                ts_cache[v] = r
-        return r
-
+    gpu_cache: dict[tuple, int] = {}
+    state_cache: dict[str, str] = {}
+    append = jobs.append
+    new = tuple.__new__
     for line in text.split("\n"):
         if not line:
             continue
@@ -159,28 +185,39 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
         if len(c) < ncols:
             bad += 1
             continue
-        c = c[:ncols]
+        if len(c) > ncols:
+            del c[ncols:]
         c.append("N/A")
-        jid = c[i_id].strip()
-        if not jid or not jid[0].isdigit():
-            bad += 1
-            continue
+        jid = c[i_id]
+        if not jid[:1].isdigit():
+            jid = jid.strip()
+            if not jid[:1].isdigit():
+                bad += 1
+                continue
         raw_state = c[i_state]
-        state = _state(_COMPACT.get(raw_state, raw_state))
-        nodes = _count(c[i_nodes])
-        tasks = _count(c[i_tasks])
+        state = state_cache.get(raw_state)
+        if state is None:
+            state = state_cache[raw_state] = _state(_COMPACT.get(raw_state.strip(), raw_state))
         reason = c[i_reason]
         if reason.endswith(sep):
             reason = reason[:-1]
-        cpus = _count(c[i_cpus], 0)
+        cpus_s = c[i_cpus]
+        cpus = int(cpus_s) if cpus_s.isdigit() and len(cpus_s) < 10 else _count(cpus_s, 0)
         tpn, tpj, tpt, alloc = c[i_tpn], c[i_tpj], c[i_tpt], c[i_alloc]
-        gpus = job_gpus(nodes, tasks, tpn, tpj, tpt, alloc) if (
-            tpn != "N/A" or tpj != "N/A" or tpt != "N/A" or "gres/" in alloc) else 0
-        account = c[i_acct].strip()
-        user = c[i_user].strip()
-        jobs.append(Job(jid, c[i_part].strip() or "unknown", state, "unknown" if user in ("", "N/A") else user,
-                        "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
-                        ts(c[i_elig]), ts(c[i_sub]), ts(c[i_end]), reason))
+        if tpn != "N/A" or tpj != "N/A" or tpt != "N/A" or "gres/" in alloc:
+            key = (c[i_nodes], c[i_tasks], tpn, tpj, tpt, alloc if "gres/" in alloc else "")
+            gpus = gpu_cache.get(key)
+            if gpus is None:
+                gpus = job_gpus(_count(key[0]), _count(key[1]), *key[2:])
+                if len(gpu_cache) < 10000:
+                    gpu_cache[key] = gpus
+        else:
+            gpus = 0
+        account = c[i_acct]
+        user = c[i_user]
+        append(new(Job, (jid, c[i_part] or "unknown", state, user if user and user != "N/A" else "unknown",
+                         "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
+                         c[i_elig], c[i_sub], c[i_end], reason, array_task_count(jid) if "[" in jid else 1)))
     if lines and not jobs:
         raise ParseError(command, f"none of {lines} lines had the {ncols} expected '{sep}'-separated columns")
     return jobs, bad

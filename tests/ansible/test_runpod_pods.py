@@ -1,0 +1,188 @@
+"""provision.yml / teardown.yml (role runpod_pods) against a local RunPod v2 API stand-in.
+
+No RunPod account is reachable from here: the stand-in follows the published OpenAPI document
+(tests/fixtures/runpod/openapi-v2.json), checks the bearer token and the request bodies, and
+records every request so the tests can assert exactly what the playbooks asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import require_programs
+from playbook_runner import ANSIBLE_DIR, ROOT, playbook
+from runpod_standin import SPEC, RunpodStandin
+
+pytestmark = pytest.mark.ansible
+
+API_KEY = "rpa_TESTKEY_" + "9f3c2a7d41e8b6" * 2  # must never show up in any output
+PROBE = ROOT / "tests" / "ansible" / "playbooks" / "provision_probe.yml"
+
+
+@pytest.fixture
+def ssh_key(tmp_path):
+    require_programs("ssh-keygen")
+    key = tmp_path / "id_ed25519"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gpuwatch-test", "-f", str(key)],
+        check=True,
+    )
+    return key
+
+
+@pytest.fixture
+def api():
+    with RunpodStandin(API_KEY) as standin:
+        yield standin
+
+
+def common_args(api, tmp_path, ssh_key, *extra):
+    return (
+        "-e", f"runpod_pods_api_url={api.url}",
+        "-e", f"runpod_pods_ssh_public_key_file={ssh_key}.pub",
+        "-e", f"runpod_pods_state_file={tmp_path / 'state' / 'pods.json'}",
+        "-e", "runpod_pods_wait_delay=0",
+        "-e", "runpod_pods_api_retry_delay=0",
+        "-e", "gpuwatch_cluster_name=gw-test",
+        *extra,
+    )
+
+
+def run(pb, api, tmp_path, ssh_key, *extra, key=API_KEY, name="run"):
+    log = tmp_path / f"{name}.log"
+    result = playbook(
+        pb, *common_args(api, tmp_path, ssh_key, *extra), "-vvv",
+        env={"RUNPOD_API_KEY": key}, log_path=log, timeout=300,
+    )
+    texts = [result.out, log.read_text() if log.exists() else ""]
+    state = tmp_path / "state" / "pods.json"
+    if state.exists():
+        texts.append(state.read_text())
+    for text in texts:
+        assert key not in text, f"the API key leaked into the output of {name}"
+    return result
+
+
+def assert_pods_match_schema(api):
+    for pod in api.live_pods():
+        errors = SPEC.errors("Pod", pod)
+        assert not errors, errors
+
+
+def test_provision_twice_then_teardown_leaves_foreign_pods(api, tmp_path, ssh_key):
+    # Pods of someone else in the account, one with a name this cluster's names start with.
+    foreign = api.add_pod("gw-test-head-old")
+    other = api.add_pod("training-run-7")
+    probe_out = tmp_path / "inventory.json"
+
+    first = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
+                "-e", f"probe_out={probe_out}", name="provision1")
+    assert first.rc == 0, first.out[-4000:]
+
+    creates = api.requests("POST", "/v2/pods")
+    assert len(creates) == 3
+    assert all(r.authorized for r in api.state.requests)
+    assert sorted(r.body["name"] for r in creates) == ["gw-test-head", "gw-test-worker-1", "gw-test-worker-2"]
+    public_key = (ssh_key.parent / "id_ed25519.pub").read_text().strip()
+    for r in creates:
+        body = r.body
+        assert SPEC.errors("CreatePodRequest", body) == []
+        assert body["globalNetworking"] is True
+        assert body["gpu"] == {"id": "NVIDIA GeForce RTX 4090", "count": 1}
+        assert body["ports"] == ["22/tcp", "9400/http", "9341/http"]
+        assert body["env"] == {"PUBLIC_KEY": public_key}
+        # Only data centers whose catalog entry says globalNetwork=true.
+        assert sorted(body["dataCenterIds"]) == ["EU-RO-1", "US-KS-2"]
+        assert body["mounts"] == {"persistent": {"size": 20, "path": "/workspace"}}
+        assert body["image"].startswith("runpod/") and "ubuntu2404" in body["image"]
+        assert "startSsh" not in body  # the key goes in PUBLIC_KEY, nothing account-wide
+    assert not api.requests("PUT", "/v2/account/ssh-keys")
+    assert_pods_match_schema(api)
+
+    inv = json.loads(probe_out.read_text())
+    assert inv["controller"] == ["gw-test-head"]
+    assert sorted(inv["compute"]) == ["gw-test-head", "gw-test-worker-1", "gw-test-worker-2"]
+    by_name = {p["name"]: p for p in api.live_pods()}
+    for name, hv in inv["hosts"].items():
+        pod = by_name[name]
+        assert pod["status"] == "RUNNING"
+        assert hv["runpod_pod_id"] == pod["id"]
+        assert hv["ansible_host"] == pod["ssh"]["direct"]["host"]
+        assert hv["ansible_port"] == pod["ssh"]["direct"]["port"]
+        assert hv["runpod_internal_dns"] == f"{pod['id']}.runpod.internal"
+        assert hv["runpod_pod_role"] == ("head" if name == "gw-test-head" else "compute")
+        assert hv["runpod_pod_cost"] == pytest.approx(0.69)
+
+    recorded = json.loads((tmp_path / "state" / "pods.json").read_text())
+    assert sorted(p["name"] for p in recorded["pods"]) == sorted(by_name.keys() - {"gw-test-head-old", "training-run-7"})
+
+    # Second run: everything exists, nothing is created, nothing reported changed.
+    before = len(api.requests("POST"))
+    second = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
+                 "-e", f"probe_out={probe_out}", name="provision2")
+    assert second.rc == 0, second.out[-4000:]
+    assert len(api.requests("POST")) == before
+    assert second.recap["localhost"]["changed"] == 0, second.recap
+
+    # Teardown: the first DELETE of the head answers 503 once (retried), foreign pods survive.
+    head_id = by_name["gw-test-head"]["id"]
+    api.state.fail_deletes[head_id] = 1
+    down = run(ANSIBLE_DIR / "teardown.yml", api, tmp_path, ssh_key, name="teardown")
+    assert down.rc == 0, down.out[-4000:]
+    deleted = sorted(r.path.rsplit("/", 1)[1] for r in api.requests("DELETE") if r.status == 204)
+    cluster_ids = sorted(p["id"] for n, p in by_name.items() if n.startswith("gw-test-") and n != "gw-test-head-old")
+    assert deleted == cluster_ids
+    assert len(api.requests("DELETE", f"/v2/pods/{head_id}")) == 2
+    assert sorted(p["id"] for p in api.live_pods()) == sorted([foreign["id"], other["id"]])
+    assert not (tmp_path / "state" / "pods.json").exists()
+    assert "terminated 3 pod(s)" in down.out
+
+
+def test_teardown_reports_pods_it_could_not_delete(api, tmp_path, ssh_key):
+    up = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=0",
+             "-e", f"probe_out={tmp_path / 'inv.json'}", name="provision")
+    assert up.rc == 0, up.out[-4000:]
+    head = api.live_pods()[0]
+    api.state.fail_deletes[head["id"]] = 100  # every retry fails
+    down = run(ANSIBLE_DIR / "teardown.yml", api, tmp_path, ssh_key,
+               "-e", "runpod_pods_api_retries=2", name="teardown")
+    assert down.rc != 0
+    assert f"could not delete 1 pod(s): gw-test-head ({head['id']}, RUNNING)" in " ".join(down.out.split())
+    # The record keeps the survivor so that the next teardown finds it again.
+    assert json.loads((tmp_path / "state" / "pods.json").read_text())["pods"] == [
+        {"id": head["id"], "name": "gw-test-head"}
+    ]
+
+
+def test_stopped_pod_is_started_not_recreated(api, tmp_path, ssh_key):
+    up = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=0",
+             "-e", f"probe_out={tmp_path / 'inv.json'}", name="provision")
+    assert up.rc == 0, up.out[-4000:]
+    head = api.live_pods()[0]
+    api.state.pods[head["id"]].update(status="EXITED")
+    again = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=0",
+                "-e", f"probe_out={tmp_path / 'inv.json'}", name="provision2")
+    assert again.rc == 0, again.out[-4000:]
+    assert len(api.requests("POST", "/v2/pods")) == 1
+    starts = api.requests("POST", f"/v2/pods/{head['id']}/action")
+    assert [r.body for r in starts] == [{"action": "start"}]
+    assert api.live_pods()[0]["status"] == "RUNNING"
+
+
+def test_bad_key_and_bad_data_center_fail_clearly(api, tmp_path, ssh_key):
+    bad = run(ANSIBLE_DIR / "provision.yml", api, tmp_path, ssh_key, key="rpa_WRONG_" + "7" * 30, name="badkey")
+    assert bad.rc != 0
+    assert "GET /catalog/datacenters answered HTTP 401: invalid API key" in " ".join(bad.out.split())
+    assert not api.requests("POST")
+
+    dc = run(ANSIBLE_DIR / "provision.yml", api, tmp_path, ssh_key,
+             "-e", '{"runpod_pods_data_center_ids": ["CA-MTL-1"]}', name="baddc")
+    assert dc.rc != 0
+    assert "runpod_pods_data_center_ids: CA-MTL-1 do not support global networking" in " ".join(dc.out.split())
+    assert not api.requests("POST")
+
+    nokey = playbook(ANSIBLE_DIR / "provision.yml", *common_args(api, tmp_path, ssh_key), env={})
+    assert nokey.rc != 0 and "RUNPOD_API_KEY is not set" in nokey.out
