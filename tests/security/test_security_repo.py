@@ -29,7 +29,7 @@ HIGH_SIGNAL = {
 # `password: hunter2` in a config file; templated ({{ }}), env ($X), file references and obvious
 # placeholders are fine.
 ASSIGNMENT = re.compile(
-    r"""(?ix)^\s*[-\w.]*(password|passwd|api[_-]?key|secret|token|webhook[_-]?url|api_url)\s*[:=]\s*["']?([^\s"'#]+)"""
+    r"""(?ix)^\s*[-\w.]*(password|passwd|api[_-]?key|secret|token)\s*[:=]\s*["']?([^\s"'#]+)"""
 )
 CONFIG_SUFFIXES = (".yml", ".yaml", ".cfg", ".ini", ".env", ".conf", ".j2", ".json", ".toml")
 PLACEHOLDER = re.compile(r"(?i)^(\{\{.*|\$.*|<.*>|\*+|x+|changeme|example.*|null|none|~|true|false|""|''|/.*|.*_file)$")
