@@ -9,6 +9,7 @@ PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: help deps venv demo up down test test-fast bench fuzz lint clean generate deploy teardown
 
@@ -45,8 +46,9 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 venv: $(VENV)/.installed
 
+# Bounded run: GPUWATCH_DEMO_DURATION=150 make demo; flags: make demo DEMO_ARGS="--keep --compose".
 demo: deps venv
-	$(PY) -m gpuwatch.localstack.demo
+	$(PY) -m gpuwatch.localstack.demo $(DEMO_ARGS)
 
 # The compose stack (compose/docker-compose.yml); needs Docker with the compose plugin.
 up: venv

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import sys
 import time
@@ -131,9 +132,9 @@ def run(quick: bool = False) -> dict:
         "name": "slurm_parse",
         "title": "Slurm exporter: parse + render one cycle of synthetic output",
         "rows": rows,
-        "goal": "100k jobs + 5k nodes in < 1 s and < 200 MB",
-        "goal_met": None if goal is None else (min(goal["seconds"], goal["cpu_seconds"]) < 1.0
-                                               and goal["peak_mb"] < 200),
+        "goal": "100k jobs + 5k nodes in < 1 s CPU and < 200 MB",
+        # judged on CPU time: on the shared development machine wall time includes waiting for a core
+        "goal_met": None if goal is None else (goal["cpu_seconds"] < 1.0 and goal["peak_mb"] < 200),
     }
 
 
@@ -145,7 +146,8 @@ def print_table(res: dict) -> None:
         print(f"{r['jobs']:>8} {r['nodes']:>6} {r['input_mb']:>9} {r['seconds']:>7} {r['cpu_seconds']:>6} "
               f"{r['peak_mb']:>8} {r['metrics_kb']:>12}  {r['collectors']}")
     if res["goal_met"] is not None:
-        print(f"goal ({res['goal']}): {'met' if res['goal_met'] else 'NOT met'}")
+        print(f"goal ({res['goal']}): {'met' if res['goal_met'] else 'NOT met'}; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time includes waiting for a CPU)")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ class SlurmLab:
     - ``bin_dir``: where the Slurm/munge programs live (default: /usr/bin, /usr/sbin).
     - ``keep``: keep the folder after stop (default False).
     - ``return_to_service``: slurm.conf ReturnToService (default 1: DOWN set by hand stays DOWN).
-    - ``start_timeout``: seconds to wait for the node to become idle (default 30).
+    - ``start_timeout``: seconds to wait for each daemon to become ready (default 60; a busy machine is slow).
     """
 
     def __init__(
@@ -131,7 +131,7 @@ class SlurmLab:
         extra_conf: str = "",
         bin_dir: str | os.PathLike | None = None,
         keep: bool = False,
-        start_timeout: float = 30.0,
+        start_timeout: float = 60.0,
         return_to_service: int = 1,
     ):
         self.requested_dir = Path(root_dir) if root_dir is not None else None

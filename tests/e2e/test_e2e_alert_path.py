@@ -352,6 +352,13 @@ def test_every_grafana_panel_query_returns_data(run):
 def test_nothing_unexpected_reached_the_webhook(run):
     """Every notification parsed; every alert in them is one of the pack's, labelled and routed."""
     assert not run.hook.errors
+    by_severity: dict[str, set[str]] = {}
     for event in run.hook.events():
         assert event.alertname in run.rules, event.alertname
         check_labels_and_route(run, event)
+        if event.alertname != "Watchdog":  # the dead man's switch has its own route
+            by_severity.setdefault(event.labels["severity"], set()).add(event.receiver)
+    # The receiver is chosen by severity: one receiver per severity, a different one for each.
+    assert set(by_severity) == {"critical", "warning", "info"}, by_severity
+    assert all(len(r) == 1 for r in by_severity.values()), by_severity
+    assert len(set.union(*by_severity.values())) == 3, by_severity

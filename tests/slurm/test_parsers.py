@@ -134,6 +134,13 @@ def test_gres_in_newer_captures():
     osc = read(NEWER / "osc__sinfo_gres.txt").splitlines()
     seen = {sum(parse_gres(line.split()[1]).values()) for line in osc if line.strip()}
     assert 4 in seen  # gpu:a100:4(S:0-3) next to many no_consume GRES
+    # 23.11: GresUsed without IDX on idle nodes, typed counts, "gpu:0"
+    idle = [line.split() for line in read(NEWER / "slurm-23.11.10-2__sinfo_gpus_idle.txt").splitlines()]
+    assert [(parse_gres(g), parse_gres(u)) for _, g, u in idle] == [
+        ({"": 0}, {"": 0}), ({"rtxa5000": 1}, {"rtxa5000": 0}), ({"h100": 1}, {"h100": 1}),
+        ({"mi210": 2}, {"mi210": 2})]
+    alloc = [line.split() for line in read(NEWER / "slurm-23.11.10__sinfo_gpus_allocated.txt").splitlines()]
+    assert sum(int(n) * sum(parse_gres(u).values()) for n, u in alloc) == 3 + 24 + 3 + 0 + 2 + 1
 
 
 @pytest.mark.parametrize("text,n", [("gres:gpu:2", 2), ("gres/gpu:h100:1", 1), ("gres:gpu:fake:1", 1),
@@ -326,3 +333,25 @@ def test_kv_line_keeps_values_with_spaces():
     kv = parse_kv_line(line)
     assert kv["OS"].startswith("Linux 6.18.33.2-microsoft-standard-WSL2 #1 SMP")
     assert kv["State"] == "MIXED+DYNAMIC_NORM" and kv["NodeName"] == "na1"
+
+
+def test_recorded_rpc_costs_of_the_commands_used():
+    """The independent sdiag -r/sdiag measurements shipped with the captures agree with the budget:
+    sinfo (any form) NODE+PARTITION, squeue JOB+PARTITION, sdiag STATS: 5 RPCs per cycle."""
+    import json
+
+    costs = json.loads((SHARED / "rpc_costs.json").read_text())
+
+    def cost(cmd):  # each recorded delta includes one STATS_INFO for the closing sdiag
+        runs = costs[cmd]
+        assert all(r == runs[0] for r in runs)
+        c = dict(runs[0])
+        c["REQUEST_STATS_INFO"] -= 1
+        return {k: v for k, v in c.items() if v}
+
+    total = {}
+    for cmd in ("sinfo -N -h -o '%N|%T'", "squeue -h -o '%i|%u|%T|%R'", "sdiag"):
+        for k, v in cost(cmd).items():
+            total[k] = total.get(k, 0) + v
+    assert total == {"REQUEST_NODE_INFO": 1, "REQUEST_PARTITION_INFO": 2, "REQUEST_JOB_INFO": 1,
+                     "REQUEST_STATS_INFO": 1}

@@ -217,3 +217,13 @@ def test_demo_compose_mode_serves_the_static_target_list():
                 assert host == "host.docker.internal"
                 listed[group["labels"].get("node", "slurm")] = int(port)
     assert listed == COMPOSE_PORTS
+
+
+def test_every_compose_variable_is_documented():
+    """Each ${VAR} the compose file reads is named in the README's stack section."""
+    text = (COMPOSE_DIR / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Monitoring stack and demo"):]
+    missing = sorted(v for v in used if f"`{v}`" not in section)
+    assert used and not missing, f"compose variables not documented in README: {missing}"

@@ -107,3 +107,32 @@ def test_scrape_jobs_follow_the_team_contract(prometheus_config):
     assert prometheus_config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
     am = prometheus_config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert am == ["alertmanager:9093"] == jobs["alertmanager"]["static_configs"][0]["targets"]
+
+
+def test_local_stack_config_matches_the_compose_jobs(prometheus_config, tmp_path):
+    """The demo/e2e Prometheus config has the compose config's jobs and target-label rules, and
+    promtool accepts it."""
+    from gpuwatch.localstack.promstack import Target
+    from gpuwatch.localstack.promstack import prometheus_config as local_config
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for f in (COMPOSE_DIR / "generated" / "prometheus" / "rules").glob("*.yml"):
+        (rules / f.name).write_text(f.read_text())
+    local = local_config(
+        scrape_interval="1s",
+        evaluation_interval="1s",
+        alertmanager="127.0.0.1:19093",
+        rule_files=[str(rules / "*.yml")],
+        gpu_targets=[Target("127.0.0.1:19400", {"node": "n1", "pod": "p1", "role": "compute"})],
+        slurm_targets=[Target("127.0.0.1:19341", {"pod": "p0", "role": "head"})],
+        self_address="127.0.0.1:19090",
+    )
+    jobs = {j["job_name"]: j for j in local["scrape_configs"]}
+    assert set(jobs) == {j["job_name"] for j in prometheus_config["scrape_configs"]}
+    assert "node" not in jobs["gpuwatch-slurm"]["static_configs"][0]["labels"]
+    assert jobs["gpuwatch-gpu"]["static_configs"][0]["labels"]["node"] == "n1"
+    path = tmp_path / "local.yml"
+    path.write_text(yaml.safe_dump(local))
+    proc = promtool_check(path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
