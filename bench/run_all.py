@@ -162,8 +162,8 @@ def is_scalar_leaf(v) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))
 
 
-UNITS = (("_ms", "milliseconds"), ("_s", "seconds"), ("_seconds", "seconds"), ("_bytes", "bytes"),
-         ("_mb", "MB"), ("_kib", "KiB"), ("_rps", "per second"), ("_ratio", "ratio"))
+UNITS = (("_ms", "milliseconds"), ("_s", "seconds"), ("seconds", "seconds"), ("_bytes", "bytes"),
+         ("_mb", "MB"), ("_kb", "KB"), ("_kib", "KiB"), ("rps", "per second"), ("_ratio", "ratio"))
 
 
 def _unit(column: str) -> str:
@@ -172,6 +172,11 @@ def _unit(column: str) -> str:
         if c.endswith(suffix) or f"{suffix}_" in c:
             return unit
     return "count"
+
+
+def _all_numbers(rows: list[dict], col: str, positive: bool = False) -> bool:
+    vals = [r.get(col) for r in rows]
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and (v > 0 or not positive) for v in vals)
 
 
 def _is_number(k) -> bool:
@@ -268,20 +273,27 @@ class Renderer:
         return path
 
     def auto_plot(self, title: str, rows: list[dict], cols: list[str], size: str | None = None) -> list[str]:
-        size = size or next((c for c in cols if c.lower() in SIZE_KEYS), None)
-        if size is None or len(rows) < 2:
-            return []
-        xs = [r.get(size) for r in rows]
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in xs):
-            return []
-        ys = {}
-        for c in cols:
-            if c == size:
+        """Cost columns against each size column that varies, holding the other columns fixed."""
+        sizes = [size] if size else [c for c in cols if c.lower() in SIZE_KEYS]
+        out: list[str] = []
+        for x in sizes:
+            others = [c for c in cols if c != x and (c.lower() in SIZE_KEYS or not _all_numbers(rows, c))]
+            groups: dict[tuple, list[dict]] = {}
+            for r in rows:
+                groups.setdefault(tuple(str(r.get(c)) for c in others), []).append(r)
+            key, group = max(groups.items(), key=lambda kv: len({r.get(x) for r in kv[1]}))
+            if len({r.get(x) for r in group}) < 2:
                 continue
-            vals = [r.get(c) for r in rows]
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in vals):
-                ys[c] = vals
-        if not ys:
+            group = sorted(group, key=lambda r: r.get(x))
+            fixed = ", ".join(f"{c}={v}" for c, v in zip(others, key) if v not in ("None", ""))
+            ys = {c: [r.get(c) for r in group] for c in cols
+                  if c != x and c.lower() not in SIZE_KEYS and _all_numbers(group, c, positive=True)}
+            if ys:
+                out += self._plot(title, x, [r.get(x) for r in group], ys, fixed)
+        return out
+
+    def _plot(self, title: str, x: str, xs: list, ys: dict[str, list], fixed: str) -> list[str]:
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in xs):
             return []
         import matplotlib
 
@@ -305,13 +317,14 @@ class Renderer:
             ax.set_xticks(xs)
             ax.xaxis.set_major_formatter(ScalarFormatter())
             ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_xlabel(size)
+            ax.set_xlabel(x)
             ax.set_ylabel(unit)
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize="small")
-        fig.suptitle(f"{self.name}: {title} (log x; log y where the range spans 10x or more)")
-        path = self._save(fig, title)
-        return [f"![{self.name}: {title}]({path.name})", ""]
+        sub = f" ({fixed})" if fixed else ""
+        fig.suptitle(f"{self.name}: {title}: cost against {x}{sub}", fontsize="medium")
+        path = self._save(fig, f"{title}-{x}")
+        return [f"![{self.name}: {title} against {x}]({path.name})", ""]
 
     def explicit_plot(self, p: dict) -> list[str]:
         import matplotlib
@@ -365,12 +378,31 @@ def write_report(runs: list[dict], info: dict, quick: bool, skipped: list[str], 
     return plots
 
 
+def _drop_stale_plots(report: Path, plots: list[Path]) -> None:
+    """Remove PNGs of earlier runs next to the report that this report no longer shows."""
+    if report.parent.resolve() != HERE:
+        return
+    keep = {p.resolve() for p in plots}
+    for png in HERE.glob("*.png"):
+        if png.resolve() not in keep:
+            png.unlink()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="run every benchmark and write bench/RESULTS.md")
     ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
     ap.add_argument("--only", action="append", help="benchmark name (file stem); repeatable")
     ap.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the report and plots from bench/out/results.json without running anything")
     args = ap.parse_args(argv)
+    out = Path(args.output)
+    if args.render_only:
+        saved = json.loads((HERE / "out" / "results.json").read_text())
+        plots = write_report(saved["runs"], saved["machine"], saved["quick"], saved.get("skipped", []), out)
+        _drop_stale_plots(out, plots)
+        print(f"bench: wrote {out} and {len(plots)} plot(s) from bench/out/results.json", file=sys.stderr)
+        return 0
     found = discover()
     skipped = [
         f"`bench/{pattern}` ({what}) is not present yet: skipped"
@@ -387,11 +419,13 @@ def main(argv: list[str] | None = None) -> int:
         if r["error"]:
             print(r["error"], file=sys.stderr)
         runs.append(r)
-    out = Path(args.output)
     plots = write_report(runs, info, args.quick, skipped, out)
+    _drop_stale_plots(out, plots)
     raw = HERE / "out"
     raw.mkdir(exist_ok=True)
-    (raw / "results.json").write_text(json.dumps({"machine": info, "quick": args.quick, "runs": runs}, indent=2, default=str))
+    (raw / "results.json").write_text(
+        json.dumps({"machine": info, "quick": args.quick, "skipped": skipped, "runs": runs}, indent=2, default=str)
+    )
     print(f"bench: wrote {out} and {len(plots)} plot(s)", file=sys.stderr)
     return 0 if all(r["status"] == "ok" for r in runs) else 1
 

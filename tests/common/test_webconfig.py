@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import ssl
-import time
 
 import bcrypt
 import pytest
@@ -79,12 +78,9 @@ def test_successful_verifications_are_cached_failures_are_not(tmp_path, monkeypa
     monkeypatch.setattr(webconfig.bcrypt, "checkpw", lambda pw, hashed: calls.append(1) or real(pw, hashed))
     assert guard.authorized(basic("alice", "s3cret"))
     assert len(calls) == 1
-    t0 = time.perf_counter()
     for _ in range(200):
         assert guard.authorized(basic("alice", "s3cret"))
-    per_check = (time.perf_counter() - t0) / 200
     assert len(calls) == 1, "a verified password must not pay bcrypt again"
-    assert per_check < 0.005  # bcrypt at cost 10 takes ~50-400 ms; a cache hit is an HMAC
     # the cache is per user and per password: nothing else rides on alice's success
     assert not guard.authorized(basic("alice", "s3cretX"))
     assert not guard.authorized(basic("alice", "s3cretX"))

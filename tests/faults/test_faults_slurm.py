@@ -3,9 +3,10 @@
 One lab per module; one exporter per test, polling every 0.5 s with a 2 s command timeout and
 ``--slurm.bin-dir`` pointing at a folder of wrapper scripts (each ``exec``s the real client), so
 a test can remove a program or truncate its output. While each fault is on, a background
-scraper scrapes every 0.2 s: every scrape must answer 200 in under a second. Each test then lets
-the fault end and checks that the exporter recovered by itself, left no Slurm client process or
-zombie behind and has no more threads than before the fault.
+scraper scrapes every 0.2 s: every scrape must answer 200 within 1.5 s (a scrape waiting on
+Slurm would last the 2 s command timeout). Each test then lets the fault end and checks that
+the exporter recovered by itself, left no Slurm client process or zombie behind and has no more
+threads than before the fault.
 
 The long forms (slurmctld stopped for a minute, ...) are in bench/faults.py.
 """
@@ -106,7 +107,7 @@ def recovered_without_leaks(run: Running) -> dict:
 def assert_served(scraper: Scraper) -> None:
     assert scraper.log.failures == [], scraper.log.failures[:5]
     assert scraper.log.ok >= 5
-    assert scraper.log.max_latency < 1.0, f"slowest scrape {scraper.log.max_latency:.2f} s"
+    assert scraper.log.max_latency < 1.5, f"slowest scrape {scraper.log.max_latency:.2f} s"  # a stall would be >= the 2 s command timeout
 
 
 def test_slurmctld_stopped(lab, exporter):
