@@ -23,7 +23,7 @@ import testinfra
 
 from conftest import IN_CI, require_programs
 from converge import PERSIST_DIR, write_inventory
-from nshost import Cluster
+from nshost import Cluster, start_time
 from playbook_runner import ANSIBLE_DIR, ROOT, playbook
 
 pytestmark = [pytest.mark.ansible, pytest.mark.slurm, pytest.mark.timeout(900)]
@@ -117,12 +117,8 @@ def daemon(host, pidfile):
 
 def identity(pid: int):
     """(pid, start time) of a live, non-zombie process, else None: PIDs get reused."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] == "Z" else (pid, fields[19])
+    st = start_time(pid)
+    return None if st is None else (pid, st)
 
 
 def alive(ident) -> bool:
