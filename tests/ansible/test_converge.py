@@ -211,6 +211,29 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
         assert [line.split(" ")[:2] for line in out.splitlines()] == [
             ["munged", "running"], ["slurmctld", "running"], ["slurmd", "running"], ["supervisord", "running"]]
 
+        # A pod restart wipes the container disk: the daemons and /run are gone, and so are the
+        # files outside the persistent volume. start.sh brings everything back from the volume.
+        bin_dir = f"{PERSIST_DIR}/bin"
+        host.check_output(" && ".join(f"{bin_dir}/{c} stop" for c in
+                                      ("gpuwatch-exporters-ctl", "slurmd-ctl", "slurmctld-ctl", "munge-ctl")))
+        host.check_output("rm -rf /etc/munge/munge.key /etc/slurm/slurm.conf /etc/slurm/gres.conf"
+                          " /etc/slurm/cgroup.conf /run/munge /run/slurm /run/gpuwatch")
+        out = host.check_output(f"{PERSIST_DIR}/start.sh")
+        assert [line.split(" ")[:2] for line in out.splitlines()] == [
+            ["munged", "started"], ["slurmctld", "started"], ["slurmd", "started"], ["supervisord", "started"]]
+        key = host.file("/etc/munge/munge.key")
+        assert (key.user, key.mode) == ("munge", 0o400)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if host.run("sinfo --noheader --Node --format '%N %T'").stdout.split() == [name, "idle"]:
+                break
+            time.sleep(1)
+        assert host.check_output("srun --nodes=1 hostname").strip() == name
+        deadline = time.monotonic() + 30
+        while scrape(host, 9400, password)[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert scrape(host, 9341, password)[0] == 200 and scrape(host, 9400, password)[0] == 200
+
         # file_sd targets for compose/.
         gpu_targets = json.loads((tmp_path / "targets" / "gpuwatch-gpu.json").read_text())
         assert gpu_targets == [{"targets": [f"{name}-9400.proxy.runpod.net:443"],
