@@ -84,7 +84,8 @@ def converge(cluster, tmp_path, extra_vars, controller, name):
 
 
 def scrape(host, port, password, with_auth=True):
-    """GET /metrics on the host itself (inside its network namespace): (status, body)."""
+    """GET /metrics on the host itself (inside its network namespace): (status, body);
+    status 0 when nothing listens (yet)."""
     code = (
         "import base64,os,sys,urllib.request,urllib.error\n"
         "r=urllib.request.Request(sys.argv[1])\n"
@@ -94,6 +95,8 @@ def scrape(host, port, password, with_auth=True):
         "  b=urllib.request.urlopen(r,timeout=10); print(b.status); sys.stdout.write(b.read().decode())\n"
         "except urllib.error.HTTPError as e:\n"
         "  print(e.code)\n"
+        "except OSError:\n"
+        "  print(0)\n"
     )
     env = f"GW_PW={shlex.quote(password)} " if with_auth else ""
     out = host.check_output(f"{env}python3 -c {shlex.quote(code)} http://127.0.0.1:{port}/metrics")
