@@ -9,13 +9,17 @@ PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
-.PHONY: help deps venv demo test test-fast bench lint clean deploy teardown
+.PHONY: help deps venv demo up down test test-fast bench fuzz lint clean generate deploy teardown
 
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
+	@echo "make fuzz   - run every hypothesis property with many more examples (bench/fuzz.py)"
+	@echo "make up     - Prometheus + Alertmanager + Grafana with Docker compose (make up DEMO=1: scrape the local demo); make down stops it"
+	@echo "make generate - recompile the default alert pack into compose/generated/ and grafana/"
 	@echo "make deploy - RUNPOD_API_KEY=... : RunPod pods -> multi-node Slurm + exporters (ansible/site.yml)"
 	@echo "make teardown - terminate exactly the pods make deploy created (ansible/teardown.yml)"
 
@@ -42,14 +46,29 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 venv: $(VENV)/.installed
 
+# Bounded run: GPUWATCH_DEMO_DURATION=150 make demo; flags: make demo DEMO_ARGS="--keep --compose".
 demo: deps venv
-	$(PY) -m gpuwatch.localstack.demo
+	$(PY) -m gpuwatch.localstack.demo $(DEMO_ARGS)
+
+# The compose stack (compose/docker-compose.yml); needs Docker with the compose plugin.
+up: venv
+	$(PY) -m gpuwatch.localstack.compose up $(if $(DEMO),--demo)
+
+down: venv
+	$(PY) -m gpuwatch.localstack.compose down
 
 test: deps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
+generate: venv
+	$(VENV)/bin/gpuwatch-rules compile rules/pack -o compose/generated --dashboards-dir grafana
+
 bench: deps venv
 	$(PY) bench/run_all.py
+
+fuzz: venv
+	$(PY) bench/fuzz.py
 
 # RunPod cluster (README: "Deploying on RunPod (Ansible)"). Extra options: ANSIBLE_ARGS='-e ...'.
 ANSIBLE_ARGS ?=

@@ -40,6 +40,21 @@ def require_programs(*names: str) -> dict[str, str]:
     return found
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden files (tests/fixtures/*/golden...) instead of comparing against them",
+    )
+
+
+@pytest.fixture(scope="session")
+def update_golden(request) -> bool:
+    """True when golden files are to be rewritten (``--update-golden`` or GPUWATCH_UPDATE_GOLDEN=1)."""
+    return bool(request.config.getoption("--update-golden")) or os.environ.get("GPUWATCH_UPDATE_GOLDEN") == "1"
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES

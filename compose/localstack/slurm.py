@@ -27,6 +27,7 @@ relevant daemon log lines.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -111,7 +112,8 @@ class SlurmLab:
     - ``extra_conf``: more ``slurm.conf`` lines (appended; a later key wins in Slurm).
     - ``bin_dir``: where the Slurm/munge programs live (default: /usr/bin, /usr/sbin).
     - ``keep``: keep the folder after stop (default False).
-    - ``start_timeout``: seconds to wait for the node to become idle (default 30).
+    - ``return_to_service``: slurm.conf ReturnToService (default 1: DOWN set by hand stays DOWN).
+    - ``start_timeout``: seconds to wait for each daemon to become ready (default 60; a busy machine is slow).
     """
 
     def __init__(
@@ -129,7 +131,8 @@ class SlurmLab:
         extra_conf: str = "",
         bin_dir: str | os.PathLike | None = None,
         keep: bool = False,
-        start_timeout: float = 30.0,
+        start_timeout: float = 60.0,
+        return_to_service: int = 1,
     ):
         self.requested_dir = Path(root_dir) if root_dir is not None else None
         self.partitions = tuple(partitions)
@@ -143,6 +146,7 @@ class SlurmLab:
         self.extra_conf = extra_conf
         self.bin_dirs = (str(bin_dir),) if bin_dir else DEFAULT_BIN_DIRS
         self.keep = keep
+        self.return_to_service = return_to_service
         self.start_timeout = start_timeout
         self.node = socket.gethostname().split(".")[0]
         self.dir: Path | None = None
@@ -220,6 +224,8 @@ class SlurmLab:
         self.stop()
 
     def start(self) -> "SlurmLab":
+        if self._procs:
+            raise SlurmLabError("this lab is already running")
         if os.geteuid() != 0:
             raise SlurmLabError("SlurmLab needs root (slurmd starts jobs as other users, munged runs as munge)")
         for user in ("munge", "slurm"):
@@ -228,6 +234,7 @@ class SlurmLab:
             except KeyError:
                 raise SlurmLabError(f"user {user!r} missing (install the Debian packages munge and slurm-wlm)") from None
         self._make_dir()
+        atexit.register(self.stop)  # a lab nobody stopped does not outlive the interpreter
         try:
             self._write_files()
             self._start_munged()
@@ -254,7 +261,8 @@ class SlurmLab:
         req = self.requested_dir
         if req is not None:
             req.mkdir(parents=True, exist_ok=True)
-        if req is not None and _traversable_by_others(req):
+        # munge's socket path must stay short (sockaddr_un: 108 bytes) and reachable by other users
+        if req is not None and _traversable_by_others(req) and len(str(req.resolve())) < 60:
             d = req / "slurmlab"
             if d.exists():
                 shutil.rmtree(d)
@@ -319,8 +327,11 @@ class SlurmLab:
             "SwitchType=switch/none",
             "SelectType=select/cons_tres",
             "SelectTypeParameters=CR_Core_Memory",
+            "DefMemPerCPU=100",  # without it a job takes all node memory and jobs run one at a time
             "SlurmdParameters=config_overrides",
-            "ReturnToService=2",
+            # 1, not 2: a node set DOWN by an operator (or a test) stays DOWN until resumed; a node
+            # that was only unreachable returns by itself when slurmd registers again.
+            f"ReturnToService={self.return_to_service}",
             "GresTypes=gpu",
             f"MaxJobCount={self.max_job_count}",
             f"MaxArraySize={self.max_array_size}",
@@ -541,33 +552,66 @@ class SlurmLab:
         raise SlurmLabError(f"{what} not reached within {timeout:.0f}s\n"
                             + self._tail([self.log_dir / "slurmctld.log", self.log_dir / "slurmd.log"], 8))
 
-    def restart_slurmctld(self) -> None:
-        """Stop and start slurmctld (state is kept: jobs survive)."""
+    def stop_slurmctld(self) -> None:
+        """Stop slurmctld only (clients then get "Unable to contact slurm controller")."""
         self._stop_proc("slurmctld")
+
+    def start_slurmctld(self) -> None:
+        """Start slurmctld again after :meth:`stop_slurmctld`, recovering its saved state (jobs survive)."""
+        if "slurmctld" in self._procs:
+            raise SlurmLabError("slurmctld is already running")
         ctld = self._spawn("slurmctld", [self._bin("slurmctld"), "-D", "-f", str(self.conf)])
         self._wait(lambda: self._ping(), self.start_timeout, "slurmctld did not come back", ctld,
                    [self.log_dir / "slurmctld.log"])
 
+    def restart_slurmctld(self) -> None:
+        """Stop and start slurmctld (state is kept: jobs survive)."""
+        self.stop_slurmctld()
+        self.start_slurmctld()
+
     # ------------------------------------------------------------------ stop
     def _marked_pids(self) -> list[int]:
-        """PIDs of processes carrying this lab's marker (slurmstepd, job scripts), daemons excluded."""
+        """PIDs of the processes this lab's slurmd started (slurmstepd, job scripts and whatever
+        they spawned): processes carrying the lab's marker in their environment, plus all their
+        descendants and slurmd's (a job's children may run with the job's own environment).
+        The daemons themselves and this process are excluded."""
         needle = f"{MARKER}={self.lab_id}".encode()
         own = {os.getpid()} | {p.pid for p in self._procs.values()}
-        found = []
+        parent: dict[int, int] = {}
+        marked: set[int] = set()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             pid = int(entry)
-            if pid in own:
-                continue
             try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    parent[pid] = int(f.read().rsplit(b")", 1)[1].split()[1])
                 with open(f"/proc/{pid}/environ", "rb") as f:
-                    data = f.read()
-            except OSError:
+                    if needle in f.read().split(b"\0"):
+                        marked.add(pid)
+            except (OSError, IndexError, ValueError):
                 continue
-            if needle in data.split(b"\0"):
-                found.append(pid)
-        return found
+        roots = set(marked)
+        slurmd = self._procs.get("slurmd")
+        if slurmd is not None:
+            roots.add(slurmd.pid)
+        children: dict[int, list[int]] = {}
+        for pid, ppid in parent.items():
+            children.setdefault(ppid, []).append(pid)
+
+        def subtree(starts) -> set[int]:
+            found: set[int] = set()
+            stack = list(starts)
+            while stack:
+                pid = stack.pop()
+                if pid not in found:
+                    found.add(pid)
+                    stack.extend(children.get(pid, ()))
+            return found
+
+        # munged and slurmctld (with its slurmscriptd) are stopped by _stop_proc, not here
+        keep = subtree(p.pid for n, p in self._procs.items() if n != "slurmd")
+        return sorted(subtree(roots) - keep - own)
 
     def _stop_proc(self, name: str, grace: float = 10.0) -> None:
         proc = self._procs.pop(name, None)
@@ -606,6 +650,7 @@ class SlurmLab:
 
     def stop(self) -> None:
         """Stop job processes, slurmd, slurmctld and munged by PID and wait for each. Idempotent."""
+        atexit.unregister(self.stop)
         try:
             self._stop_slurm_daemons()
             self._stop_proc("munged")
@@ -638,6 +683,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", default=None, help="folder for the lab (default: a new /tmp/slurmlab-*)")
     a = p.parse_args(argv)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     with SlurmLab(a.dir) as lab:
         print(f"Slurm lab up: export SLURM_CONF={lab.conf}  (node {lab.node}); Ctrl-C stops it", flush=True)
         try:

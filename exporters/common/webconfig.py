@@ -528,3 +528,51 @@ def _users(node: _Node) -> dict[str, bytes]:
             raise hnode.fail(f"bcrypt cost {cost} is outside 4..31")
         users[user] = hashed.encode("ascii")
     return users
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: ``python -m gpuwatch.exporters.common.webconfig check FILE... | hash [--cost N]``
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``check FILE...``: validate web config files (exit 1 with the error on the first bad one).
+    ``hash``: read a password from stdin (or the terminal, without echo) and print its bcrypt hash
+    for ``basic_auth_users``; the password never goes on the command line."""
+    import argparse
+    import getpass
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m gpuwatch.exporters.common.webconfig", description=main.__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    chk = sub.add_parser("check", help="validate web config files")
+    chk.add_argument("files", nargs="+")
+    hsh = sub.add_parser("hash", help="bcrypt-hash a password read from stdin or the terminal")
+    hsh.add_argument("--cost", type=int, default=12, choices=range(10, 16), metavar="10..15")
+    args = ap.parse_args(argv)
+    if args.cmd == "check":
+        for f in args.files:
+            try:
+                guard = load(f)
+            except WebConfigError as exc:
+                print(exc, file=sys.stderr)
+                return 1
+            tls = "TLS" if guard.ssl_context is not None else "no TLS"
+            auth = "basic auth" if guard.auth_required else "no basic auth"
+            print(f"{f}: OK ({tls}, {auth})")
+        return 0
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("empty password", file=sys.stderr)
+        return 1
+    if len(password.encode()) > _MAX_BCRYPT_PASSWORD:
+        print(f"password longer than {_MAX_BCRYPT_PASSWORD} bytes (bcrypt's limit)", file=sys.stderr)
+        return 1
+    print(bcrypt.hashpw(password.encode(), bcrypt.gensalt(args.cost)).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

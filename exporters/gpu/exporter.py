@@ -19,12 +19,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
 from ..catalog import index
 from ..common.log import kv
-from ..common.render import render_families
-from . import metrics
+from . import exposition, metrics
 from .collectors import COLLECTORS, Collector, Samples
 from .collectors.base import Options
 from .nvml import Backoff, Device, ErrorCounter, GpuDown, NvmlDown, Session, error_name
@@ -33,7 +30,6 @@ from .xid import XidCounters, XidWatcher
 log = logging.getLogger("gpuwatch.gpu")
 
 DEFS = index(metrics.METRICS)
-ORDER = {d.name: i for i, d in enumerate(metrics.METRICS)}
 
 
 @dataclass
@@ -43,6 +39,7 @@ class GpuSnapshot:
     finished: float
     error: str = ""
     samples: Samples = field(default_factory=Samples)
+    text: dict = field(default_factory=dict)  # metric name -> formatted sample lines
     extras: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)  # collector -> (ok, seconds)
     generation: int = 0
@@ -55,6 +52,10 @@ class View:
     devices: list[Device]
     snapshots: dict[int, GpuSnapshot]
     xid: XidCounters
+    # indices of GPUs whose XID events cannot be watched (NVML answers NotSupported, or no event
+    # set could be created): their xid counters stay at 0 whatever happens, so the xid collector
+    # must not report success for them
+    xid_unwatched: frozenset = frozenset()
 
 
 class GpuExporter:
@@ -92,6 +93,7 @@ class GpuExporter:
         self.snapshots: dict[int, GpuSnapshot] = {}
         self.node_stats: dict[str, tuple[bool, float]] = {}
         self.nvml_up = False
+        self.init_at = 0.0
         self.driver_version = ""  # kept while NVML is down so the info series does not change
         self.generation = 0
         self.collections = 0
@@ -131,6 +133,7 @@ class GpuExporter:
             self.session = session
             self.devices = session.devices
             self.nvml_up = True
+            self.init_at = self.clock()
             self.driver_version = session.driver_version or self.driver_version
             self.version += 1
             for c in self.collectors:
@@ -143,13 +146,14 @@ class GpuExporter:
         self._last_init_error = ""
         kv(log, logging.INFO, "nvml initialised", driver_version=session.driver_version, gpus=len(self.devices),
            simulated=bool(getattr(self.nv, "SIMULATED", False)))
-        if self.xid_enabled:
-            self._start_watcher(session, gen)
         if self.threaded:
+            self._threads = [t for t in self._threads if t.is_alive()]
             for dev in self.devices:
                 t = threading.Thread(target=self._reader_loop, args=(dev, gen), name=f"gpu{dev.index}", daemon=True)
                 t.start()
                 self._threads.append(t)
+        if self.xid_enabled:
+            self._start_watcher(session, gen)
 
     def _init_failed(self, name: str, detail: str) -> None:
         self.errors.add(name)
@@ -166,14 +170,15 @@ class GpuExporter:
         def down(err: str) -> None:
             self._nvml_failed(gen, err)
 
-        watcher = XidWatcher(session.nv, session.devices, self.xid, on_change=self._bump, on_nvml_down=down)
+        watcher = XidWatcher(session.nv, session.devices, self.xid, on_change=self._bump, on_nvml_down=down, clock=self.clock)
         try:
             watcher.open()
-        except session.nv.NVMLError as exc:
+        except Exception as exc:  # noqa: BLE001 - without events the readers still report
             kv(log, logging.WARNING, "xid events unavailable", error=error_name(exc))
             watcher.stop()
             return
         self.watcher = watcher
+        self._bump()
         if self.threaded:
             watcher.start()
 
@@ -240,6 +245,8 @@ class GpuExporter:
                 self._nvml_failed(gen, snap.error)
             else:
                 raise
+        snap.text = format_samples(snap.samples) if snap.ok else {}
+        snap.samples = Samples()  # the text is what is kept
         snap.finished = self.clock()
         with self.lock:
             if gen != self.generation:
@@ -318,8 +325,9 @@ class GpuExporter:
             watcher.stop()
             if watcher.thread is not None:
                 watcher.thread.join(timeout=2)
+        deadline = time.monotonic() + 2  # a reader stuck in NVML is a daemon thread: do not wait for it long
         for t in self._threads:
-            t.join(timeout=1)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         if session is not None:
             session.close()
 
@@ -329,8 +337,13 @@ class GpuExporter:
 
     # --- rendering --------------------------------------------------------------------------
 
-    def _gpu_up(self, dev: Device, snap: GpuSnapshot | None, now: float) -> bool:
-        if snap is None or not snap.ok or not self.nvml_up or snap.generation != self.generation:
+    def _gpu_up(self, dev: Device, snap: GpuSnapshot | None, now: float) -> bool | None:
+        """True/False, or None while a GPU's first read after NVML init is still under way."""
+        fresh = snap is not None and snap.generation == self.generation
+        enumerated = any(d is dev for d in self.devices)
+        if self.nvml_up and enumerated and not fresh and now - self.init_at < self.max_age:
+            return None
+        if not fresh or not snap.ok or not self.nvml_up:
             return False
         if now - snap.started > self.max_age:
             return False
@@ -350,51 +363,47 @@ class GpuExporter:
             self._cache_key, self._cache_body = key, body
         return body
 
-    def families(self) -> list:
-        """The families of a fresh rendering (for tests)."""
-        now = self.clock()
-        with self.lock:
-            devices = list(self.known[i] for i in sorted(self.known))
-            snapshots = dict(self.snapshots)
-            up = tuple(self._gpu_up(d, snapshots.get(d.index), now) for d in devices)
-        return self._families(devices, snapshots, up)
-
-    def _render(self, devices, snapshots, up) -> bytes:
-        return render_families(self._families(devices, snapshots, up))
-
-    def _families(self, devices: list[Device], snapshots: dict[int, GpuSnapshot], up: tuple[bool, ...]) -> list:
-        out = Samples()
-        out.add("gpuwatch_nvml_up", (), 1.0 if self.nvml_up else 0.0)
+    def _render(self, devices: list[Device], snapshots: dict[int, GpuSnapshot], up: tuple) -> bytes:
+        node = Samples()  # series not pre-formatted by a GPU reader
+        node.add("gpuwatch_nvml_up", (), 1.0 if self.nvml_up else 0.0)
         driver = self.driver_version
+        fragments: dict[str, list[str]] = {}
         live = []
         stats: dict[str, list] = {}
         for dev, is_up in zip(devices, up):
             if not dev.uuid:
-                out.add("gpuwatch_gpu_up", dev.labels, 0.0)
+                if is_up is not None:
+                    node.add("gpuwatch_gpu_up", dev.labels, 0.0)
                 continue
             minor = "" if dev.minor is None else str(dev.minor)
-            out.add("gpuwatch_gpu_info", dev.labels + (dev.name, dev.pci_bus_id, minor, driver), 1.0)
-            out.add("gpuwatch_gpu_up", dev.labels, 1.0 if is_up else 0.0)
+            node.add("gpuwatch_gpu_info", dev.labels + (dev.name, dev.pci_bus_id, minor, driver), 1.0)
+            if is_up is not None:  # None: first read after init still under way
+                node.add("gpuwatch_gpu_up", dev.labels, 1.0 if is_up else 0.0)
             snap = snapshots.get(dev.index)
             if snap is not None and snap.generation == self.generation:
-                out.add("gpuwatch_gpu_read_duration_seconds", dev.labels, round(snap.finished - snap.started, 6))
+                node.add("gpuwatch_gpu_read_duration_seconds", dev.labels, round(snap.finished - snap.started, 6))
                 for name, (ok, secs) in snap.stats.items():
                     agg = stats.setdefault(name, [True, 0.0])
                     agg[0] = agg[0] and ok
                     agg[1] += secs
             if is_up:
-                for name, rows in snap.samples.data.items():
-                    for labels, value in rows:
-                        out.add(name, labels, value)
+                for name, text in snap.text.items():
+                    fragments.setdefault(name, []).append(text)
                 live.append(dev)
-        view = View(devices=[d for d in devices if d.uuid], snapshots={d.index: snapshots[d.index] for d in live}, xid=self.xid)
+        unwatched: frozenset = frozenset()
+        if self.xid_enabled and self.nvml_up:
+            watcher = self.watcher
+            present = {d.index for d in self.devices if d.uuid}
+            unwatched = frozenset(present if watcher is None else present & set(watcher.unsupported))
+        view = View(devices=[d for d in devices if d.uuid], snapshots={d.index: snapshots[d.index] for d in live}, xid=self.xid,
+                    xid_unwatched=unwatched)
         for c in self.collectors:
             if type(c).finish is Collector.finish:
                 continue
             t0 = time.perf_counter()
             ok = True
             try:
-                c.finish(view, out)
+                c.finish(view, node)
             except Exception as exc:  # noqa: BLE001
                 ok = False
                 kv(log, logging.DEBUG, "collector failed at render", collector=c.name, error=str(exc))
@@ -407,23 +416,25 @@ class GpuExporter:
             agg[1] += secs
         for name in sorted(stats):
             ok, secs = stats[name]
-            out.add("gpuwatch_gpu_collector_success", (name,), 1.0 if ok else 0.0)
-            out.add("gpuwatch_gpu_collector_duration_seconds", (name,), round(secs, 6))
-        out.add("gpuwatch_gpu_collections_total", (), float(self.collections))
+            node.add("gpuwatch_gpu_collector_success", (name,), 1.0 if ok else 0.0)
+            node.add("gpuwatch_gpu_collector_duration_seconds", (name,), round(secs, 6))
+        node.add("gpuwatch_gpu_collections_total", (), float(self.collections))
         for name, n in sorted(self.errors.snapshot().items()):
-            out.add("gpuwatch_nvml_errors_total", (name,), float(n))
-        return build_families(out)
+            node.add("gpuwatch_nvml_errors_total", (name,), float(n))
+        parts = []
+        for d in metrics.METRICS:
+            rows = node.data.get(d.name)
+            frags = fragments.get(d.name)
+            if rows is None and frags is None:
+                continue
+            parts.append(exposition.header(d))
+            if rows is not None:
+                parts.append(exposition.lines(d, rows))
+            if frags is not None:
+                parts.extend(frags)
+        return "".join(parts).encode()
 
 
-def build_families(out: Samples) -> list:
-    fams = []
-    for name in sorted(out.data, key=lambda n: ORDER[n]):
-        d = DEFS[name]
-        if d.type == "counter":
-            fam = CounterMetricFamily(d.family, d.help, labels=d.labels)
-        else:
-            fam = GaugeMetricFamily(d.name, d.help, labels=d.labels)
-        for labels, value in out.data[name]:
-            fam.add_metric(labels, value)
-        fams.append(fam)
-    return fams
+def format_samples(samples: Samples) -> dict[str, str]:
+    """A GPU reader's samples as text, per metric (done in the reader, not at scrape time)."""
+    return {name: exposition.lines(DEFS[name], rows) for name, rows in samples.data.items()}

@@ -195,6 +195,15 @@ class Session:
             dev.unsupported = set()
             self.discover(dev)
             devices.append(dev)
+        # A GPU that no longer enumerates stays known (info, gpu_up 0: it is missing), unless
+        # it moved to another index (a GPU before it vanished and the indices shifted).
+        present = {d.uuid for d in devices if d.uuid}
+        for i in [i for i in self._known if i >= count]:
+            gone = self._known[i]
+            if gone.uuid in present or not gone.uuid:
+                del self._known[i]
+            else:
+                gone.handle, gone.generation = None, generation
         self.devices = devices
 
     def discover(self, dev: Device) -> bool:

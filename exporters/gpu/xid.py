@@ -72,8 +72,9 @@ class XidWatcher:
     WAIT_MS = 500
 
     def __init__(self, nv, devices: list[Device], counters: XidCounters, on_change: Callable[[], None] = lambda: None,
-                 on_nvml_down: Callable[[str], None] = lambda e: None):
+                 on_nvml_down: Callable[[str], None] = lambda e: None, clock: Callable[[], float] = time.monotonic):
         self.nv = nv
+        self.clock = clock
         self.devices = devices
         self.counters = counters
         self.on_change = on_change
@@ -86,6 +87,7 @@ class XidWatcher:
         self.events_seen = 0
         self._limit = _RateLimit()
         self._last_register = 0.0
+        self._register_lock = threading.Lock()
         from .nvml import Codes
 
         self.codes = Codes(nv)
@@ -95,8 +97,15 @@ class XidWatcher:
         self.register_missing()
 
     def register_missing(self) -> None:
+        """Register devices not registered yet (called by the XID thread and by GPU readers)."""
+        with self._register_lock:
+            self._register_missing()
+
+    def _register_missing(self) -> None:
         nv = self.nv
         self._last_register = time.monotonic()
+        if self.event_set is None:
+            return
         for dev in self.devices:
             if dev.handle is None or dev.index in self.unsupported:
                 continue
@@ -135,10 +144,9 @@ class XidWatcher:
         xid = int(data.eventData)
         self.counters.add(dev.uuid, xid)
         self.events_seen += 1
-        now = time.monotonic()
         if xid == XID_FALLEN_OFF_BUS:
-            dev.lost_at = now
-        if self._limit.allow(now):
+            dev.lost_at = self.clock()  # the exporter's clock, as snapshot times are
+        if self._limit.allow(time.monotonic()):
             kv(log, logging.WARNING, "xid error", gpu=dev.index, uuid=dev.uuid, xid=xid)
         self.on_change()
         return True

@@ -6,7 +6,7 @@ Commands (and the slurmctld RPCs they cost, measured with ``sdiag -r`` / ``sdiag
 name          command                                                RPCs
 ============  =====================================================  =============================
 sinfo         ``sinfo --all --Node -h --Format ...``                  NODE_INFO + PARTITION_INFO
-squeue        ``squeue --all --array --states=all -h --Format ...``   JOB_INFO + PARTITION_INFO
+squeue        ``squeue --all --states=all -h --Format ...``           JOB_INFO + PARTITION_INFO
 sdiag         ``sdiag``                                               STATS_INFO
 sshare        ``sshare -a -P``                                        SHARE_INFO (fairshare, opt-in)
 licenses      ``scontrol show licenses -o``                           LICENSE_INFO (opt-in)

@@ -12,6 +12,7 @@ import time
 
 from ..common.log import kv
 from ..common.render import render_families
+from .render import render_text
 from .collectors import COLLECTORS
 from .cycle import Cycle
 from .metrics import family
@@ -44,6 +45,7 @@ class Exporter:
         start = time.monotonic()
         cycle = Cycle(self.runner, now)
         families = []
+        logged: set[int] = set()  # one log line per failed command, not one per collector sharing it
         success = family("gpuwatch_slurm_collector_success")
         duration = family("gpuwatch_slurm_collector_duration_seconds")
         for name in self.names:
@@ -59,18 +61,18 @@ class Exporter:
                 kind = "timeout" if exc.kind in ("timeout",) else "command"
                 if exc.kind != "skipped":
                     self.errors[(name, kind)] += 1
-                else:
-                    self.errors[(name, "timeout")] += 0
-                self._fail(name, str(exc))
+                    self._fail(name, str(exc), exc, logged)
+                else:  # the cause was already logged for the collector whose command found slurmctld away
+                    self._fail(name, str(exc), exc, logged, quiet=True)
             except ParseError as exc:
                 ok = 0
                 self.errors[(name, "parse")] += 1
-                self._fail(name, str(exc))
+                self._fail(name, str(exc), exc, logged)
             except Exception as exc:  # a parser/collector bug on odd output must not stop the exporter
                 ok = 0
                 self.errors[(name, "internal")] += 1
                 log.debug("collector %s failed", name, exc_info=True)
-                self._fail(name, f"{type(exc).__name__}: {exc}")
+                self._fail(name, f"{type(exc).__name__}: {exc}", exc, logged)
             success.add_metric([name], ok)
             duration.add_metric([name], round(time.monotonic() - t0, 6))
         self.cycles += 1
@@ -99,17 +101,25 @@ class Exporter:
         cd.add_metric([], round(time.monotonic() - start, 6))
         ts = family("gpuwatch_slurm_last_collection_timestamp_seconds")
         ts.add_metric([], round(time.time(), 3))
-        body = render_families([up, total, success, duration, errs, bad, cmd_d, ncmd, cd, ts] + families)
+        body = render_text([up, total, success, duration, errs, bad, cmd_d, ncmd, cd, ts] + families)
         with self._lock:
             self._body = body
         self._ready.set()
         return body
 
-    def _fail(self, name: str, message: str) -> None:
-        # one line per failure; repeated identical failures are logged at debug level only
-        level = logging.DEBUG if self._last_failure.get(name) == message else logging.WARNING
+    def _fail(self, name: str, message: str, exc: BaseException, logged: set[int], quiet: bool = False) -> None:
+        """Log a collector failure once: not again for another collector sharing the failed command
+        in this cycle, and at debug level while the same error repeats cycle after cycle."""
+        if quiet or id(exc) in logged:  # reported once for this cycle already
+            log.debug("collector %s failed: %s", name, message)
+            return
+        logged.add(id(exc))
+        repeat = self._last_failure.get(name) == message
         self._last_failure[name] = message
-        kv(log, level, "collector failed", collector=name, err=message)
+        if repeat:
+            log.debug("collector %s failed: %s", name, message)
+            return
+        kv(log, logging.WARNING, "collector failed", collector=name, err=message)
 
     # ---------------------------------------------------------------- serving
     def render(self) -> bytes:

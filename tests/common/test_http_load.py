@@ -25,11 +25,11 @@ def test_50_concurrent_scrapers_get_no_errors(tmp_path, secure):
         cfg, cafile = load.make_tls_and_auth(tmp_path)
         argv += ["--web.config.file", str(cfg)]
         auth, scheme = (load.USER, load.PASSWORD), "https"
-    with load.exporter_process(argv, ready_line="listening") as (proc, port):
-        url = f"{scheme}://127.0.0.1:{port}/metrics"
-        load.wait_http(url, auth=auth, cafile=cafile)
-        res = load.measure(proc.pid, url, clients=50, seconds=3.0, warmup=1.0, auth=auth, cafile=cafile)
-        assert proc.poll() is None, "the server died under load"
+    with load.exporter_process(argv, ready_line="listening") as exp:
+        url = f"{scheme}://127.0.0.1:{exp.port}/metrics"
+        load.wait_http(url, auth=auth, cafile=cafile, exporter=exp)
+        res = load.measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0, auth=auth, cafile=cafile)
+        exp.check_alive()  # the server did not die under load
     assert res["errors"] == 0, res["error_kinds"]
     assert res["requests"] >= 100, res  # the load really happened (hundreds per second here)
     assert res["rss_growth_kib"] < load.RSS_GOAL_KIB, res

@@ -223,3 +223,23 @@ def test_world_readable_key_is_warned_about(tmp_path, pki, caplog):
     key.chmod(0o644)
     load(write(tmp_path, f"tls_server_config:\n  cert_file: {pki.server_crt}\n  key_file: {key}\n"))
     assert any("readable by every user" in r.getMessage() for r in caplog.records)
+
+
+def test_command_line_check_and_hash(tmp_path, pki):
+    import subprocess
+    import sys
+
+    mod = [sys.executable, "-m", "gpuwatch.exporters.common.webconfig"]
+    r = subprocess.run(mod + ["hash", "--cost", "10"], input="s3cret pass\n", capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    hashed = r.stdout.strip()
+    assert bcrypt.checkpw(b"s3cret pass", hashed.encode()) and "s3cret" not in r.stdout
+    good = write(tmp_path, f"tls_server_config:\n  cert_file: {pki.server_crt}\n  key_file: {pki.server_key}\n"
+                           f"basic_auth_users:\n  prometheus: {hashed}\n")
+    r = subprocess.run(mod + ["check", str(good)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == f"{good}: OK (TLS, basic auth)"
+    bad = tmp_path / "bad.yml"
+    bad.write_text("basic_auth_users:\n  prometheus: s3cret pass\n")
+    r = subprocess.run(mod + ["check", str(good), str(bad)], capture_output=True, text=True)
+    assert r.returncode == 1 and f"web config {bad}:2: basic_auth_users.prometheus: not a bcrypt hash" in r.stderr
+    assert "s3cret" not in r.stderr

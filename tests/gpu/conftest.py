@@ -18,19 +18,6 @@ from gpuwatch.exporters.gpu.sim import pynvml as sim
 from .helpers import Clock, ExporterProcess
 
 
-def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true", default=False, help="rewrite golden /metrics files of the GPU exporter tests")
-
-
-@pytest.fixture
-def update_golden(request) -> bool:
-    try:
-        flag = request.config.getoption("--update-golden")
-    except ValueError:  # option not registered (conftest not initial): fall back to the env var
-        flag = False
-    return bool(flag) or os.environ.get("GPUWATCH_UPDATE_GOLDEN") == "1"
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

@@ -28,8 +28,10 @@ HIGH_SIGNAL = {
 }
 # `password: hunter2` in a config file; templated ({{ }}), env ($X), file references and obvious
 # placeholders are fine.
+# Slack's key is exactly `api_url`; a variable such as `runpod_pods_api_url` is a plain endpoint.
 ASSIGNMENT = re.compile(
-    r"""(?ix)^\s*[-\w.]*(password|passwd|api[_-]?key|secret|token|webhook[_-]?url|api_url)\s*[:=]\s*["']?([^\s"'#]+)"""
+    r"""(?ix)^\s*(?:-\s*)?(?P<key>[-\w.]*(?:password|passwd|api[_-]?key|secret|token|webhook[_-]?url)|api_url)"""
+    r"""\s*[:=]\s*["']?(?P<value>[^\s"'#]+)"""
 )
 CONFIG_SUFFIXES = (".yml", ".yaml", ".cfg", ".ini", ".env", ".conf", ".j2", ".json", ".toml")
 PLACEHOLDER = re.compile(r"(?i)^(\{\{.*|\$.*|<.*>|\*+|x+|changeme|example.*|null|none|~|true|false|""|''|/.*|.*_file)$")
@@ -48,8 +50,8 @@ def scan_text(path: str, text: str) -> list[str]:
                 hits.append(f"{path}:{lineno}: {name}")
         if path.endswith(CONFIG_SUFFIXES) and not path.startswith("tests/"):
             m = ASSIGNMENT.match(line)
-            if m and not PLACEHOLDER.match(m.group(2)) and len(m.group(2)) >= 6:
-                hits.append(f"{path}:{lineno}: literal {m.group(1)}")
+            if m and not PLACEHOLDER.match(m.group("value")) and len(m.group("value")) >= 6:
+                hits.append(f"{path}:{lineno}: literal {m.group('key')}")
     return hits
 
 
@@ -61,6 +63,7 @@ def test_scanner_catches_samples():
         "d.yml": "    smtp_auth_password: " + "s3cr3t-value",
         "e.txt": "hash $2b$12$" + "a" * 53,
         "f.sh": "export TOKEN=xox" + "b-1234567890-abcdef",
+        "i.yml": "  - api_url: https://chat.example.org/" + "hook/abcdef",
     }
     for path, text in samples.items():
         assert scan_text(path, text), path
@@ -68,6 +71,7 @@ def test_scanner_catches_samples():
     clean = {
         "g.yml": "smtp_auth_password_file: /run/secrets/smtp\napi_key: '{{ runpod_api_key }}'\npassword: $PASSWORD\n",
         "h.yml": "basic_auth:\n  password_file: /etc/prometheus/exporter.pass\n",
+        "j.yml": "runpod_pods_api_url: https://api.runpod.io\n",
     }
     for path, text in clean.items():
         assert scan_text(path, text) == [], path

@@ -20,3 +20,5 @@ from . import (  # noqa: F401  (registration)
     utilization,
     xid,
 )
+
+__all__ = ["COLLECTORS", "Collector", "Samples"]

@@ -353,7 +353,13 @@ def _parse_gpu(ctx: _Ctx, i: int, raw: Any, line: int, defaults: dict) -> Gpu:
     _check_keys(ctx, raw, allowed, where)
     merged_values = dict(defaults.get("values") or {})
     merged_values.update(raw.get("values") or {})
-    d = {**{k: v for k, v in defaults.items() if k != "values"}, **raw}
+    d = _LDict()
+    d.line = raw.line if isinstance(raw, _LDict) else line
+    for src in (defaults, raw):
+        for k, v in src.items():
+            if k != "values" or src is raw:
+                d[k] = v
+                d.lines[k] = _line(src, k) or d.line
     name = _str(ctx, d, "name", where, "NVIDIA H100 80GB HBM3")
     uuid = _str(ctx, raw, "uuid", where, f"GPU-5afe{i:04x}-0000-4000-8000-{i:012x}")
     bus_raw = _str(ctx, raw, "pci_bus_id", where, f"00000000:{0x18 + 0x10 * i:02X}:00.0")

@@ -10,6 +10,6 @@ from ...common.collector import CollectorSet
 
 COLLECTORS = CollectorSet("gpuwatch_slurm")
 
-from . import fairshare, jobs, licenses, nodes, partitions, reservations, scheduler, users  # noqa: E402,F401
+from . import fairshare, jobs, licenses, nodes, partitions, reservations, scheduler, users  # noqa: E402,F401  (registers them)
 
 __all__ = ["COLLECTORS"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .. import cycle as cmds
 from ..metrics import family
+from ..parsers.common import parse_timestamp
 from ..parsers.reasons import WAITING_FOR_RESOURCES, normalize_reason
 from ..parsers.squeue import FINISHED_STATES
 from . import COLLECTORS
@@ -40,44 +41,47 @@ class JobsCollector:
     def collect(self, cycle):
         jobs = cmds.squeue(cycle)
         now = cycle.now
-        counts: dict[tuple[str, str], int] = {}
-        cpus: dict[tuple[str, str], int] = {}
-        gpus: dict[tuple[str, str], int] = {}
+        agg: dict[tuple[str, str], list[int]] = {}  # (partition, state) -> [jobs, cpus, gpus]
         pending: dict[tuple[str, str], int] = {}
         oldest: dict[str, float] = {}
+        ts_cache: dict[str, float | None] = {}
         finished_now: set[str] = set()
         new_finished: list[tuple[str, str]] = []
         first = self.seen_finished is None
         seen = self.seen_finished or set()
         reason_of = self._reason
-        for j in jobs:
-            st = j.state
-            part = j.partition
+        for jid, part, st, _user, _acct, cpus, gpus, eligible, submit, end, reason_text, n in jobs:
             if st in FINISHED_STATES:
-                key = f"{j.id}@{j.end}"
+                key = f"{jid}@{end}"
                 finished_now.add(key)
                 if not first and key not in seen:
-                    new_finished.append((part, st))
+                    new_finished.append((part, st, n))
                 continue
             k = (part, st)
-            counts[k] = counts.get(k, 0) + 1
-            cpus[k] = cpus.get(k, 0) + j.cpus
-            gpus[k] = gpus.get(k, 0) + j.gpus
+            a = agg.get(k)
+            if a is None:
+                a = agg[k] = [0, 0, 0]
+            a[0] += n
+            a[1] += cpus * n
+            a[2] += gpus * n
             if st == "pending":
-                reason = reason_of(j.reason)
+                reason = reason_of(reason_text)
                 pk = (part, reason)
-                pending[pk] = pending.get(pk, 0) + 1
+                pending[pk] = pending.get(pk, 0) + n
                 if reason in WAITING_FOR_RESOURCES:
-                    since = j.eligible if j.eligible is not None else j.submit
+                    raw = eligible if eligible[:1].isdigit() else submit
+                    since = ts_cache.get(raw, -1.0)
+                    if since == -1.0:
+                        since = ts_cache[raw] = parse_timestamp(raw)
                     if since is not None and since <= now:
                         age = now - since
                         if age > oldest.get(part, -1.0):
                             oldest[part] = age
         self.seen_finished = finished_now
-        for part, st in new_finished:
-            self.finished[(part, st)] = self.finished.get((part, st), 0) + 1
+        for part, st, n in new_finished:
+            self.finished[(part, st)] = self.finished.get((part, st), 0) + n
         # Partitions known to this exporter: from jobs, and from sinfo when it ran this cycle anyway.
-        known = {p for p, _ in counts} | {p for p, _ in self.finished}
+        known = {p for p, _ in agg} | {p for p, _ in self.finished}
         sinfo = cycle.cached("sinfo")
         if sinfo is not None:
             known |= set(sinfo.partitions)
@@ -87,13 +91,12 @@ class JobsCollector:
         fam_gpus = family("gpuwatch_slurm_job_gpus")
         for p in self.partitions:
             for s in ZERO_STATES:
-                counts.setdefault((p, s), 0)
-                cpus.setdefault((p, s), 0)
-                gpus.setdefault((p, s), 0)
-        for k in sorted(counts):
-            fam_jobs.add_metric(list(k), counts[k])
-            fam_cpus.add_metric(list(k), cpus[k])
-            fam_gpus.add_metric(list(k), gpus[k])
+                agg.setdefault((p, s), [0, 0, 0])
+        for k in sorted(agg):
+            n, c, g = agg[k]
+            fam_jobs.add_metric(list(k), n)
+            fam_cpus.add_metric(list(k), c)
+            fam_gpus.add_metric(list(k), g)
         fam_pending = family("gpuwatch_slurm_jobs_pending")
         for k in sorted(pending):
             fam_pending.add_metric(list(k), pending[k])

@@ -16,14 +16,16 @@ class UsersCollector:
         jobs = cmds.squeue(cycle)
         by_user: dict[tuple[str, str], list[int]] = {}
         by_acct: dict[tuple[str, str], list[int]] = {}
-        for j in jobs:
-            if j.state not in STATES:
+        for _jid, _part, state, user, account, cpus, gpus, _e, _s, _end, _r, n in jobs:
+            if state not in STATES:
                 continue
-            for table, who in ((by_user, j.user or "unknown"), (by_acct, j.account or "unknown")):
-                v = table.setdefault((who, j.state), [0, 0, 0])
-                v[0] += 1
-                v[1] += j.cpus
-                v[2] += j.gpus
+            for table, who in ((by_user, user or "unknown"), (by_acct, account or "unknown")):
+                v = table.get((who, state))
+                if v is None:
+                    v = table[(who, state)] = [0, 0, 0]
+                v[0] += n
+                v[1] += cpus * n
+                v[2] += gpus * n
         out = []
         for prefix, table in (("user", by_user), ("account", by_acct)):
             fj = family(f"gpuwatch_slurm_{prefix}_jobs")

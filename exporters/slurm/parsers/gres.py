@@ -40,7 +40,9 @@ def parse_gres(text: str | None, name: str = "gpu") -> dict[str, int]:
         return out
     for item in split_top(text):
         item = item.strip()
-        base = item.split("(", 1)[0]
+        base = item.replace("(null)", "")
+        if base.endswith(")") and "(" in base:
+            base = base[: base.rindex("(")]  # drop "(S:0-3)" / "(IDX:0,2)"
         parts = base.split(":")
         if parts[0] != name:
             continue
@@ -53,8 +55,6 @@ def parse_gres(text: str | None, name: str = "gpu") -> dict[str, int]:
         if count is None:
             continue
         gtype = parts[1] if len(parts) >= 3 else ""
-        if gtype == "(null)":
-            gtype = ""
         out[gtype] = out.get(gtype, 0) + count
     return out
 

@@ -34,7 +34,7 @@ class License:
 
 def parse_licenses(text: str, command: str = "scontrol show licenses -o") -> list[License]:
     out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):
         line = line.strip()
         if not line or line.lower().startswith("no licenses"):
             continue
@@ -62,7 +62,7 @@ class Reservation:
 
 def parse_reservations(text: str, command: str = "scontrol show reservation -o") -> list[Reservation]:
     out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):
         line = line.strip()
         if not line or line.lower().startswith("no reservations"):
             continue
@@ -91,7 +91,7 @@ class Share:
 
 
 def parse_sshare(text: str, command: str = "sshare -a -P") -> list[Share]:
-    lines = [l for l in text.splitlines() if l.strip()]
+    lines = [l for l in text.split("\n") if l.strip()]
     if not lines:
         return []
     header = [h.strip() for h in lines[0].split("|")]

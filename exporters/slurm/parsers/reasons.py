@@ -50,6 +50,8 @@ def normalize_reason(text: str | None) -> str:
     if text is None:
         return "None"
     t = text.strip()
+    if t in ("(null)", "N/A", ""):
+        return "None"
     if t.startswith("(") and t.endswith(")"):
         t = t[1:-1].strip()
     if not t or t in ("(null)", "N/A"):

@@ -56,7 +56,7 @@ def _section(line: str) -> str | None:
 def parse_sdiag(text: str, command: str = "sdiag") -> Sdiag:
     out = Sdiag()
     section = "general"
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if not line.strip() or line.startswith("*"):
             continue
         sec = _section(line)

@@ -84,64 +84,116 @@ def _free_text(text: str) -> str:
     return "" if t in ("none", "(null)", "N/A") else t
 
 
-def parse_sinfo(text: str, command: str = "sinfo") -> SinfoResult:
-    """Parse the output of :func:`sinfo_argv`. Lines with too few columns or no node name are
-    skipped and counted in ``bad_lines``; output with content but no usable line raises ParseError."""
-    ncols = len(SINFO_FIELDS)
+_KEYS = {f.lower(): k for f, k in SINFO_FIELDS}
+_KEYS.update({"statelong": "state_long", "statecompact": "state_long", "partitionname": "partition",
+              "nodehost": "node", "nodes": "node", "cpus": "cpus_count", "gres": "gres", "gresused": "gres_used"})
+
+
+def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None = "|") -> SinfoResult:
+    """Parse ``sinfo -N -O`` output into nodes and partitions.
+
+    ``fields`` are the ``-O`` field names in column order (default: :data:`SINFO_FIELDS`, what
+    :func:`sinfo_argv` asks for); other captures (``StateLong`` instead of ``StateComplete``,
+    space-separated columns with ``sep=None``) parse too. Lines with too few columns or no node
+    name are skipped and counted in ``bad_lines``; output with content but no usable line
+    raises ParseError.
+    """
+    names = [f for f, _ in SINFO_FIELDS] if fields is None else list(fields)
+    keys = [_KEYS.get(f.lower(), f.lower()) for f in names]
+    ncols = len(keys)
+    ix = {k: i for i, k in enumerate(keys)}
+    i_node = ix.get("node")
+    if i_node is None:
+        raise ValueError("fields must include NodeList")
+    i_state = ix.get("state", ix.get("state_long"))
+    last_free = keys[-1] == "reason" and sep is not None
+
+    def col(c, key, default=""):
+        i = ix.get(key)
+        return c[i] if i is not None else default
+
     nodes: dict[str, Node] = {}
     parts: dict[str, Partition] = {}
+    members: dict[str, set[str]] = {}  # partition -> node names (a set: rows repeat per partition)
+    state_cache: dict[str, NodeState] = {}
+    gres_cache: dict[str, dict[str, int]] = {}
+    ts_cache: dict[str, float | None] = {}
+
+    def gres_of(text: str) -> dict[str, int]:
+        r = gres_cache.get(text)
+        if r is None:
+            r = parse_gres(text)
+            if len(gres_cache) < 4096:
+                gres_cache[text] = r
+        return r
     bad = 0
     lines = 0
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for line in text.split("\n"):
         if not line.strip():
             continue
         lines += 1
-        cols = line.split("|", ncols - 1)
+        if sep is None:
+            cols = line.split()
+        else:
+            cols = line.split(sep, ncols - 1) if last_free else line.split(sep)
         if len(cols) < ncols:
             bad += 1
             continue
-        name = cols[0].strip()
+        name = cols[i_node].strip()
         if not name or " " in name:
             bad += 1
             continue
-        reason = cols[-1]
-        if reason.endswith("|"):
+        reason = col(cols, "reason")
+        if sep is not None and reason.endswith(sep):
             reason = reason[:-1]
-        pname = cols[1].strip()
+        pname = col(cols, "partition").strip()
         default = pname.endswith("*")
         pname = pname.rstrip("*")
         node = nodes.get(name)
         if node is None:
-            state_text = cols[4].strip()
-            alloc, idle, other, total = _cpus(cols[5])
-            gres = cols[9].strip()
-            types = parse_gres(gres)
+            state_text = cols[i_state].strip() if i_state is not None else ""
+            alloc, idle, other, total = _cpus(col(cols, "cpus"))
+            gres = col(cols, "gres").strip()
+            types = gres_of(gres)
+            st = state_cache.get(state_text)
+            if st is None:
+                st = parse_node_state(state_text)
+                if len(state_cache) < 4096:
+                    state_cache[state_text] = st
+            rts = col(cols, "reason_time").strip()
+            reason_time = ts_cache.get(rts, -1.0)
+            if reason_time == -1.0:
+                reason_time = ts_cache[rts] = parse_timestamp(rts)
             node = Node(
                 name=name,
-                state=parse_node_state(state_text),
+                state=st,
                 state_text=state_text,
                 cpus_alloc=alloc, cpus_idle=idle, cpus_other=other, cpus_total=total,
-                memory_mb=to_int(cols[6]),
-                alloc_mem_mb=to_int(cols[7]),
-                free_mem_mb=to_int(cols[8]),
+                memory_mb=to_int(col(cols, "memory")),
+                alloc_mem_mb=to_int(col(cols, "alloc_mem")),
+                free_mem_mb=to_int(col(cols, "free_mem")),
                 gpus_total=sum(types.values()),
-                gpus_used=sum(parse_gres(cols[10]).values()),
-                gpu_types=types,
+                gpus_used=sum(gres_of(col(cols, "gres_used")).values()),
+                gpu_types=dict(types),
                 gres=gres if gres != "(null)" else "",
                 reason=_free_text(reason),
-                reason_time=parse_timestamp(cols[11].strip()),
+                reason_time=reason_time,
             )
             nodes[name] = node
-        if pname and pname not in node.partitions:
-            node.partitions.append(pname)
         if pname:
+            if pname not in node.partitions:
+                node.partitions.append(pname)
             p = parts.get(pname)
             if p is None:
-                p = parts[pname] = Partition(pname, cols[2].strip().lower() or "unknown", default,
-                                             parse_duration(cols[3]))
-            p.default = p.default or default
-            if name not in p.nodes:
+                p = parts[pname] = Partition(pname, col(cols, "part_state").strip().lower() or "unknown", default,
+                                             parse_duration(col(cols, "part_max_time")))
+                members[pname] = set()
+            if default:
+                p.default = True
+            m = members[pname]
+            if name not in m:
+                m.add(name)
                 p.nodes.append(name)
     if lines and not nodes:
-        raise ParseError(command, f"none of {lines} lines had the {ncols} expected '|'-separated columns")
+        raise ParseError(command, f"none of {lines} lines had the {ncols} expected columns")
     return SinfoResult(nodes, parts, bad)

@@ -1,0 +1,212 @@
+"""Prometheus and Alertmanager (the Debian binaries) as local processes on 127.0.0.1.
+
+Each gets a private folder (config, data), a free port, ``--cluster.listen-address=`` for
+Alertmanager (no gossip port), and ``--rules.alert.resend-delay`` for Prometheus (with the
+default of 1m the first notification can be lost while Alertmanager is being discovered).
+They never touch a system Prometheus or Alertmanager: other ports, other configs, other data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+
+from .procs import ManagedProcess, StackError, free_port
+
+PROMETHEUS_BINARIES = ("prometheus",)
+ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
+SEARCH_PATH = "/usr/bin:/usr/sbin:/usr/local/bin:/bin:/sbin"
+
+
+def find_binary(names: Sequence[str], package: str) -> str:
+    path = os.pathsep.join([os.environ.get("PATH", ""), SEARCH_PATH])
+    for name in names:
+        found = shutil.which(name, path=path)
+        if found:
+            return found
+    raise StackError(f"{names[0]} not found; install the Debian package {package} (make deps does, as root)")
+
+
+def _get_json(url: str, timeout: float = 5.0) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
+            return json.load(resp)
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")[:500]
+        raise StackError(f"GET {url}: HTTP {exc.code}: {body}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise StackError(f"GET {url}: {exc}") from None
+
+
+def _post(url: str, timeout: float = 5.0) -> None:
+    req = urllib.request.Request(url, method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout):  # noqa: S310 (loopback)
+            pass
+    except (urllib.error.URLError, OSError) as exc:
+        raise StackError(f"POST {url}: {exc}") from None
+
+
+@dataclass
+class Target:
+    """One scrape target: ``host:port`` plus target labels (``node``, ``pod``, ``role``)."""
+
+    address: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def prometheus_config(
+    *,
+    scrape_interval: str,
+    evaluation_interval: str,
+    alertmanager: str | None,
+    rule_files: Iterable[str],
+    gpu_targets: Iterable[Target] = (),
+    slurm_targets: Iterable[Target] = (),
+    self_address: str | None = None,
+) -> dict:
+    """The local stack's Prometheus config: the compose config's jobs, static local targets.
+
+    Same job names and target labels as compose/prometheus/prometheus.yml (``gpuwatch-gpu`` with
+    ``node``/``pod``/``role`` on each target, ``gpuwatch-slurm`` without ``node``), plain HTTP on
+    loopback instead of RunPod's HTTPS proxy.
+    """
+
+    def static(targets: Iterable[Target]) -> list[dict]:
+        return [{"targets": [t.address], "labels": dict(t.labels)} for t in targets]
+
+    scrape: list[dict] = []
+    if self_address:
+        scrape.append({"job_name": "prometheus", "static_configs": [{"targets": [self_address]}]})
+    if alertmanager:
+        scrape.append({"job_name": "alertmanager", "static_configs": [{"targets": [alertmanager]}]})
+    scrape.append({"job_name": "gpuwatch-gpu", "static_configs": static(gpu_targets)})
+    scrape.append({"job_name": "gpuwatch-slurm", "static_configs": static(slurm_targets)})
+    config: dict[str, Any] = {
+        "global": {
+            "scrape_interval": scrape_interval,
+            "scrape_timeout": scrape_interval,
+            "evaluation_interval": evaluation_interval,
+            "external_labels": {"monitor": "gpuwatch-local"},
+        },
+        "rule_files": list(rule_files),
+        "scrape_configs": scrape,
+    }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    return config
+
+
+class Prometheus(ManagedProcess):
+    """``prometheus`` on 127.0.0.1:PORT with its config and TSDB under ``workdir``."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        config: dict,
+        port: int | None = None,
+        resend_delay: str = "1s",
+        binary: str | None = None,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.address}"
+        self.config_path = self.workdir / "prometheus.yml"
+        self.data_dir = self.workdir / "data"
+        self.write_config(config)
+        argv = [
+            binary or find_binary(PROMETHEUS_BINARIES, "prometheus"),
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--web.listen-address={self.address}",
+            f"--web.external-url={self.url}",
+            f"--rules.alert.resend-delay={resend_delay}",
+            "--web.enable-lifecycle",
+            "--log.level=warn",
+        ]
+        super().__init__("prometheus", argv, self.workdir / "prometheus.log")
+
+    def write_config(self, config: dict) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        tmp = self.config_path.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+        tmp.replace(self.config_path)
+
+    def start_and_wait(self, timeout: float = 60.0) -> "Prometheus":
+        self.start()
+        self.wait_http(self.url + "/-/ready", timeout)
+        return self
+
+    def reload(self) -> None:
+        _post(self.url + "/-/reload")
+
+    def api(self, path: str, **params: str) -> Any:
+        query = ("?" + urllib.parse.urlencode(params)) if params else ""
+        body = _get_json(f"{self.url}/api/v1/{path}{query}")
+        if body.get("status") != "success":
+            raise StackError(f"prometheus /api/v1/{path}: {body}")
+        return body["data"]
+
+    def query(self, expr: str, time: float | None = None) -> dict:
+        """``/api/v1/query``; returns ``data`` (``resultType``, ``result``)."""
+        params = {"query": expr}
+        if time is not None:
+            params["time"] = f"{time:.3f}"
+        return self.api("query", **params)
+
+    def query_range(self, expr: str, start: float, end: float, step: str = "1s") -> dict:
+        return self.api("query_range", query=expr, start=f"{start:.3f}", end=f"{end:.3f}", step=step)
+
+    def alerts(self) -> list[dict]:
+        return self.api("alerts")["alerts"]
+
+    def rules(self) -> list[dict]:
+        return self.api("rules")["groups"]
+
+    def targets(self) -> list[dict]:
+        return self.api("targets")["activeTargets"]
+
+
+class Alertmanager(ManagedProcess):
+    """``prometheus-alertmanager`` on 127.0.0.1:PORT, gossip off, state under ``workdir``."""
+
+    def __init__(self, workdir: Path, config_file: Path, port: int | None = None, binary: str | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.address}"
+        self.config_path = Path(config_file)
+        argv = [
+            binary or find_binary(ALERTMANAGER_BINARIES, "prometheus-alertmanager"),
+            f"--config.file={self.config_path}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address={self.address}",
+            f"--web.external-url={self.url}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ]
+        super().__init__("alertmanager", argv, self.workdir / "alertmanager.log")
+
+    def start_and_wait(self, timeout: float = 30.0) -> "Alertmanager":
+        self.start()
+        self.wait_http(self.url + "/-/ready", timeout)
+        return self
+
+    def alerts(self, **filters: str) -> list[dict]:
+        query = ("?" + urllib.parse.urlencode(filters)) if filters else ""
+        return _get_json(f"{self.url}/api/v2/alerts{query}")
+
+    def status(self) -> dict:
+        return _get_json(f"{self.url}/api/v2/status")
+

@@ -1,0 +1,37 @@
+"""``gpuwatch-rules check``: validate only; also runs promtool and amtool when they are on PATH."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import compiler, tools, writer
+from .errors import RulesError
+from .cmd_compile import plan_for, summary
+from .options import shared_options, to_options
+
+
+@click.command("check")
+@shared_options
+@click.option("--no-tools", is_flag=True, help="Do not run promtool/amtool even when installed.")
+def check_cmd(no_tools: bool, **kw: object) -> None:
+    """Validate alert definitions and notifications; write nothing."""
+    opts = to_options(**kw)  # type: ignore[arg-type]
+    c = compiler.compile_sources(opts)
+    ran: list[str] = []
+    if not no_tools:
+        with tempfile.TemporaryDirectory(prefix="gpuwatch-rules-check-") as tmp:
+            plan = plan_for(c, tmp, None, None)
+            plan.secrets = {}
+            writer.write(plan)
+            results = tools.promtool_check(Path(tmp)) + tools.amtool_check(Path(tmp))
+            for what, rc, out in results:
+                if what.startswith("amtool") and rc != 0:
+                    mapped = tools.amtool_source_problems(out, c.notifications_path, c.notifications_src)
+                    if mapped:
+                        raise RulesError(problems=mapped)
+            tools.raise_failures(results, "compiled output")
+            ran = [w for w, _, _ in results]
+    click.echo(f"ok: {summary(c)}" + (f"; passed {', '.join(ran)}" if ran else "; promtool/amtool not run"))

@@ -1,0 +1,180 @@
+"""Job attribution, all three ways: real processes' environ, NVML processes + cgroup, mapping folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from gpuwatch.exporters.gpu import jobs as J
+from gpuwatch.exporters.gpu.collectors.base import Options
+
+from .helpers import GPU_FIXTURES, parse_metrics, series, value
+
+# A pod given the node's GPUs 4 and 5: NVML shows them as indices 0 and 1.
+POD_GPUS = """
+gpus:
+  - {uuid: GPU-44444444-0000-4000-8000-000000000000, minor: 4, pci_bus_id: "00000000:9A:00.0"}
+  - {uuid: GPU-55555555-0000-4000-8000-000000000000, minor: 5, pci_bus_id: "00000000:AB:00.0"}
+"""
+
+
+@pytest.fixture
+def start_job_process():
+    """Start real processes (``sleep``) with Slurm variables in their environment."""
+    procs = []
+
+    def start(**env) -> subprocess.Popen:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+        p = subprocess.Popen([shutil.which("sleep") or "/bin/sleep", "60"], env={**clean, **env})
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def jobs_by_gpu(m) -> dict[str, set[tuple[str, str]]]:
+    out: dict[str, set] = {}
+    for labels in series(m, "gpuwatch_gpu_job_info"):
+        d = dict(labels)
+        out.setdefault(d["gpu"], set()).add((d["job_id"], d["user"]))
+    return out
+
+
+def test_allocation_from_real_process_environ_joined_by_minor(make_exporter, start_job_process):
+    start_job_process(SLURM_JOB_ID="4242", SLURM_JOB_USER="alice", SLURM_JOB_GPUS="5")
+    start_job_process(SLURM_JOB_ID="4243", SLURM_JOB_USER="bob", SLURM_JOB_GPUS="4,5", SLURM_STEP_GPUS="4")
+    start_job_process(SLURM_JOB_ID="4244", SLURM_JOB_USER="eve", SLURM_JOB_GPUS="0,1")  # other GPUs of the node
+    start_job_process(SLURM_JOB_ID="4245", SLURM_JOB_USER="cpuonly")  # no GPUs
+    exp = make_exporter(POD_GPUS, ["jobs"], options=Options(proc_root="/proc"))
+    exp.collect_once()
+    got = jobs_by_gpu(parse_metrics(exp.render()))
+    # never joined by NVML index: job 4244 (GPUs 0,1 of the node) is not on this pod's GPUs
+    assert got == {"0": {("4243", "bob")}, "1": {("4242", "alice")}}
+
+
+def test_allocation_by_pci_bus_id_and_uuid(make_exporter, start_job_process):
+    start_job_process(SLURM_JOB_ID="51", SLURM_JOB_USER="ann", SLURM_JOB_GPUS="0000:9a:00.0")
+    start_job_process(SLURM_JOB_ID="52", SLURM_JOB_USER="ben", SLURM_STEP_GPUS="GPU-55555555-0000-4000-8000-000000000000")
+    exp = make_exporter(POD_GPUS, ["jobs"], options=Options(proc_root="/proc"))
+    exp.collect_once()
+    assert jobs_by_gpu(parse_metrics(exp.render())) == {"0": {("51", "ann")}, "1": {("52", "ben")}}
+
+
+def test_job_ends_series_goes(make_exporter, start_job_process):
+    p = start_job_process(SLURM_JOB_ID="61", SLURM_JOB_USER="ann", SLURM_JOB_GPUS="4")
+    exp = make_exporter(POD_GPUS, ["jobs"], options=Options(proc_root="/proc"))
+    exp.collect_once()
+    assert jobs_by_gpu(parse_metrics(exp.render())) == {"0": {("61", "ann")}}
+    p.kill()
+    p.wait()
+    exp.collect_once()
+    assert jobs_by_gpu(parse_metrics(exp.render())) == {}
+
+
+def test_nvml_process_resolved_through_real_proc_environ(make_exporter, start_job_process, tmp_path):
+    """Bare metal: NVML reports the PID of a job's process; no GPU variables needed."""
+    p = start_job_process(SLURM_JOB_ID="7001", SLURM_JOB_USER="carol")
+    exp = make_exporter(POD_GPUS + f"processes:\n  - {{gpu: 1, pid: {p.pid}, memory_used: 3GiB}}\n", ["jobs"], options=Options(proc_root="/proc"))
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    assert jobs_by_gpu(m) == {"1": {("7001", "carol")}}
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="1", job_id="7001") == 3 * 2**30
+    assert value(m, "gpuwatch_gpu_processes", gpu="1") == 1
+
+
+def test_nvml_processes_resolved_through_cgroup_fixtures(make_exporter):
+    exp = make_exporter(POD_GPUS + """processes:
+  - {gpu: 0, pid: 1001, memory_used: 1GiB}
+  - {gpu: 0, pid: 1002, memory_used: 2GiB}
+  - {gpu: 1, pid: 1002, memory_used: 4GiB}
+""", ["jobs"], options=Options(proc_root=str(GPU_FIXTURES / "proc")))
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    assert jobs_by_gpu(m) == {"0": {("1234", "root"), ("5678", "bob")}, "1": {("5678", "bob")}}
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="0", job_id="1234") == 2**30
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="1", job_id="5678") == 4 * 2**30
+
+
+def test_container_host_pids_count_for_the_only_job(make_exporter, start_job_process):
+    """RunPod: NVML's PIDs are host PIDs absent from the pod's /proc; the GPU's one job gets the memory."""
+    start_job_process(SLURM_JOB_ID="8001", SLURM_JOB_USER="dan", SLURM_JOB_GPUS="4")
+    exp = make_exporter(POD_GPUS + "processes:\n  - {gpu: 0, pid: 4000000, memory_used: 5GiB}\n  - {gpu: 0, pid: 4000001, memory_used: 1GiB}\n",
+                        ["jobs"], options=Options(proc_root="/proc"))
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    assert jobs_by_gpu(m) == {"0": {("8001", "dan")}}
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="0", job_id="8001") == 6 * 2**30
+
+
+def test_mapping_dir(make_exporter, tmp_path):
+    d = tmp_path / "map"
+    d.mkdir()
+    (d / "4").write_text("9001\n9002 alice\n")  # by minor number (Slurm's GPU id)
+    (d / "GPU-55555555-0000-4000-8000-000000000000").write_text("# comment\n9003\nnot-a-job\n")
+    (d / "00000000:9A:00.0").write_text("9004\n")
+    (d / "7").write_text("9999\n")  # a GPU this node does not have
+    (d / ".hidden").write_text("9998\n")
+    exp = make_exporter(POD_GPUS, ["jobs"], options=Options(proc_root=str(tmp_path / "noproc"), job_mapping_dir=str(d)))
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    assert jobs_by_gpu(m) == {"0": {("9001", ""), ("9002", "alice"), ("9004", "")}, "1": {("9003", "")}}
+    assert value(m, "gpuwatch_gpu_collector_success", collector="jobs") == 1
+    # the folder vanishing is a collector failure, not a crash
+    shutil.rmtree(d)
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    assert value(m, "gpuwatch_gpu_collector_success", collector="jobs") == 0
+    assert value(m, "gpuwatch_gpu_up", gpu="0") == 1
+
+
+@pytest.mark.parametrize("text,want", [
+    ("0,1", ["minor:0", "minor:1"]),
+    ("0-2,6", ["minor:0", "minor:1", "minor:2", "minor:6"]),
+    ("", []),
+    ("GPU-abc", ["uuid:GPU-abc"]),
+    ("0000:3b:00.0", ["bus:00000000:3B:00.0"]),
+    ("x,,7", ["minor:7"]),
+])
+def test_parse_gpu_list(text, want):
+    assert [f"{r.kind}:{r.value}" for r in J.parse_gpu_list(text)] == want
+
+
+@pytest.mark.parametrize("fixture,job,uid", [("1001", "1234", 0), ("1002", "5678", None), ("1003", None, None)])
+def test_cgroup_parsing(fixture, job, uid):
+    text = (GPU_FIXTURES / "proc" / fixture / "cgroup").read_text()
+    assert J.job_from_cgroup(text) == (job, uid)
+
+
+def test_environ_parsing_keeps_only_slurm_vars():
+    env = J.parse_environ(b"PATH=/bin\0SLURM_JOB_ID=12\0SLURM_JOB_GPUS=0,1\0SECRET=x\0broken\0")
+    assert env == {"SLURM_JOB_ID": "12", "SLURM_JOB_GPUS": "0,1"}
+
+
+def test_environ_cache_rereads_new_process(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "10").mkdir(parents=True)
+    (proc / "10" / "environ").write_bytes(b"SLURM_JOB_ID=1\0SLURM_JOB_GPUS=0\0")
+    s = J.ProcScanner(str(proc))
+    assert set(s.scan()) == {"1"}
+    (proc / "10" / "environ").write_bytes(b"SLURM_JOB_ID=2\0SLURM_JOB_GPUS=0\0")
+    assert set(s.scan()) == {"1"}  # same process: cached
+    shutil.rmtree(proc / "10")
+    assert s.scan() == {} and s._cache == {}
+
+
+def test_real_slurm_job_environ_fixture(make_exporter):
+    """Captured from a real Slurm 22.05 job (batch script + srun step); NVML order differs from minors."""
+    exp = make_exporter("""
+gpus:
+  - {uuid: GPU-22222222-0000-4000-8000-000000000000, minor: 2}
+  - {uuid: GPU-00000000-0000-4000-8000-000000000000, minor: 0}
+  - {uuid: GPU-11111111-0000-4000-8000-000000000000, minor: 1}
+""", ["jobs"], options=Options(proc_root=str(GPU_FIXTURES / "proc-slurm-22.05")))
+    exp.collect_once()
+    assert jobs_by_gpu(parse_metrics(exp.render())) == {"1": {("1", "nobody")}, "2": {("1", "nobody")}}

@@ -1,0 +1,63 @@
+"""Short form of bench/load.py against the real exporters: 50 concurrent scrapers, no errors,
+no threads left behind, RSS growth under the 5 MB goal (after a warm-up at the same load)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+import load  # noqa: E402
+
+
+def check(res: dict) -> None:
+    assert res["errors"] == 0, res["error_kinds"]
+    assert res["requests"] >= 100, res
+    assert res["rss_growth_kib"] < load.RSS_GOAL_KIB, res
+    assert res["threads_after"] <= res["threads_before"], res
+
+
+def test_gpu_exporter_under_50_scrapers(tmp_path):
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(load.GPU_SCENARIO)
+    port = load._free_port()
+    argv = [sys.executable, "-m", "gpuwatch.exporters.gpu", "--web.listen-address", f"127.0.0.1:{port}",
+            "--nvml.scenario", str(scenario), "--log.level", "warn"]
+    with load.exporter_process(argv) as exp:
+        url = f"http://127.0.0.1:{port}/metrics"
+        load.wait_http(url, exporter=exp)
+        res = load.measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
+        exp.check_alive()
+    check(res)
+
+
+@pytest.mark.slurm
+def test_slurm_exporter_under_50_scrapers(tmp_path):
+    from conftest import require_programs
+
+    require_programs("munged", "slurmctld", "slurmd", "squeue", "sinfo", "sdiag")
+    from gpuwatch.localstack.slurm import SlurmLab
+
+    with SlurmLab(tmp_path) as lab:
+        for i in range(5):
+            lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"load{i}", "--wrap", "sleep 600"])
+        port = load._free_port()
+        exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
+        argv = [str(exe), "--web.listen-address", f"127.0.0.1:{port}", "--slurm.poll-interval", "1", "--log.level", "warn"]
+        with load.exporter_process(argv, env=lab.env) as exp:
+            url = f"http://127.0.0.1:{port}/metrics"
+            load.wait_http(url, exporter=exp)
+            res = load.measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
+            exp.check_alive()
+            assert "gpuwatch_slurm_up 1.0" in load_scrape(url)
+    check(res)
+
+
+def load_scrape(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()

@@ -1,0 +1,345 @@
+"""The exporter's plumbing with recorded real output behind stand-in commands: golden /metrics,
+catalog coverage, failure handling (garbage, non-zero exit, hang), process hygiene, caching, CLI.
+Real Slurm runs in test_lab.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import require_programs
+from gpuwatch.exporters.common.http import Site
+from gpuwatch.exporters.common.server import start_server
+from gpuwatch.exporters.slurm.cli import build_parser
+from gpuwatch.exporters.slurm.collectors import COLLECTORS
+from gpuwatch.exporters.slurm.cycle import Cycle
+from gpuwatch.exporters.slurm.metrics import METRICS
+from gpuwatch.exporters.slurm.parsers.common import parse_timestamp
+from gpuwatch.exporters.slurm.poller import Exporter
+from gpuwatch.exporters.slurm.runner import CommandError, Runner
+from gpuwatch.localstack.slurm import free_port, pid_alive
+
+from .conftest import SLURM_FIXTURES
+from .helpers import samples, series_names, value
+
+LAB = SLURM_FIXTURES / "lab-22.05"
+GOLDEN = SLURM_FIXTURES / "golden" / "metrics.prom"
+NOW = parse_timestamp("2026-11-30T15:54:20")
+ALL = sorted(COLLECTORS.specs)
+DEFAULT = COLLECTORS.enabled_from(None)
+DYNAMIC = ("_duration_seconds", "gpuwatch_slurm_last_collection_timestamp_seconds")
+
+
+def make_exporter(bin_dir: Path, collectors=None, timeout: float = 5.0) -> Exporter:
+    return Exporter(collectors or DEFAULT, Runner(timeout=timeout, bin_dir=str(bin_dir)), poll_interval=60)
+
+
+def normalise(text: str) -> str:
+    """Blank out values that depend on timing so the golden file is stable."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("#") and any(d in line.split("{")[0].split(" ")[0] for d in DYNAMIC):
+            line = line.rsplit(" ", 1)[0] + " <dynamic>"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_default_collectors():
+    assert DEFAULT == ["jobs", "nodes", "partitions", "scheduler"]
+    assert set(ALL) == {"fairshare", "jobs", "licenses", "nodes", "partitions", "reservations", "scheduler", "users"}
+
+
+def test_golden_metrics(fake_slurm, update_golden):
+    exp = make_exporter(fake_slurm(LAB / "busy"), ALL)
+    text = normalise(exp.collect_once(now=NOW).decode())
+    if update_golden or not GOLDEN.exists():
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(text)
+        if not update_golden:
+            pytest.fail(f"{GOLDEN} was missing and has been written; review and commit it")
+    assert text == GOLDEN.read_text(), "metrics differ from the golden file; rerun with --update-golden if intended"
+
+
+def test_busy_values(fake_slurm):
+    smp = samples(make_exporter(fake_slurm(LAB / "busy"), ALL).collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_up") == 1
+    assert all(value(smp, "gpuwatch_slurm_collector_success", collector=c) == 1 for c in ALL)
+    assert value(smp, "gpuwatch_slurm_node_state", node="vm", state="mixed") == 1
+    assert value(smp, "gpuwatch_slurm_nodes", state="mixed") == 1 and value(smp, "gpuwatch_slurm_nodes", state="idle") == 0
+    assert value(smp, "gpuwatch_slurm_node_gpus", node="vm", state="allocated") == 2
+    assert value(smp, "gpuwatch_slurm_node_cpus", node="vm", state="idle") == 2
+    # array tasks counted one by one; the two-partition job keeps its "a,b" partition
+    assert value(smp, "gpuwatch_slurm_jobs", partition="debug", state="pending") == 10
+    assert value(smp, "gpuwatch_slurm_jobs", partition="debug,gpu", state="pending") == 1
+    assert value(smp, "gpuwatch_slurm_jobs", partition="gpu", state="running") == 2
+    assert value(smp, "gpuwatch_slurm_job_gpus", partition="gpu", state="running") == 2
+    assert value(smp, "gpuwatch_slurm_job_gpus", partition="gpu", state="pending") == 2
+    assert value(smp, "gpuwatch_slurm_jobs_pending", partition="debug", reason="ReqNodeNotAvail") == 1
+    assert value(smp, "gpuwatch_slurm_jobs_pending", partition="debug", reason="Priority") == 4
+    for reason in ("BeginTime", "Dependency", "JobHeldUser", "PartitionConfig", "PartitionNodeLimit"):
+        assert value(smp, "gpuwatch_slurm_jobs_pending", partition="debug", reason=reason) == 1, reason
+    # oldest job waiting for resources/priority (eligible 15:54:16 in debug), not the held/dependent ones
+    assert value(smp, "gpuwatch_slurm_pending_job_oldest_age_seconds", partition="debug") == 4
+    assert value(smp, "gpuwatch_slurm_pending_job_oldest_age_seconds", partition="gpu") == 5
+    # finished jobs already visible at start-up are remembered, not counted
+    assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="debug", state="completed") == 0
+    assert value(smp, "gpuwatch_slurm_rpc_total", type="REQUEST_JOB_INFO") == 26
+    assert value(smp, "gpuwatch_slurm_license_used", license="matlab") == 0
+    assert value(smp, "gpuwatch_slurm_reservation_cores", reservation="maint_window") == 4
+    assert value(smp, "gpuwatch_slurm_user_gpus", user="nobody", state="pending") == 2
+    assert value(smp, "gpuwatch_slurm_partition_gpus", partition="gpu", state="allocated") == 2
+
+
+def test_draining_and_down_stages(fake_slurm):
+    smp = samples(make_exporter(fake_slurm(LAB / "draining")).collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_node_state", node="vm", state="allocated") == 1
+    assert value(smp, "gpuwatch_slurm_node_flag", node="vm", flag="drain") == 1
+    assert value(smp, "gpuwatch_slurm_node_reason_info", node="vm", reason="gpu fell off the bus") == 1
+    smp = samples(make_exporter(fake_slurm(LAB / "down", "bin2")).collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_node_state", node="vm", state="down") == 1
+    assert value(smp, "gpuwatch_slurm_nodes", state="down") == 1
+    assert value(smp, "gpuwatch_slurm_node_gpus", node="vm", state="other") == 2  # free but unusable
+    assert value(smp, "gpuwatch_slurm_node_gpus", node="vm", state="idle") == 0
+
+
+def test_every_emitted_series_is_declared(fake_slurm):
+    smp = samples(make_exporter(fake_slurm(LAB / "busy"), ALL).collect_once(now=NOW))
+    declared = {s for m in METRICS for s in m.series_names}
+    emitted = series_names(smp)
+    assert emitted - declared == set()
+    # and the declarations carry the labels actually used
+    by_name = {m.name: m for m in METRICS}
+    for name, labels in smp:
+        assert {k for k, _ in labels} == set(by_name[name].labels), name
+
+
+def test_promtool_check_metrics(fake_slurm):
+    promtool = require_programs("promtool")["promtool"]
+    body = make_exporter(fake_slurm(LAB / "busy"), ALL).collect_once(now=NOW)
+    r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+
+
+def write_cmd(bin_dir: Path, name: str, body: str) -> None:
+    p = bin_dir / name
+    p.write_text("#!/bin/sh\n" + body + "\n")
+    p.chmod(0o755)
+
+
+def test_garbage_output_fails_collector_not_up(fake_slurm, caplog):
+    bin_dir = fake_slurm(LAB / "busy")
+    write_cmd(bin_dir, "squeue", "echo '<html>502 Bad Gateway</html>'")
+    exp = make_exporter(bin_dir)
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_up") == 1  # slurmctld answered the other commands
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="jobs") == 0
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 1
+    assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="parse") == 1
+    assert value(smp, "gpuwatch_slurm_nodes", state="mixed") == 1  # the rest of the scrape comes out
+    assert len([r for r in caplog.records if "collector failed" in r.getMessage()]) == 1
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="parse") == 2
+
+
+def test_unreachable_controller_sets_up_0(fake_slurm):
+    bin_dir = fake_slurm(LAB / "busy")
+    write_cmd(bin_dir, "squeue", "echo 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)' >&2; exit 1")
+    smp = samples(make_exporter(bin_dir).collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_up") == 0
+    assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="command") == 1
+
+
+def test_shared_command_failure_logs_one_line(fake_slurm, caplog):
+    caplog.set_level("INFO", logger="gpuwatch.slurm")
+    bin_dir = fake_slurm(LAB / "busy")
+    write_cmd(bin_dir, "sinfo", "echo 'Segmentation fault' ")
+    exp = make_exporter(bin_dir)
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 0
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="partitions") == 0
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="jobs") == 1
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    exp.collect_once(now=NOW)  # the same failure again: not logged again at warning level
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    write_cmd(bin_dir, "sinfo", f"cat {LAB / 'busy' / 'sinfo.txt'}")
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 1
+    assert any("recovered" in r.getMessage() for r in caplog.records)
+
+
+def test_other_nonzero_exit_keeps_up(fake_slurm):
+    bin_dir = fake_slurm(LAB / "busy")
+    write_cmd(bin_dir, "sdiag", "echo 'sdiag: invalid option' >&2; exit 2")
+    smp = samples(make_exporter(bin_dir).collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_up") == 1
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="scheduler") == 0
+
+
+def test_hang_is_killed_and_rest_of_cycle_skipped(fake_slurm, tmp_path, caplog):
+    bin_dir = fake_slurm(LAB / "busy")
+    pids = tmp_path / "pids"
+    # a command that hangs and leaves a child behind in its process group
+    write_cmd(bin_dir, "squeue", f"sleep 60 & echo $! >> {pids}; echo $$ >> {pids}; wait")
+    exp = make_exporter(bin_dir, timeout=1.0)
+    t0 = time.monotonic()
+    smp = samples(exp.collect_once(now=NOW))
+    took = time.monotonic() - t0
+    assert 0.9 < took < 4, took  # one timeout, not one per collector
+    assert value(smp, "gpuwatch_slurm_up") == 0
+    assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="timeout") == 1
+    for c in ("jobs", "nodes", "partitions", "scheduler"):
+        assert value(smp, "gpuwatch_slurm_collector_success", collector=c) == 0
+    # one warning line for the cycle, not one per collector
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    # the killed command and its child are gone, and no zombie is left behind
+    child_sleep, shell = map(int, pids.read_text().split())
+    assert not pid_alive(child_sleep) and not pid_alive(shell)
+    # our own child (the shell) was reaped; its orphaned child is init's to reap, not ours
+    assert _ppid(shell) != os.getpid()
+    children = [int(p) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(int(p.name)) == os.getpid()]
+    assert all(pid_alive(c) for c in children), "zombie children left"
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def test_runner_missing_program_and_not_found_bin_dir(tmp_path):
+    r = Runner(timeout=1, bin_dir=str(tmp_path))
+    with pytest.raises(CommandError, match="squeue not found in"):
+        r.run(["squeue"])
+
+
+def test_runner_strips_format_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("SQUEUE_FORMAT", "%i")
+    monkeypatch.setenv("SINFO_FORMAT", "%N")
+    write_cmd(tmp_path, "squeue", 'echo "${SQUEUE_FORMAT:-unset} ${SINFO_FORMAT:-unset} $TZ"')
+    assert Runner(timeout=5, bin_dir=str(tmp_path)).run(["squeue"]).stdout.strip() == "unset unset UTC"
+
+
+def test_finished_jobs_counted_once(fake_slurm, tmp_path):
+    stage = tmp_path / "stage"
+    shutil.copytree(LAB / "busy", stage)
+    bin_dir = fake_slurm(stage)
+    exp = make_exporter(bin_dir, ["jobs"])
+    base = (stage / "squeue.txt").read_text()
+    done = ("20|gpu|COMPLETED|nobody|(null)|1|1|1|N/A|N/A|N/A|cpu=1|N/A|2026-11-30T15:41:00|2026-11-30T15:41:30|None|\n"
+            "21_3|debug|TIMEOUT|daemon|(null)|1|1|1|N/A|N/A|N/A|cpu=1|N/A|2026-11-30T15:41:00|2026-11-30T15:41:40|TimeLimit|\n")
+    exp.collect_once(now=NOW)  # start-up: jobs 1-3 already finished are not counted
+    (stage / "squeue.txt").write_text(base + done)
+    for _ in range(3):  # visible for several cycles (MinJobAge), counted once
+        smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="gpu", state="completed") == 1
+    assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="debug", state="timeout") == 1
+    assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="debug", state="completed") == 0
+    # the job leaves squeue (MinJobAge passed): forgotten, and the counter stays
+    (stage / "squeue.txt").write_text(base)
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="gpu", state="completed") == 1
+    assert len(exp.collectors["jobs"].seen_finished) == 3  # bounded by what slurmctld lists
+    # a requeued job finishing again (same id, new end time) counts again
+    (stage / "squeue.txt").write_text(base + done.replace("15:41:30", "15:49:30"))
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="gpu", state="completed") == 2
+    # a failed squeue does not forget what was seen
+    write_cmd(bin_dir, "squeue", "exit 1")
+    exp.collect_once(now=NOW)
+    write_cmd(bin_dir, "squeue", f"cat {stage / 'squeue.txt'}")
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_jobs_finished_total", partition="gpu", state="completed") == 2
+
+
+def test_scrapes_are_served_from_the_cycle_cache(fake_slurm, tmp_path):
+    bin_dir = fake_slurm(LAB / "busy")
+    calls = tmp_path / "calls"
+    write_cmd(bin_dir, "squeue", f"echo x >> {calls}; cat {LAB / 'busy' / 'squeue.txt'}")
+    exp = make_exporter(bin_dir)
+    exp.poll_interval = 3600
+    args = build_parser().parse_args([f"--web.listen-address=127.0.0.1:{free_port()}"])
+    server = start_server(args, Site("t", "/metrics", exp.render, ready=exp.ready))
+    exp.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        bodies = []
+
+        def scrape():
+            bodies.append(urllib.request.urlopen(url, timeout=10).read())
+
+        threads = [threading.Thread(target=scrape) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(bodies) == 20 and len(set(bodies)) == 1
+        assert b"gpuwatch_slurm_up 1.0" in bodies[0]
+        assert calls.read_text().count("x") == 1  # 20 scrapes, one squeue
+        assert urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=5).status == 200
+    finally:
+        server.shutdown()
+        exp.stop()
+
+
+def test_cli_flags():
+    a = build_parser().parse_args([])
+    assert a.listen_address == ("", 9341) and a.telemetry_path == "/metrics"
+    assert (a.poll_interval, a.timeout, a.bin_dir) == (30.0, 10.0, None)
+    a = build_parser().parse_args(["--no-collector.jobs", "--collector.users", "--slurm.timeout=2.5"])
+    assert COLLECTORS.enabled(a) == ["nodes", "partitions", "scheduler", "users"] and a.timeout == 2.5
+
+
+def test_cli_errors_exit_nonzero(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "gpuwatch.exporters.slurm.cli", "--slurm.timeout=0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--slurm.timeout: must be > 0" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "gpuwatch.exporters.slurm.cli", f"--slurm.bin-dir={tmp_path}/nope"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--slurm.bin-dir" in r.stderr and "not a directory" in r.stderr
+
+
+def test_fast_renderer_matches_client_python(fake_slurm):
+    """render_text writes byte for byte what prometheus_client's generate_latest writes."""
+    import random
+
+    from gpuwatch.exporters.common.render import render_families
+    from gpuwatch.exporters.slurm.metrics import family
+    from gpuwatch.exporters.slurm.render import render_text
+
+    exp = make_exporter(fake_slurm(LAB / "busy"), ALL)
+    fams = []
+    for name in ALL:
+        fams += exp.collectors[name].collect(Cycle(exp.runner, NOW))
+    odd = family("gpuwatch_slurm_node_reason_info")
+    rnd = random.Random(3)
+    for i in range(200):
+        text = "".join(rnd.choice('ab"\\\n é|{}=,') for _ in range(rnd.randrange(12)))
+        odd.add_metric([f"n{i}", text], 1)
+    big = family("gpuwatch_slurm_node_memory_free_bytes")
+    for i, v in enumerate((0, 1, 1.5, 1e9, 123456789012.0, float("inf"), -2, 1e-7)):
+        big.add_metric([f"n{i}"], v)
+    fams += [odd, big]
+    assert render_text(fams) == render_families([f.to_prometheus() for f in fams])
+
+
+def test_readme_documents_every_metric_flag_and_collector():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Slurm exporter", 1)[1].split("\n## ", 1)[0]
+    for m in METRICS:
+        assert f"`{m.name}`" in section, m.name
+    for flag in ("--web.listen-address", "--web.telemetry-path", "--log.level", "--slurm.poll-interval",
+                 "--slurm.timeout", "--slurm.bin-dir"):
+        assert flag in section, flag
+    for name in ALL:
+        assert f"| `{name}` |" in section, name

@@ -1,0 +1,266 @@
+"""gpuwatch.localstack plumbing: the webhook receiver (real Alertmanager 0.25 bodies), the
+process runner, `make up` secrets, and a real Prometheus -> Alertmanager -> webhook round trip."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import FIXTURES, require_programs
+from gpuwatch.localstack import compose as compose_cli
+from gpuwatch.localstack.procs import ManagedProcess, StackError, free_port, pid_alive
+from gpuwatch.localstack.promstack import Alertmanager, Prometheus, Target, prometheus_config
+from gpuwatch.localstack.webhook import WebhookReceiver, format_event, parse_notification
+
+AM_FIXTURES = FIXTURES / "alertmanager-0.25"
+
+
+def post(url: str, body: bytes) -> int:
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+# --- webhook receiver -------------------------------------------------------------------------
+
+
+def test_parse_real_alertmanager_bodies():
+    firing = parse_notification(json.loads((AM_FIXTURES / "alertmanager_webhook_body_firing.json").read_text()), "/chat", 1.0)
+    (event,) = firing.events
+    assert (event.alertname, event.status, event.receiver, event.path) == ("AlwaysFiring", "firing", "sink", "/chat")
+    assert event.labels["severity"] == "test"
+    assert event.annotations["summary"] == "vector(1) > 0 always fires"
+    resolved = parse_notification(json.loads((AM_FIXTURES / "alertmanager_webhook_body_resolved.json").read_text()), "/", 2.0)
+    (event,) = resolved.events
+    assert event.status == "resolved" and event.labels["instance"] == "127.0.0.1:18000"
+    assert event.ends_at.startswith("2026-11-30T13:49:51")
+
+
+def test_format_event_is_readable():
+    body = json.loads((AM_FIXTURES / "alertmanager_webhook_body_exporter_down.json").read_text())
+    body["alerts"][0]["labels"].update(severity="critical", node="gpu-7")
+    body["alerts"][0]["annotations"]["summary"] = "Exporter 127.0.0.1:18000 is down\nmore text"
+    (event,) = parse_notification(body, "/pager", time.mktime((2026, 11, 30, 13, 49, 50, 0, 0, -1))).events
+    text = format_event(event)
+    first, second = text.splitlines()
+    assert first.split()[:4] == ["13:49:50", "FIRING", "critical", "ExporterDown"]
+    assert "node=gpu-7" in first and "instance=127.0.0.1:18000" in first and first.endswith("-> sink")
+    assert second.strip() == "Exporter 127.0.0.1:18000 is down"
+
+
+def test_receiver_records_prints_and_rejects_garbage():
+    seen = []
+    with WebhookReceiver(on_event=seen.append) as hook:
+        body = (AM_FIXTURES / "alertmanager_webhook_body_firing.json").read_bytes()
+        assert post(hook.url + "/chat", body) == 200
+        assert post(hook.url + "/chat", b"{not json") == 400
+        assert post(hook.url + "/chat", b'{"alerts": 3}') == 400
+        event = hook.wait_for("AlwaysFiring", status="firing", timeout=5, severity="test")
+        assert event is not None and event.path == "/chat"
+        assert hook.wait_for("AlwaysFiring", status="resolved", timeout=0.2) is None
+        assert [e.alertname for e in seen] == ["AlwaysFiring"]
+        assert len(hook.errors) == 2
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+def test_managed_process_stops_by_pid_and_reports_early_exit(tmp_path):
+    proc = ManagedProcess("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log").start()
+    pid = proc.pid
+    assert pid_alive(pid)
+    assert proc.stop(timeout=5) is not None
+    assert not pid_alive(pid)
+    dying = ManagedProcess("dying", [sys.executable, "-c", "import sys; print('bad flag'); sys.exit(3)"], tmp_path / "d.log").start()
+    with pytest.raises(StackError, match=r"(?s)dying exited \(status 3\).*bad flag"):
+        dying.wait_http(f"http://127.0.0.1:{free_port()}/", timeout=10)
+    with pytest.raises(StackError, match="cannot run"):
+        ManagedProcess("missing", [str(tmp_path / "nope")], tmp_path / "m.log").start()
+
+
+# --- make up secrets ------------------------------------------------------------------------------
+
+
+def _compose_dir(tmp_path: Path, am_config: dict) -> Path:
+    d = tmp_path / "compose"
+    (d / "generated" / "alertmanager").mkdir(parents=True)
+    (d / "generated" / "alertmanager" / "alertmanager.yml").write_text(yaml.safe_dump(am_config))
+    return d
+
+
+def test_prepare_secrets(tmp_path):
+    am = {
+        "route": {"receiver": "chat"},
+        "receivers": [{"name": "chat", "slack_configs": [{"api_url_file": "/etc/alertmanager/secrets/slack_api_url"}]}],
+    }
+    d = _compose_dir(tmp_path, am)
+    with pytest.raises(compose_cli.ComposeError, match="scrape_password: missing"):
+        compose_cli.prepare_secrets(d, environ={})
+    (d / "secrets").mkdir(exist_ok=True)
+    (d / "secrets" / "scrape_password").write_text("s3cret")
+    os.chmod(d / "secrets" / "scrape_password", 0o600)  # as Ansible's password lookup leaves it
+    with pytest.raises(compose_cli.ComposeError, match="secrets/alertmanager/slack_api_url"):
+        compose_cli.prepare_secrets(d, environ={})
+    (d / "secrets" / "alertmanager" / "slack_api_url").write_text("https://hooks.invalid/x")
+    lines = compose_cli.prepare_secrets(d, environ={})
+    grafana = d / "secrets" / "grafana_admin_password"
+    generated = grafana.read_text()
+    assert len(generated) >= 20 and generated not in "\n".join(lines)
+    assert stat.S_IMODE(os.stat(d / "secrets").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(grafana).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(d / "secrets" / "scrape_password").st_mode) == 0o644
+    assert any("scrape_password: mode 0600 -> 0644" in line for line in lines)
+    compose_cli.prepare_secrets(d, environ={})
+    assert grafana.read_text() == generated, "an existing password is kept"
+    lines = compose_cli.prepare_secrets(d, environ={"GRAFANA_ADMIN_PASSWORD": "from-env-1234"})
+    assert grafana.read_text() == "from-env-1234" and "from-env-1234" not in "\n".join(lines)
+
+
+def test_prepare_secrets_demo_and_outside_paths(tmp_path):
+    am = {"route": {"receiver": "x"}, "receivers": [{"name": "x", "pagerduty_configs": [{"routing_key_file": "/etc/alertmanager/secrets/pd"}]}]}
+    d = _compose_dir(tmp_path, am)
+    lines = compose_cli.prepare_secrets(d, demo=True, environ={})
+    assert (d / "secrets" / "scrape_password").stat().st_size > 10
+    assert (d / "secrets" / "alertmanager" / "pd").read_text() == ""
+    assert any("placeholder" in line for line in lines)
+    d2 = _compose_dir(tmp_path / "two", {"global": {"smtp_auth_password_file": "/home/me/pw"}})
+    (d2 / "secrets").mkdir()
+    (d2 / "secrets" / "scrape_password").write_text("x")
+    with pytest.raises(compose_cli.ComposeError, match="outside /etc/alertmanager/secrets/"):
+        compose_cli.prepare_secrets(d2, environ={})
+
+
+# --- real Prometheus -> Alertmanager -> webhook ----------------------------------------------------
+
+
+@pytest.mark.prometheus
+def test_prometheus_alertmanager_webhook_round_trip(tmp_path):
+    """The runners start the Debian binaries on free loopback ports; an alert on `up == 0` of a
+    target nobody serves reaches the receiver, routed by severity, in a few seconds."""
+    require_programs("prometheus", "prometheus-alertmanager")
+    with WebhookReceiver() as hook:
+        am_config = tmp_path / "am.yml"
+        am_config.write_text(
+            yaml.safe_dump(
+                {
+                    "route": {
+                        "receiver": "chat",
+                        "group_by": ["alertname"],
+                        "group_wait": "0s",
+                        "group_interval": "1s",
+                        "routes": [{"matchers": ['severity="critical"'], "receiver": "pager"}],
+                    },
+                    "receivers": [
+                        {"name": "chat", "webhook_configs": [{"url": hook.url + "/chat"}]},
+                        {"name": "pager", "webhook_configs": [{"url": hook.url + "/pager"}]},
+                    ],
+                }
+            )
+        )
+        rules = tmp_path / "rules.yml"
+        rules.write_text(
+            yaml.safe_dump(
+                {
+                    "groups": [
+                        {
+                            "name": "t",
+                            "rules": [
+                                {
+                                    "alert": "ExporterDown",
+                                    "expr": 'up{job="gpuwatch-gpu"} == 0',
+                                    "labels": {"severity": "critical"},
+                                    "annotations": {"summary": "{{ $labels.instance }} down"},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            )
+        )
+        am = Alertmanager(tmp_path / "am", am_config)
+        dead = f"127.0.0.1:{free_port()}"
+        prom = Prometheus(
+            tmp_path / "prom",
+            prometheus_config(
+                scrape_interval="1s",
+                evaluation_interval="1s",
+                alertmanager=am.address,
+                rule_files=[str(rules)],
+                gpu_targets=[Target(dead, {"node": "n1", "pod": "p1", "role": "compute"})],
+                self_address=None,
+            ),
+        )
+        try:
+            am.start_and_wait()
+            started = time.time()
+            prom.start_and_wait()
+            event = hook.wait_for("ExporterDown", status="firing", timeout=30)
+            assert event is not None, am.log_tail() + prom.log_tail()
+            assert event.path == "/pager" and event.receiver == "pager"
+            assert event.labels["node"] == "n1" and event.labels["instance"] == dead
+            assert event.annotations["summary"] == f"{dead} down"
+            assert event.received - started < 20
+            active = am.alerts()
+            assert any(a["labels"]["alertname"] == "ExporterDown" for a in active)
+            assert prom.query('up{job="gpuwatch-gpu"}')["result"][0]["value"][1] == "0"
+        finally:
+            prom.stop()
+            am.stop()
+        assert not pid_alive(prom.pid) and not pid_alive(am.pid)
+
+
+# --- demo / stack configuration -------------------------------------------------------------------
+
+
+def test_webhook_notifications_keep_the_pack_routing_and_inhibition():
+    from gpuwatch.localstack.stack import pack_file, webhook_notifications
+
+    pack = yaml.safe_load(pack_file("notifications.yml").read_text())
+    doc = webhook_notifications("http://127.0.0.1:9", pack_file("notifications.yml"))
+    assert doc["route"] == pack["route"]
+    assert doc["inhibit_rules"] == pack["inhibit_rules"]
+    assert [r["name"] for r in doc["receivers"]] == [r["name"] for r in pack["receivers"]]
+    for r in doc["receivers"]:
+        assert r["webhook_configs"] == [{"url": f"http://127.0.0.1:9/{r['name']}", "send_resolved": True}]
+        assert set(r) == {"name", "webhook_configs"}, "no Slack/PagerDuty/email config is left"
+    assert "smtp_auth_password_file" not in doc.get("global", {})
+
+
+def test_webhook_notifications_bad_file(tmp_path):
+    from gpuwatch.localstack.stack import webhook_notifications
+
+    bad = tmp_path / "n.yml"
+    bad.write_text("route: {receiver: x}\n")
+    with pytest.raises(StackError, match="not a notifications file"):
+        webhook_notifications("http://127.0.0.1:9", bad)
+
+
+def test_demo_rejects_a_bad_duration():
+    env = {**os.environ, "GPUWATCH_DEMO_DURATION": "two minutes"}
+    proc = subprocess.run([sys.executable, "-m", "gpuwatch.localstack.demo"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "GPUWATCH_DEMO_DURATION must be a number" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "gpuwatch.localstack.demo", "--duration", "-5"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--duration must be >= 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_describe_faults_of_the_demo_scenarios():
+    from gpuwatch.localstack.demo import describe_faults, packaged_scenario
+
+    a = describe_faults(packaged_scenario("demo-node-a"))
+    b = describe_faults(packaged_scenario("demo-node-b"))
+    assert any("overheats" in line for line in a)
+    assert any("XID 79, off the bus" in line for line in b)
