@@ -159,14 +159,14 @@ class NsHost:
         return [int(p) for p in out if p.isdigit()]
 
     def stop(self) -> list[int]:
-        """Kill every process in this host's network namespace (by PID), then delete it."""
-        killed = []
+        """Kill every process in this host's network namespace (by PID), wait until they are
+        gone (a process leaves the namespace before it has finished exiting), delete it."""
+        killed: dict[int, str | None] = {}
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            pids = [p for p in self.pids() if p != os.getpid()]
-            for pid in pids:
+            for pid in [p for p in self.pids() if p != os.getpid()]:
+                killed.setdefault(pid, start_time(pid))
                 try:
                     os.kill(pid, sig)
-                    killed.append(pid)
                 except ProcessLookupError:
                     pass
             deadline = time.monotonic() + 5
@@ -174,13 +174,27 @@ class NsHost:
                 time.sleep(0.1)
             if not self.pids():
                 break
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+                start_time(pid) == st and st is not None for pid, st in killed.items()):
+            time.sleep(0.1)
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
         sh("ip", "netns", "del", self.netns, check=False)
-        return killed
+        return list(killed)
+
+
+def start_time(pid: int) -> str | None:
+    """Start time of a running (not zombie) process, to tell it from a later one with its PID."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 class Cluster:

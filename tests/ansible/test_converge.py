@@ -23,7 +23,7 @@ import testinfra
 
 from conftest import IN_CI, require_programs
 from converge import PERSIST_DIR, write_inventory
-from nshost import Cluster
+from nshost import Cluster, start_time
 from playbook_runner import ANSIBLE_DIR, ROOT, playbook
 
 pytestmark = [pytest.mark.ansible, pytest.mark.slurm, pytest.mark.timeout(900)]
@@ -84,7 +84,8 @@ def converge(cluster, tmp_path, extra_vars, controller, name):
 
 
 def scrape(host, port, password, with_auth=True):
-    """GET /metrics on the host itself (inside its network namespace): (status, body)."""
+    """GET /metrics on the host itself (inside its network namespace): (status, body);
+    status 0 when nothing listens (yet)."""
     code = (
         "import base64,os,sys,urllib.request,urllib.error\n"
         "r=urllib.request.Request(sys.argv[1])\n"
@@ -94,6 +95,8 @@ def scrape(host, port, password, with_auth=True):
         "  b=urllib.request.urlopen(r,timeout=10); print(b.status); sys.stdout.write(b.read().decode())\n"
         "except urllib.error.HTTPError as e:\n"
         "  print(e.code)\n"
+        "except OSError:\n"
+        "  print(0)\n"
     )
     env = f"GW_PW={shlex.quote(password)} " if with_auth else ""
     out = host.check_output(f"{env}python3 -c {shlex.quote(code)} http://127.0.0.1:{port}/metrics")
@@ -117,12 +120,8 @@ def daemon(host, pidfile):
 
 def identity(pid: int):
     """(pid, start time) of a live, non-zombie process, else None: PIDs get reused."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] == "Z" else (pid, fields[19])
+    st = start_time(pid)
+    return None if st is None else (pid, st)
 
 
 def alive(ident) -> bool:
@@ -214,6 +213,29 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
         out = host.check_output(f"{PERSIST_DIR}/start.sh")
         assert [line.split(" ")[:2] for line in out.splitlines()] == [
             ["munged", "running"], ["slurmctld", "running"], ["slurmd", "running"], ["supervisord", "running"]]
+
+        # A pod restart wipes the container disk: the daemons and /run are gone, and so are the
+        # files outside the persistent volume. start.sh brings everything back from the volume.
+        bin_dir = f"{PERSIST_DIR}/bin"
+        host.check_output(" && ".join(f"{bin_dir}/{c} stop" for c in
+                                      ("gpuwatch-exporters-ctl", "slurmd-ctl", "slurmctld-ctl", "munge-ctl")))
+        host.check_output("rm -rf /etc/munge/munge.key /etc/slurm/slurm.conf /etc/slurm/gres.conf"
+                          " /etc/slurm/cgroup.conf /run/munge /run/slurm /run/gpuwatch")
+        out = host.check_output(f"{PERSIST_DIR}/start.sh")
+        assert [line.split(" ")[:2] for line in out.splitlines()] == [
+            ["munged", "started"], ["slurmctld", "started"], ["slurmd", "started"], ["supervisord", "started"]]
+        key = host.file("/etc/munge/munge.key")
+        assert (key.user, key.mode) == ("munge", 0o400)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if host.run("sinfo --noheader --Node --format '%N %T'").stdout.split() == [name, "idle"]:
+                break
+            time.sleep(1)
+        assert host.check_output("srun --nodes=1 hostname").strip() == name
+        deadline = time.monotonic() + 30
+        while scrape(host, 9400, password)[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert scrape(host, 9341, password)[0] == 200 and scrape(host, 9400, password)[0] == 200
 
         # file_sd targets for compose/.
         gpu_targets = json.loads((tmp_path / "targets" / "gpuwatch-gpu.json").read_text())
