@@ -97,7 +97,7 @@ class Exporter:
             except CommandError as exc:
                 ok = 0
                 kind = "timeout" if exc.kind in ("timeout",) else "command"
-                if exc.kind != "skipped":
+                if exc.kind not in ("skipped", "cancelled"):  # cancelled: shutting down
                     self.errors[(name, kind)] += 1
                     self._fail(name, str(exc), exc, logged)
                 else:  # the cause was already logged for the collector whose command found slurmctld away
@@ -252,11 +252,14 @@ class Exporter:
             self._spawn()
 
     def start(self) -> None:
-        self._spawn()
+        with self._thread_lock:
+            self._spawn()
 
     def _spawn(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="slurm-poller", daemon=True)
-        self._thread.start()
+        # started before it is published: the watchdog never sees a not-yet-started thread as dead
+        t = threading.Thread(target=self._run, name="slurm-poller", daemon=True)
+        t.start()
+        self._thread = t
 
     def _run(self) -> None:
         try:
@@ -267,6 +270,7 @@ class Exporter:
 
     def stop(self) -> None:
         self._stop.set()
+        self.runner.cancel()  # a command hanging now is killed, not waited out
         if self._thread is not None:
             self._thread.join(timeout=self.runner.timeout * 6 + 5)
 

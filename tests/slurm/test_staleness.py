@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import require_programs
 
 from gpuwatch.exporters.common.http import Site
 from gpuwatch.exporters.common.server import start_server
@@ -203,6 +207,9 @@ def test_first_scrape_is_bounded_and_ready_waits_for_the_first_cycle(fake_slurm,
         assert value(smp, "gpuwatch_slurm_collector_success", collector="jobs") == 0
         assert value(smp, "gpuwatch_slurm_last_collection_timestamp_seconds") is None  # no cycle yet
         assert series_names(smp) <= DECLARED
+        promtool = require_programs("promtool")["promtool"]
+        r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(base + "/-/ready", timeout=5)
         assert err.value.code == 503
@@ -223,3 +230,50 @@ def test_cli_stale_after_flag():
     assert build_parser().parse_args(["--slurm.stale-after=45"]).stale_after == 45
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--slurm.stale-after=0"])
+
+
+def test_cli_watchdog_logs_stale_without_scrapes_and_sigterm_does_not_wait(fake_slurm, tmp_path):
+    """The real CLI: sinfo hangs inside a 60 s timeout. Without any scrape, the main thread's watchdog
+    logs the stale line once; a scrape is answered at once with up 0; SIGTERM kills the hung
+    command instead of waiting out its timeout."""
+    stage = tmp_path / "stage"
+    shutil.copytree(LAB / "busy", stage)
+    bin_dir = fake_slurm(stage)
+    gate = tmp_path / "hang"
+    gated(bin_dir, "sinfo", stage, gate)
+    log_path = tmp_path / "stderr.log"
+    port = free_port()
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gpuwatch.exporters.slurm.cli", f"--web.listen-address=127.0.0.1:{port}",
+             f"--slurm.bin-dir={bin_dir}", "--slurm.poll-interval=0.2", "--slurm.timeout=60",
+             "--slurm.stale-after=1.5"],
+            stdout=subprocess.DEVNULL, stderr=log_file)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def ready():
+            try:
+                return urllib.request.urlopen(base + "/-/ready", timeout=2).status == 200
+            except OSError:
+                return False
+
+        assert wait_for(ready, timeout=20), log_path.read_text()
+        gate.touch()
+        assert wait_for(lambda: "collection stale" in log_path.read_text(), timeout=10), log_path.read_text()
+        assert not ready()
+        t0 = time.monotonic()
+        smp = samples(urllib.request.urlopen(base + "/metrics", timeout=10).read())
+        assert time.monotonic() - t0 < 2
+        assert value(smp, "gpuwatch_slurm_up") == 0 and value(smp, "gpuwatch_slurm_stale_after_seconds") == 1.5
+        text = log_path.read_text()
+        assert text.count("collection stale") == 1 and "running=sinfo" in text
+        t0 = time.monotonic()
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - t0 < 10, "SIGTERM waited for the hung command"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if gate.exists():
+            gate.unlink()
