@@ -38,18 +38,19 @@ class NvlinkCollector(Collector):
     def _account(self, dev, raw: dict[tuple[int, str], float]) -> dict[str, float]:
         """Fold this read's raw per-link counters into the per-link accounting; return the sums."""
         key = dev.uuid or f"index:{dev.index}"
+        # under the lock: a reader of the previous NVML session may still be finishing this GPU
         with self._lock:
             acc = self._acc.setdefault(key, {})
-        for k, n in raw.items():
-            slot = acc.get(k)
-            if slot is None:
-                acc[k] = [n, n]  # first sight: the counter's value so far is its increase since boot
-            else:
-                slot[1] += n - slot[0] if n >= slot[0] else n  # lower than last: this link's counter reset
-                slot[0] = n
-        totals: dict[str, float] = {}
-        for (_, label), (_, total) in acc.items():
-            totals[label] = totals.get(label, 0.0) + total
+            for k, n in raw.items():
+                slot = acc.get(k)
+                if slot is None:
+                    acc[k] = [n, n]  # first sight: the counter's value so far is its increase since boot
+                else:
+                    slot[1] += n - slot[0] if n >= slot[0] else n  # lower than last: this link's counter reset
+                    slot[0] = n
+            totals: dict[str, float] = {}
+            for (_, label), (_, total) in acc.items():
+                totals[label] = totals.get(label, 0.0) + total
         return totals
 
     def collect_gpu(self, dev, out, extras):
