@@ -11,7 +11,7 @@ _PART = ("partition",)
 
 METRICS = (
     # --- core (names fixed by the issue) -------------------------------------------------------
-    M("gpuwatch_slurm_up", "gauge", "1 when slurmctld answered the last collection cycle, else 0 (timeout or connection failure; parse failures do not count here)."),
+    M("gpuwatch_slurm_up", "gauge", "1 when slurmctld answered the last collection cycle and that cycle is current (younger than --slurm.stale-after; before the first cycle: 0), else 0 (timeout or connection failure; parse failures do not count here)."),
     M("gpuwatch_slurm_collections_total", "counter", "Background collection cycles run (one per --slurm.poll-interval, whatever the number of scrapes)."),
     M("gpuwatch_slurm_collector_success", "gauge", "1 when the collector's last run succeeded.", ("collector",)),
     M("gpuwatch_slurm_collector_duration_seconds", "gauge", "Duration of the collector's last run.", ("collector",)),
