@@ -6,12 +6,21 @@ Three sources, combined:
     ``SLURM_STEP_GPUS`` or ``SLURM_JOB_GPUS`` (Slurm's GPU ids, which follow the device minor
     numbers). Works in containers (RunPod pods) where NVML's PIDs are host PIDs.
 (b) GPU processes: NVML's running processes, then ``/proc/PID/cgroup`` (cgroup v1
-    ``.../slurm/uid_U/job_N/...``, v2 ``.../job_N/...``) or that process's environ.
+    ``.../slurm/uid_U/job_N/...``, v2 ``.../slurmstepd.scope/job_N/...``) or that process's environ.
+    In a container NVML reports host PIDs, and one can coincide with an unrelated local process,
+    so the local ``/proc`` entry is trusted only when it is plausibly the same process: it is in a
+    Slurm job cgroup (a path naming ``slurm`` and ``job_N``) or has ``SLURM_JOB_ID`` in its
+    environ, and, when its environ lists the job's GPUs (``SLURM_STEP_GPUS``/``SLURM_JOB_GPUS``),
+    the GPU NVML saw it on is one of them. Otherwise the process stays unresolved (its memory then
+    counts for the GPU's job when the GPU has exactly one).
 (c) a mapping folder (dcgm-exporter style): one file per GPU, named by the GPU's minor number
     (Slurm's GPU id), UUID or PCI bus id, listing job ids one per line (optionally ``JOBID USER``).
 
 GPU references are joined to NVML devices by minor number, PCI bus id or UUID, never by NVML
-index: a pod given GPUs 4 and 5 sees NVML indices 0 and 1.
+index: a pod given GPUs 4 and 5 sees NVML indices 0 and 1. A MIG device UUID (``MIG-<uuid>``)
+names its parent GPU when that GPU lists the MIG device (read through NVML each cycle); the old
+``MIG-GPU-<parent uuid>/<gi>/<ci>`` form names the parent directly. An unknown MIG UUID matches
+no GPU.
 """
 
 from __future__ import annotations
@@ -75,6 +84,8 @@ def job_from_cgroup(text: str) -> tuple[str | None, int | None]:
     """Job id and (cgroup v1) uid from ``/proc/PID/cgroup`` contents."""
     for line in text.splitlines():
         path = line.split(":", 2)[-1]
+        if "slurm" not in path.lower():  # e.g. a container runtime's .../job_3/...: not a Slurm job
+            continue
         m = _JOB_CGROUP.search(path)
         if m:
             u = _UID_CGROUP.search(path)
@@ -161,8 +172,10 @@ class ProcScanner:
             del self._cache[pid]
         return jobs
 
-    def pid_job(self, pid: int) -> tuple[str, str] | None:
-        """Source (b): the job of one process by cgroup, then environ; None when unknown."""
+    def pid_job(self, pid: int, on: tuple | None = None) -> tuple[str, str] | None:
+        """Source (b): the job of one process by Slurm cgroup, then environ; None when unknown or
+        when the local entry is implausible for NVML's process (see the module docstring).
+        ``on``: ``(uuid, minor, pci_bus_id, mig_uuids)`` of the GPU NVML listed the process on."""
         try:
             with open(f"{self.proc_root}/{pid}/cgroup", encoding="utf-8", errors="replace") as f:
                 job_id, uid = job_from_cgroup(f.read())
@@ -173,6 +186,10 @@ class ProcScanner:
             job_id = env.get("SLURM_JOB_ID")
             if not job_id or not _JOB_ID.match(job_id):
                 return None
+        if on is not None:
+            refs = parse_gpu_list(env.get("SLURM_STEP_GPUS") or env.get("SLURM_JOB_GPUS") or "")
+            if refs and not any(matches(r, *on) for r in refs):
+                return None  # its allocation does not hold this GPU: a host PID colliding with a local one
         user = env.get("SLURM_JOB_USER") or user_name(uid if uid is not None else self._uid(pid))
         return job_id, user
 
@@ -217,9 +234,15 @@ def read_mapping_dir(path: str) -> dict[GpuRef, list[tuple[str, str]]]:
     return out
 
 
-def matches(ref: GpuRef, uuid: str, minor: int | None, bus: str) -> bool:
+def matches(ref: GpuRef, uuid: str, minor: int | None, bus: str, mig_uuids: frozenset[str] = frozenset()) -> bool:
+    """Does ``ref`` name this GPU? ``mig_uuids``: the GPU's MIG device UUIDs, lowercased."""
     if ref.kind == "minor":
         return minor is not None and ref.value == str(minor)
     if ref.kind == "bus":
         return bool(bus) and normalize_bus_id(bus) == ref.value
-    return ref.value.lower() == uuid.lower()
+    v = ref.value.lower()
+    if v.startswith("mig-"):
+        if v.startswith("mig-gpu-"):  # MIG-GPU-<parent uuid>/<gi>/<ci> (drivers before R470)
+            return bool(uuid) and v[4:].split("/", 1)[0] == uuid.lower()
+        return v in mig_uuids
+    return v == uuid.lower()

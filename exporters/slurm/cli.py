@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                    default=30.0, metavar="SECONDS", help="background collection period (default 30)")
     s.add_argument("--slurm.timeout", dest="timeout", type=positive_float("--slurm.timeout"), default=10.0,
                    metavar="SECONDS", help="per-command timeout; a command still running is killed (default 10)")
+    s.add_argument("--slurm.stale-after", dest="stale_after", type=positive_float("--slurm.stale-after"),
+                   default=None, metavar="SECONDS",
+                   help="serve gpuwatch_slurm_up 0 and no Slurm series once the last completed cycle is older "
+                        "than this (default: max(3 x poll-interval, poll-interval + 2 x commands x timeout))")
     s.add_argument("--slurm.bin-dir", dest="bin_dir", default=None, metavar="DIR",
                    help="folder with sinfo/squeue/sdiag/... (default: search PATH)")
     COLLECTORS.add_flags(p)
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gpuwatch-slurm-exporter: --slurm.bin-dir {args.bin_dir}: not a directory", file=sys.stderr)
             return 2
     runner = Runner(timeout=args.timeout, bin_dir=args.bin_dir)
-    exporter = Exporter(enabled, runner, args.poll_interval)
+    exporter = Exporter(enabled, runner, args.poll_interval, stale_after=args.stale_after)
     site = Site(
         title="gpuwatch Slurm exporter",
         telemetry_path=args.telemetry_path,
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpuwatch-slurm-exporter: {exc}", file=sys.stderr)
         return 2
     logsetup.kv(log, logging.INFO, "starting", collectors=",".join(enabled), poll_interval=args.poll_interval,
-                timeout=args.timeout)
+                timeout=args.timeout, stale_after=exporter.stale_after)
     exporter.start()
     stop = threading.Event()
 
@@ -82,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    stop.wait()
+    # watchdog: notices a stale cache or a dead poller thread even when nobody scrapes
+    tick = max(0.5, min(5.0, exporter.stale_after / 4))
+    while not stop.wait(tick):
+        exporter.check()
     logsetup.kv(log, logging.INFO, "stopping")
     server.shutdown()
     exporter.stop()

@@ -38,6 +38,7 @@ class Cycle:
         self.answered = 0  # commands that got an answer from slurmctld
         self.durations: dict[str, float] = {}
         self.bad_lines: dict[str, int] = {}
+        self.running: str | None = None  # the command being run now (named in the staleness log line)
 
     def fetch(self, name: str, argv: list[str], parse: Callable[[str], Any]) -> Any:
         """Run ``argv`` once per cycle (by ``name``) and return ``parse(stdout)``; errors are cached too."""
@@ -51,6 +52,7 @@ class Cycle:
                                unreachable=True, kind="skipped")
             self._cache[name] = (None, err)
             raise err
+        self.running = name
         try:
             res = self.runner.run(argv)
         except CommandError as exc:
@@ -58,6 +60,8 @@ class Cycle:
                 self.unreachable = exc
             self._cache[name] = (None, exc)
             raise
+        finally:
+            self.running = None
         self.answered += 1
         self.durations[name] = res.duration
         try:
@@ -76,6 +80,19 @@ class Cycle:
     def note_bad_lines(self, command: str, n: int) -> None:
         if n:
             self.bad_lines[command] = self.bad_lines.get(command, 0) + n
+
+
+# The command each collector runs (a cycle runs each command at most once, whatever the number of
+# collectors sharing it). Used to bound how long a healthy cycle can take (staleness guard).
+COMMAND_OF = {
+    "nodes": "sinfo", "partitions": "sinfo", "jobs": "squeue", "users": "squeue", "scheduler": "sdiag",
+    "fairshare": "sshare", "licenses": "licenses", "reservations": "reservations",
+}
+
+
+def commands_for(collectors) -> set[str]:
+    """The distinct commands one cycle of ``collectors`` runs at most."""
+    return {COMMAND_OF.get(c, c) for c in collectors}
 
 
 # --- the commands, defined once -----------------------------------------------------------------

@@ -11,7 +11,7 @@ _PART = ("partition",)
 
 METRICS = (
     # --- core (names fixed by the issue) -------------------------------------------------------
-    M("gpuwatch_slurm_up", "gauge", "1 when slurmctld answered the last collection cycle, else 0 (timeout or connection failure; parse failures do not count here)."),
+    M("gpuwatch_slurm_up", "gauge", "1 when slurmctld answered the last collection cycle and that cycle is current (younger than --slurm.stale-after; before the first cycle: 0), else 0 (timeout or connection failure; parse failures do not count here)."),
     M("gpuwatch_slurm_collections_total", "counter", "Background collection cycles run (one per --slurm.poll-interval, whatever the number of scrapes)."),
     M("gpuwatch_slurm_collector_success", "gauge", "1 when the collector's last run succeeded.", ("collector",)),
     M("gpuwatch_slurm_collector_duration_seconds", "gauge", "Duration of the collector's last run.", ("collector",)),
@@ -34,6 +34,12 @@ METRICS = (
     M("gpuwatch_slurm_collection_duration_seconds", "gauge", "Duration of the last collection cycle."),
     M("gpuwatch_slurm_last_collection_timestamp_seconds", "gauge",
       "Unix time the last collection cycle finished (staleness check)."),
+    M("gpuwatch_slurm_collection_failures_total", "counter",
+      "Collection cycles that raised an unexpected error and produced no new data."),
+    M("gpuwatch_slurm_poller_restarts_total", "counter",
+      "Times the background poller thread was found dead and restarted."),
+    M("gpuwatch_slurm_stale_after_seconds", "gauge",
+      "Age of the last completed cycle past which the exporter serves gpuwatch_slurm_up 0 and no Slurm series."),
     # --- nodes ---------------------------------------------------------------------------------
     M("gpuwatch_slurm_node_memory_bytes", "gauge", "Memory configured for Slurm on the node (RealMemory).", _NODE),
     M("gpuwatch_slurm_node_memory_allocated_bytes", "gauge", "Memory allocated to jobs on the node.", _NODE),

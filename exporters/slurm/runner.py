@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 
@@ -68,6 +69,21 @@ class Runner:
         self.timeout = timeout
         self.bin_dir = bin_dir
         self.env = slurm_env(env)
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen] = set()
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Shutting down: kill the commands running now (their run() raises) and refuse new ones,
+        so SIGTERM does not wait out a hung command's timeout."""
+        with self._lock:
+            self._cancelled = True
+            live = list(self._live)
+        for proc in live:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def resolve(self, name: str) -> str | None:
         if self.bin_dir:
@@ -91,6 +107,13 @@ class Runner:
         except OSError as exc:
             raise CommandError(label, f"cannot start: {exc.strerror or exc}", unreachable=False,
                                kind="not_found") from None
+        with self._lock:
+            self._live.add(proc)
+            cancelled = self._cancelled
+        if cancelled:
+            _kill_group(proc)
+            self._live.discard(proc)
+            raise CommandError(label, "not run: the exporter is stopping", unreachable=False, kind="cancelled")
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -100,8 +123,13 @@ class Runner:
         except BaseException:
             _kill_group(proc)
             raise
+        finally:
+            with self._lock:
+                self._live.discard(proc)
         duration = time.monotonic() - start
         stderr = err.decode("utf-8", "replace").strip()
+        if proc.returncode != 0 and self._cancelled:
+            raise CommandError(label, "killed: the exporter is stopping", unreachable=False, kind="cancelled")
         if proc.returncode != 0:
             low = stderr.lower()
             unreachable = any(p in low for p in _UNREACHABLE)

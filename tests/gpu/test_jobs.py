@@ -88,17 +88,29 @@ def test_nvml_process_resolved_through_real_proc_environ(make_exporter, start_jo
     assert value(m, "gpuwatch_gpu_processes", gpu="1") == 1
 
 
+BARE_GPUS = """
+gpus:
+  - {uuid: GPU-00000000-0000-4000-8000-000000000000, minor: 0}
+  - {uuid: GPU-11111111-0000-4000-8000-000000000000, minor: 1}
+"""
+
+
 def test_nvml_processes_resolved_through_cgroup_fixtures(make_exporter):
-    exp = make_exporter(POD_GPUS + """processes:
+    """Bare metal (method b): job 1234 by its cgroup v1 path, 5678 by its cgroup v2 path. PID 1002's
+    environ says its job holds GPU 0: on GPU 0 it is trusted, on GPU 1 (NVML listing it there
+    means another process with the same PID, as in a container) it is not."""
+    exp = make_exporter(BARE_GPUS + """processes:
   - {gpu: 0, pid: 1001, memory_used: 1GiB}
   - {gpu: 0, pid: 1002, memory_used: 2GiB}
   - {gpu: 1, pid: 1002, memory_used: 4GiB}
 """, ["jobs"], options=Options(proc_root=str(GPU_FIXTURES / "proc")))
     exp.collect_once()
     m = parse_metrics(exp.render())
-    assert jobs_by_gpu(m) == {"0": {("1234", "root"), ("5678", "bob")}, "1": {("5678", "bob")}}
+    assert jobs_by_gpu(m) == {"0": {("1234", "root"), ("5678", "bob")}}
     assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="0", job_id="1234") == 2**30
-    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="1", job_id="5678") == 4 * 2**30
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="0", job_id="5678") == 2 * 2**30
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="1", job_id="5678") is None
+    assert value(m, "gpuwatch_gpu_processes", gpu="1") == 1
 
 
 def test_container_host_pids_count_for_the_only_job(make_exporter, start_job_process):
@@ -149,6 +161,94 @@ def test_parse_gpu_list(text, want):
 def test_cgroup_parsing(fixture, job, uid):
     text = (GPU_FIXTURES / "proc" / fixture / "cgroup").read_text()
     assert J.job_from_cgroup(text) == (job, uid)
+
+
+def test_cgroup_job_path_must_be_slurms():
+    # another runtime's cgroup with a job_N component is not a Slurm job
+    assert J.job_from_cgroup("0::/kubepods/besteffort/job_42/cri-containerd-1.scope\n") == (None, None)
+    assert J.job_from_cgroup("0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0\n") == ("42", None)
+
+
+def write_proc(root, pid: int, cgroup: str, environ: bytes) -> None:
+    d = root / str(pid)
+    d.mkdir(parents=True)
+    (d / "cgroup").write_text(cgroup)
+    (d / "environ").write_bytes(environ)
+    (d / "status").write_text("Name:\tpython\nUid:\t0\t0\t0\t0\n")
+
+
+def test_host_pid_colliding_with_an_unrelated_local_process(make_exporter, tmp_path):
+    """RunPod: NVML's host PIDs can coincide with local PIDs of other processes. Only a local
+    process that is plausibly NVML's (Slurm job cgroup or SLURM_JOB_ID, and its GPUs, when listed,
+    include this GPU) is attributed; the others stay unresolved and count for the GPU's only job."""
+    proc = tmp_path / "proc"
+    # local PID 300: a process in a container runtime's cgroup that happens to contain job_9
+    write_proc(proc, 300, "0::/kubepods/pod1/job_9/cri-containerd-abc.scope\n", b"PATH=/bin\0")
+    # local PID 301: a plain shell (no Slurm trace at all)
+    write_proc(proc, 301, "0::/user.slice/user-0.slice/session-1.scope\n", b"HOME=/root\0")
+    # local PID 302: a step of job 8003 whose GPU is 5 (NVML saw the host PID 302 on GPU 4)
+    write_proc(proc, 302, "0::/system.slice/slurmstepd.scope/job_8003/step_0/user/task_0\n",
+               b"SLURM_JOB_ID=8003\0SLURM_JOB_USER=fay\0SLURM_STEP_GPUS=5\0")
+    # local PID 303: a step of job 8004 on GPU 4 itself: plausible, attributed
+    write_proc(proc, 303, "0::/system.slice/slurmstepd.scope/job_8004/step_0/user/task_0\n",
+               b"SLURM_JOB_ID=8004\0SLURM_JOB_USER=gus\0SLURM_JOB_GPUS=4\0")
+    for p in (1001, 1003):  # a cgroup v1 job and an environ-only job, neither listing GPUs
+        shutil.copytree(GPU_FIXTURES / "proc" / str(p), proc / str(p))
+    on4 = ("GPU-44444444-0000-4000-8000-000000000000", 4, "00000000:9A:00.0", frozenset())
+    scanner = J.ProcScanner(str(proc))
+    assert scanner.pid_job(302) == ("8003", "fay")  # alone it looks like a job...
+    assert scanner.pid_job(302, on4) is None  # ...but not one holding GPU 4
+    assert scanner.pid_job(300, on4) is None and scanner.pid_job(301, on4) is None
+    assert scanner.pid_job(303, on4) == ("8004", "gus")
+    exp = make_exporter(POD_GPUS + """processes:
+  - {gpu: 0, pid: 300, memory_used: 1GiB}
+  - {gpu: 0, pid: 301, memory_used: 2GiB}
+  - {gpu: 0, pid: 302, memory_used: 4GiB}
+  - {gpu: 0, pid: 303, memory_used: 8GiB}
+  - {gpu: 1, pid: 1001, memory_used: 16GiB}
+  - {gpu: 1, pid: 1003, memory_used: 32GiB}
+""", ["jobs"], options=Options(proc_root=str(proc)))
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    got = jobs_by_gpu(m)
+    # GPU 0 (minor 4): only job 8004 is there; PIDs 300-302 are unresolved and count for it
+    assert got["0"] == {("8004", "gus")}
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="0", job_id="8004") == 15 * 2**30
+    # GPU 1 (minor 5): job 8003 by its allocation (method a); 1001/1003 trusted on their Slurm
+    # cgroup / SLURM_JOB_ID since they list no GPUs
+    assert got["1"] == {("8003", "fay"), ("1234", "root"), ("91011", "carol")}
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="1", job_id="1234") == 16 * 2**30
+
+
+def test_mig_uuids_map_to_their_parent_gpu(make_exporter, tmp_path):
+    """SLURM_JOB_GPUS / SLURM_STEP_GPUS holding MIG device UUIDs name the parent GPU when NVML lists
+    that MIG device; the old MIG-GPU-<parent>/gi/ci form names the parent directly; an unknown MIG
+    UUID matches nothing."""
+    proc = tmp_path / "proc"
+    write_proc(proc, 400, "0::/system.slice/slurmstepd.scope/job_71/step_0/user/task_0\n",
+               b"SLURM_JOB_ID=71\0SLURM_JOB_USER=ann\0SLURM_STEP_GPUS=MIG-aaaaaaaa-0000-4000-8000-000000000002\0")
+    write_proc(proc, 401, "0::/system.slice/slurmstepd.scope/job_72/step_0/user/task_0\n",
+               b"SLURM_JOB_ID=72\0SLURM_JOB_USER=ben\0SLURM_JOB_GPUS=MIG-GPU-55555555-0000-4000-8000-000000000000/1/0\0")
+    write_proc(proc, 402, "0::/system.slice/slurmstepd.scope/job_73/step_0/user/task_0\n",
+               b"SLURM_JOB_ID=73\0SLURM_JOB_USER=cat\0SLURM_JOB_GPUS=MIG-ffffffff-0000-4000-8000-00000000000f\0")
+    exp = make_exporter("""
+gpus:
+  - uuid: GPU-44444444-0000-4000-8000-000000000000
+    minor: 4
+    mig:
+      - {gpu_instance_id: 1, uuid: MIG-aaaaaaaa-0000-4000-8000-000000000001}
+      - {gpu_instance_id: 2, uuid: MIG-AAAAAAAA-0000-4000-8000-000000000002}
+  - {uuid: GPU-55555555-0000-4000-8000-000000000000, minor: 5}
+processes:
+  - {gpu: 0, pid: 400, memory_used: 1GiB}
+""", ["jobs"], options=Options(proc_root=str(proc)))
+    exp.collect_once()
+    m = parse_metrics(exp.render())
+    assert jobs_by_gpu(m) == {"0": {("71", "ann")}, "1": {("72", "ben")}}
+    # the process on the parent GPU is plausible: its MIG device belongs to that GPU
+    assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="0", job_id="71") == 2**30
+    ref = J.GpuRef("uuid", "MIG-aaaaaaaa-0000-4000-8000-000000000002")
+    assert not J.matches(ref, "GPU-44444444-0000-4000-8000-000000000000", 4, "")  # MIG device not known
 
 
 def test_environ_parsing_keeps_only_slurm_vars():

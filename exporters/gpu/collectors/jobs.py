@@ -16,6 +16,7 @@ from ...common.collector import CollectorError
 from ...common.log import kv
 from .. import jobs as J
 from .base import COLLECTORS, Collector
+from .mig import mig_state
 
 log = logging.getLogger("gpuwatch.gpu.jobs")
 
@@ -31,18 +32,24 @@ class JobsCollector(Collector):
         self._alloc: dict[str, J.Job] = {}
         self._mapping: dict[J.GpuRef, list[tuple[str, str]]] = {}
         self._mapping_error = ""
+        self._mig: dict[str, frozenset[str]] = {}  # GPU uuid -> its MIG device UUIDs (lowercased), last seen
 
     def collect_gpu(self, dev, out, extras):
         nv = dev.nv
+        _, migs = mig_state(dev, extras)
+        mig_uuids = frozenset(u.lower() for _, u in migs if u)
+        if dev.uuid:
+            self._mig[dev.uuid] = mig_uuids
         procs = dev.read("processes", nv.nvmlDeviceGetComputeRunningProcesses)
         if procs is None:
             return
         out.add("gpuwatch_gpu_processes", dev.labels, float(len(procs)))
         resolved = []
+        on = (dev.uuid, dev.minor, dev.pci_bus_id, mig_uuids)
         with self._lock:
             for p in procs:
                 mem = p.usedGpuMemory if isinstance(getattr(p, "usedGpuMemory", None), int) else 0
-                resolved.append((p.pid, mem, self.scanner.pid_job(p.pid)))
+                resolved.append((p.pid, mem, self.scanner.pid_job(p.pid, on)))
         extras["processes"] = resolved
 
     def collect_node(self, exporter):
@@ -65,11 +72,12 @@ class JobsCollector(Collector):
             if not dev.uuid:
                 continue
             jobs: dict[str, str] = {}  # job id -> user
+            migs = self._mig.get(dev.uuid, frozenset())
             for job in alloc.values():
-                if any(J.matches(r, dev.uuid, dev.minor, dev.pci_bus_id) for r in job.gpus):
+                if any(J.matches(r, dev.uuid, dev.minor, dev.pci_bus_id, migs) for r in job.gpus):
                     jobs[job.job_id] = jobs.get(job.job_id) or job.user
             for ref, entries in mapping.items():
-                if J.matches(ref, dev.uuid, dev.minor, dev.pci_bus_id):
+                if J.matches(ref, dev.uuid, dev.minor, dev.pci_bus_id, migs):
                     for job_id, user in entries:
                         jobs[job_id] = jobs.get(job_id) or user
             mem: dict[str, float] = {}

@@ -3,7 +3,17 @@
 Links are probed once per NVML session: a GPU without NVLink answers NotSupported on link 0 and
 is not asked again; links past the GPU's count answer InvalidArgument/NotSupported and are
 remembered as absent, so a steady-state scrape asks only the links that exist.
+
+The summed error counters are kept monotonic per link, the way a counter over several sources
+must be: each link's contribution is the increase of its raw NVML counter since the first read
+(a raw value lower than the last one is a reset of that link's counter, so the new raw value is
+the increase), and a link that stops answering (link down, removed, transient error) keeps what
+it contributed. The sum therefore never goes down while the exporter runs, even across NVML
+re-initialisations (the accounting is keyed by GPU UUID, not by NVML handle), and Prometheus sees
+a reset only when the exporter restarts.
 """
+
+import threading
 
 from .base import COLLECTORS, Collector
 
@@ -18,6 +28,30 @@ ERROR_TYPES = (
 @COLLECTORS.register("nvlink", default=True, help="NVLink link state and error counters")
 class NvlinkCollector(Collector):
     name = "nvlink"
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        # uuid (or index) -> {(link, type): [last raw value, accumulated increase]}
+        self._acc: dict[str, dict[tuple[int, str], list[float]]] = {}
+        self._lock = threading.Lock()
+
+    def _account(self, dev, raw: dict[tuple[int, str], float]) -> dict[str, float]:
+        """Fold this read's raw per-link counters into the per-link accounting; return the sums."""
+        key = dev.uuid or f"index:{dev.index}"
+        # under the lock: a reader of the previous NVML session may still be finishing this GPU
+        with self._lock:
+            acc = self._acc.setdefault(key, {})
+            for k, n in raw.items():
+                slot = acc.get(k)
+                if slot is None:
+                    acc[k] = [n, n]  # first sight: the counter's value so far is its increase since boot
+                else:
+                    slot[1] += n - slot[0] if n >= slot[0] else n  # lower than last: this link's counter reset
+                    slot[0] = n
+            totals: dict[str, float] = {}
+            for (_, label), (_, total) in acc.items():
+                totals[label] = totals.get(label, 0.0) + total
+        return totals
 
     def collect_gpu(self, dev, out, extras):
         nv = dev.nv
@@ -43,7 +77,7 @@ class NvlinkCollector(Collector):
                 dev.unsupported.add("nvlink")
                 return
         lb = dev.labels
-        totals: dict[str, float] = {}
+        raw: dict[tuple[int, str], float] = {}
         for link in links:
             state = dev.read(("nvlink_state", link), nv.nvmlDeviceGetNvLinkState, link)
             if state is None:
@@ -52,7 +86,8 @@ class NvlinkCollector(Collector):
             for label, const in ERROR_TYPES:
                 n = dev.read(("nvlink_errors", link, label), nv.nvmlDeviceGetNvLinkErrorCounter, link, getattr(nv, const))
                 if n is not None:
-                    totals[label] = totals.get(label, 0.0) + float(n)
+                    raw[(link, label)] = float(n)
+        totals = self._account(dev, raw)
         for label, _ in ERROR_TYPES:
             if label in totals:
                 out.add("gpuwatch_gpu_nvlink_errors_total", lb + (label,), totals[label])
