@@ -39,9 +39,11 @@ class Cycle:
         self.durations: dict[str, float] = {}
         self.bad_lines: dict[str, int] = {}
         self.running: str | None = None  # the command being run now (named in the staleness log line)
+        self.used: set[str] = set()  # commands the collector running now asked for (the poller resets it)
 
     def fetch(self, name: str, argv: list[str], parse: Callable[[str], Any]) -> Any:
         """Run ``argv`` once per cycle (by ``name``) and return ``parse(stdout)``; errors are cached too."""
+        self.used.add(name)
         if name in self._cache:
             value, err = self._cache[name]
             if err is not None:
@@ -76,6 +78,10 @@ class Cycle:
         """The parsed result of ``name`` if it already ran successfully in this cycle (never runs it)."""
         value, err = self._cache.get(name, (None, None))
         return value if err is None else None
+
+    def partial_commands(self) -> list[str]:
+        """Commands used by the collector running now whose output had unparseable lines."""
+        return sorted(c for c in self.used if self.bad_lines.get(c))
 
     def note_bad_lines(self, command: str, n: int) -> None:
         if n:

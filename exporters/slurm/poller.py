@@ -89,8 +89,15 @@ class Exporter:
         for name in self.names:
             t0 = time.monotonic()
             ok = 1
+            cycle.used = set()
             try:
                 families.extend(self.collectors[name].collect(cycle))
+                partial = cycle.partial_commands()
+                if partial:
+                    # Output cut mid-line (or otherwise mangled) with exit status 0: what parsed is still
+                    # exported, but the collector did not see everything, so it must not claim success.
+                    raise ParseError(partial[0], "; ".join(f"{cycle.bad_lines[c]} unparseable line(s) skipped in {c} output"
+                                                           for c in partial) + " (partial data exported)")
                 if name in self._last_failure:
                     kv(log, logging.INFO, "collector recovered", collector=name)
                     del self._last_failure[name]
@@ -116,7 +123,7 @@ class Exporter:
         self.cycles += 1
         for cmd, n in cycle.bad_lines.items():
             self.bad_lines[cmd] = self.bad_lines.get(cmd, 0) + n
-            kv(log, logging.WARNING, "skipped unparseable output lines", command=cmd, lines=n)
+            kv(log, logging.DEBUG, "skipped unparseable output lines", command=cmd, lines=n)
         up = family("gpuwatch_slurm_up")
         # 0 only when slurmctld did not answer (timeout, connection refused) or nothing answered.
         up.add_metric([], 0 if (cycle.unreachable is not None or (cycle.answered == 0 and self.names)) else 1)

@@ -149,6 +149,36 @@ def test_garbage_output_fails_collector_not_up(fake_slurm, caplog):
     assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="parse") == 2
 
 
+def test_output_cut_mid_line_fails_collector_but_exports_what_parsed(fake_slurm, caplog):
+    """squeue exits 0 but its last row is cut in half: the jobs collector reports failure (its data
+    is partial), the cut row is counted as a bad line, the whole rows are still exported, and
+    collectors that did not use squeue are unaffected."""
+    stage = LAB / "busy"
+    full = samples(make_exporter(fake_slurm(stage, "full")).collect_once(now=NOW))
+    jobs_full = sum(v for (n, _), v in full.items() if n == "gpuwatch_slurm_jobs")
+    text = (stage / "squeue.txt").read_text()
+    rows = text.splitlines(keepends=True)
+    assert len(rows) > 2
+    cut = "".join(rows[:-1]) + rows[-1][: len(rows[-1]) // 3]
+    bin_dir = fake_slurm(stage)
+    (bin_dir / "cut.txt").write_text(cut)
+    write_cmd(bin_dir, "squeue", f"cat '{bin_dir / 'cut.txt'}'")
+    exp = make_exporter(bin_dir)
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_up") == 1
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="jobs") == 0
+    assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="parse") == 1
+    assert value(smp, "gpuwatch_slurm_bad_lines_total", command="squeue") == 1
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 1
+    jobs_cut = sum(v for (n, _), v in smp.items() if n == "gpuwatch_slurm_jobs")
+    assert 0 < jobs_cut < jobs_full  # the whole rows still count, the cut one does not
+    assert len([r for r in caplog.records if "collector failed" in r.getMessage()]) == 1
+    # whole output again: the collector recovers
+    write_cmd(bin_dir, "squeue", f"cat '{stage / 'squeue.txt'}'")
+    smp = samples(exp.collect_once(now=NOW))
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="jobs") == 1
+
+
 def test_unreachable_controller_sets_up_0(fake_slurm):
     bin_dir = fake_slurm(LAB / "busy")
     write_cmd(bin_dir, "squeue", "echo 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)' >&2; exit 1")
