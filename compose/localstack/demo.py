@@ -199,14 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         # Stop even if a second Ctrl-C arrives while stopping.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            if stack is not None:
-                stack.stop()
-            if lab is not None:
-                lab.stop()
-        except Exception as exc:  # report, keep cleaning up
-            print(f"gpuwatch-demo: while stopping: {exc}", file=sys.stderr)
-            code = code or 1
+        # Each part is stopped even when stopping the one before failed (Slurm's daemons must not
+        # outlive the demo because an exporter would not die).
+        for part in (stack, lab):
+            if part is None:
+                continue
+            try:
+                part.stop()
+            except Exception as exc:  # report, keep cleaning up
+                print(f"gpuwatch-demo: while stopping: {exc}", file=sys.stderr)
+                code = code or 1
         if args.keep:
             _say(f"demo: kept {workdir}")
         else:

@@ -264,3 +264,61 @@ def test_describe_faults_of_the_demo_scenarios():
     b = describe_faults(packaged_scenario("demo-node-b"))
     assert any("overheats" in line for line in a)
     assert any("XID 79, off the bus" in line for line in b)
+
+
+def test_demo_stops_slurm_even_when_stopping_the_stack_fails(monkeypatch, tmp_path, capsys):
+    """A failure while stopping the exporters/Prometheus must not leave munged, slurmctld and
+    slurmd running: the demo still stops the Slurm lab, removes its folder and exits 1."""
+    import tempfile
+
+    from gpuwatch.localstack import demo
+    from gpuwatch.localstack import slurm as slurm_mod
+
+    stopped: list[str] = []
+
+    class FakeLab:
+        node, conf, env = "fake-node", Path("/nonexistent/slurm.conf"), {}
+        munged_pid = slurmctld_pid = slurmd_pid = 0
+
+        def __init__(self, root):
+            pass
+
+        def start(self):
+            return self
+
+        def sbatch(self, *args, **kwargs):
+            pass
+
+        def set_node_state(self, *args, **kwargs):
+            pass
+
+        def stop(self):
+            stopped.append("lab")
+
+    class FakeStack:
+        alertmanager = prometheus = slurm_exporter = None
+
+        def __init__(self, workdir, *, gpu_nodes, **kwargs):
+            self.gpu_nodes = gpu_nodes
+
+        def start(self):
+            return self
+
+        def urls(self):
+            return {"Prometheus": "http://127.0.0.1:1"}
+
+        def stop(self):
+            stopped.append("stack")
+            raise StackError("while stopping: gpu-exporter did not exit")
+
+    monkeypatch.setattr(slurm_mod, "SlurmLab", FakeLab)
+    monkeypatch.setattr(demo, "LocalStack", FakeStack)
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**{**kw, "dir": str(tmp_path)})) or made[-1])
+    code = demo.main(["--duration", "0.01", "--no-slurm-actions"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert stopped == ["stack", "lab"]
+    assert "while stopping: gpu-exporter did not exit" in err
+    assert made and not Path(made[0]).exists()
