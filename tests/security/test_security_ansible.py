@@ -23,6 +23,8 @@ SECRET_VAR = re.compile(
 NOT_A_VALUE = re.compile(r"(_file|_path|_dir|_files|_name|_user|_length|_min_length)$", re.I)
 SECRET_DEST = re.compile(r"(munge\.key|munge_key|web[-_]config|web\.yml|api[-_]key|password|secret|\.pass$)", re.I)
 WRITERS = ("copy", "template", "file", "get_url")
+# modules that move a file's content (unlike `file`, which sets owner and mode)
+CONTENT_MOVERS = ("copy", "template", "get_url", "fetch")
 TASK_LISTS = ("tasks", "pre_tasks", "post_tasks", "handlers", "block", "rescue", "always")
 
 
@@ -74,7 +76,7 @@ def secret_vars(task: dict) -> set[str]:
 def module_of(task: dict) -> tuple[str, dict]:
     for key, value in task.items():
         short = key.rsplit(".", 1)[-1]
-        if short in WRITERS:
+        if short in WRITERS or short in CONTENT_MOVERS:
             return short, value if isinstance(value, dict) else {}
     return "", {}
 
@@ -87,7 +89,10 @@ def audit(root: Path) -> list[str]:
             problems.append(f"{loc}: uses {', '.join(sorted(used))} without no_log: true")
         module, args = module_of(task)
         dest = str(args.get("dest") or args.get("path") or "")
-        if module and SECRET_DEST.search(dest) and args.get("state", "file") not in ("directory", "absent"):
+        src = str(args.get("src") or "")
+        if module in CONTENT_MOVERS and (SECRET_DEST.search(dest) or SECRET_DEST.search(src)) and not no_log:
+            problems.append(f"{loc}: moves secret content ({src or dest}) without no_log: true")
+        if module in WRITERS and SECRET_DEST.search(dest) and args.get("state", "file") not in ("directory", "absent"):
             mode = str(args.get("mode", ""))
             if not re.fullmatch(r"0?[0-7][0-7]0", mode.strip("'\"")):
                 problems.append(f"{loc}: writes {dest} with mode {mode or '(none)'}; others must get no access")
@@ -103,12 +108,16 @@ def test_audit_catches_samples(tmp_path):
         "- name: path only\n  ansible.builtin.stat:\n    path: '{{ x_password_file }}'\n"
         "- block:\n    - name: in a hidden block\n      ansible.builtin.command: {argv: [x], stdin: '{{ x_password }}'}\n  no_log: true\n"
         "- name: open key\n  ansible.builtin.copy:\n    src: a\n    dest: /etc/munge/munge.key\n    mode: '0644'\n"
-        "- name: tight key\n  ansible.builtin.copy:\n    src: a\n    dest: /etc/munge/munge.key\n    mode: '0400'\n"
+        "- name: tight key\n  ansible.builtin.copy:\n    src: a\n    dest: /etc/munge/munge.key\n    mode: '0400'\n  no_log: true\n"
+        "- name: shown key\n  ansible.builtin.copy:\n    src: /etc/munge/munge.key\n    dest: /x/k\n    mode: '0400'\n"
+        "- name: mode only\n  ansible.builtin.file:\n    path: /etc/munge/munge.key\n    mode: '0400'\n"
     )
     found = audit(tmp_path)
-    assert len(found) == 2, found
+    assert len(found) == 4, found
     assert "leaks" in found[0] and "x_api_key" in found[0]
-    assert "open key" in found[1] and "0644" in found[1]
+    assert "open key" in found[1] and "without no_log" in found[1]
+    assert "open key" in found[2] and "0644" in found[2]
+    assert "shown key" in found[3] and "/etc/munge/munge.key" in found[3]
 
 
 def test_ansible_hides_secrets_and_protects_secret_files():
