@@ -58,7 +58,7 @@ def _post(url: str, timeout: float = 5.0) -> None:
 
 @dataclass
 class Target:
-    """One scrape target: ``host:port`` plus target labels (``node``, ``pod``, ``role``)."""
+    """One scrape target: ``host:port`` plus target labels (``node``, ``pod``, ``role``, ``hourly_cost_usd``)."""
 
     address: str
     labels: dict[str, str] = field(default_factory=dict)

@@ -273,10 +273,13 @@ class LocalStack:
 
     def _prometheus_config(self, port: int) -> dict:
         assert self.alertmanager is not None
-        gpu_targets = [Target(g.address, {"node": g.node, "pod": g.pod, "role": g.role}) for g in self.gpu_nodes]
+        # The target labels the Ansible playbook's file_sd entries carry (local processes cost nothing).
+        gpu_targets = [
+            Target(g.address, {"node": g.node, "pod": g.pod, "role": g.role, "hourly_cost_usd": "0"}) for g in self.gpu_nodes
+        ]
         slurm_targets = []
         if self.slurm_exporter is not None:
-            slurm_targets.append(Target(f"127.0.0.1:{self.slurm_port}", {"pod": "local", "role": "head"}))
+            slurm_targets.append(Target(f"127.0.0.1:{self.slurm_port}", {"pod": "local", "role": "head", "hourly_cost_usd": "0"}))
         return prometheus_config(
             scrape_interval=self.scrape_interval,
             evaluation_interval=self.scrape_interval,

@@ -136,3 +136,21 @@ def test_local_stack_config_matches_the_compose_jobs(prometheus_config, tmp_path
     path.write_text(yaml.safe_dump(local))
     proc = promtool_check(path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_local_stack_targets_carry_the_file_sd_target_labels(tmp_path):
+    """The demo/e2e Prometheus labels its targets as the Ansible file_sd entries do (pod, role,
+    hourly_cost_usd; node on GPU targets only): alerts and queries see the same labels."""
+    from types import SimpleNamespace
+
+    from gpuwatch.localstack.stack import GpuNode, LocalStack
+
+    stack = LocalStack(tmp_path, gpu_nodes=[GpuNode(node="n1", scenario=tmp_path / "s.yml", port=19400)])
+    stack.alertmanager = SimpleNamespace(address="127.0.0.1:19093")
+    stack.slurm_exporter, stack.slurm_port = object(), 19341
+    jobs = {j["job_name"]: j for j in stack._prometheus_config(19090)["scrape_configs"]}
+    example = COMPOSE_DIR / "prometheus" / "targets"
+    for job in ("gpuwatch-gpu", "gpuwatch-slurm"):
+        want = {k for g in json.loads((example / f"{job}.json.example").read_text()) for k in g["labels"]}
+        (group,) = jobs[job]["static_configs"]
+        assert set(group["labels"]) == want, job
