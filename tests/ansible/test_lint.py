@@ -39,3 +39,17 @@ def test_syntax_check(playbook):
         cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_control_scripts_refresh_package_lists_before_reinstalling():
+    """After a pod restart the container disk is the image's again, whose apt lists are usually
+    removed: a bare `apt-get install` there fails, and start.sh with it. Every control script that
+    reinstalls packages runs `apt-get update` first."""
+    scripts = sorted(ANSIBLE_DIR.glob("roles/*/templates/*-ctl.sh.j2"))
+    reinstalling = [p for p in scripts if "apt-get install" in p.read_text()]
+    assert len(reinstalling) >= 3, scripts
+    for path in reinstalling:
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if "apt-get install" in line:
+                assert any("apt-get update" in prev for prev in lines[max(0, i - 3):i]), f"{path}:{i + 1}"
