@@ -5,8 +5,10 @@ It checks the bearer token, validates request bodies against the document's sche
 (``CreatePodRequest``, ``PodActionRequest``) plus the rules the document states in prose (exactly
 one of ``gpu``/``cpu``; global networking only in data centers with ``globalNetwork``), answers
 errors as RFC 9457 problem details, moves pods PROVISIONING -> STARTING -> RUNNING as they are
-polled, and records every request. Every pod it returns is validated against the ``Pod`` schema,
-so the stand-in cannot drift from the document silently.
+polled, answers 409 to an action the pod's ``actions`` do not list (as the document says), and
+records every request. Every pod it returns is validated against the ``Pod`` schema (a pod that
+does not match is answered as a 500 naming the mismatch), so the stand-in cannot drift from the
+document silently.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def new_pod(body: dict, pod_id: str | None = None) -> dict:
         "env": body.get("env", {}),
         "registry": None,
         "status": "PROVISIONING",
-        "actions": ["start", "terminate"],
+        "actions": ["stop", "terminate"],
         "mounts": body.get("mounts", {}),
         "gpu": {"id": body["gpu"]["id"], "count": body["gpu"].get("count", 1)} if "gpu" in body else None,
         "cloud": body.get("cloud", "SECURE"),
@@ -122,6 +124,8 @@ def run(pod: dict) -> None:
     ip = "203.0.113.%d" % (int(pod["id"][4:6], 16) % 250 + 1)
     pod["status"] = "RUNNING"
     pod["actions"] = ["stop", "restart", "terminate"]
+    if "_cost" in pod:  # back from EXITED: billed again
+        pod["cost"] = pod.pop("_cost")
     pod["ssh"]["direct"] = {
         "host": ip,
         "port": port,
@@ -146,6 +150,17 @@ def run(pod: dict) -> None:
         "ports": [{"private": 22, "public": port, "type": "tcp", "ip": ip}],
     }
     pod["startedAt"] = "2026-11-30T12:02:00Z"
+
+
+def stop(pod: dict) -> None:
+    """A stopped pod: EXITED, no SSH mapping or runtime, costs nothing (the document: 0.0)."""
+    pod["status"] = "EXITED"
+    pod["actions"] = ["start", "terminate"]
+    pod["ssh"]["direct"] = None
+    pod["runtime"] = None
+    if pod["cost"]:
+        pod["_cost"] = pod["cost"]
+    pod["cost"] = 0.0
 
 
 def public(pod: dict) -> dict:
@@ -174,6 +189,14 @@ class Handler(BaseHTTPRequestHandler):
         if data:
             self.wfile.write(data)
         return status
+
+    def _send_pods(self, status: int, pods: list[dict], listing: bool = False):
+        """Pods as the API shows them, each checked against the document's ``Pod`` schema."""
+        shown = [public(p) for p in pods]
+        errors = [f"pod {p.get('id')}: {e}" for p in shown for e in SPEC.errors("Pod", p)]
+        if errors:
+            return self._problem(500, "Stand-in Drift", "a pod does not match the Pod schema", errors)
+        return self._send(status, {"pods": shown} if listing else shown[0])
 
     def _problem(self, status: int, title: str, detail: str, errors=None):
         body = {"title": title, "status": status, "detail": detail}
@@ -210,8 +233,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"dataCenters": dcs})
         if path == "/v2/pods":
             if method == "GET":
-                pods = [public(p) for p in state.pods.values() if p["status"] != "TERMINATED"]
-                return self._send(200, {"pods": pods})
+                pods = [p for p in state.pods.values() if p["status"] != "TERMINATED"]
+                return self._send_pods(200, pods, listing=True)
             if method == "POST":
                 return self._create(body)
         m = re.fullmatch(r"/v2/pods/([^/]+)(/action)?", path)
@@ -225,7 +248,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._action(pod, body)
             if method == "GET":
                 advance(state, pod)
-                return self._send(200, public(pod))
+                return self._send_pods(200, [pod])
             if method == "DELETE":
                 left = state.fail_deletes.get(pod["id"], 0)
                 if left:
@@ -256,25 +279,30 @@ class Handler(BaseHTTPRequestHandler):
         pod = new_pod(body)
         pod["_global_networking"] = bool(body.get("globalNetworking"))
         self.state.pods[pod["id"]] = pod
-        return self._send(201, public(pod))
+        return self._send_pods(201, [pod])
 
     def _action(self, pod, body):
         errors = SPEC.errors("PodActionRequest", body)
         if errors:
             return self._problem(422, "Unprocessable Entity", "request validation failed", errors)
         action = body["action"]
-        if action == "start" and pod["status"] == "EXITED":
+        if action not in pod["actions"]:
+            return self._problem(409, "Conflict", f"action {action} is not valid for a pod in status {pod['status']}")
+        if action == "start":
             pod["status"] = "PROVISIONING"
-            pod["ssh"]["direct"] = None
+            pod["actions"] = ["stop", "terminate"]
             self.state.polls[pod["id"]] = 0
         elif action == "stop":
-            pod["status"] = "EXITED"
+            stop(pod)
+        elif action == "restart":
+            pod["status"] = "STARTING"
             pod["ssh"]["direct"] = None
             pod["runtime"] = None
+            self.state.polls[pod["id"]] = 0
         elif action == "terminate":
             pod["status"] = "TERMINATED"
             return self._send(204)
-        return self._send(200, public(pod))
+        return self._send_pods(200, [pod])
 
     def do_GET(self):
         self._handle("GET")
@@ -308,6 +336,11 @@ class RunpodStandin:
             run(pod)
         self.state.pods[pod["id"]] = pod
         return pod
+
+    def stop_pod(self, pod_id: str) -> None:
+        """Stop a pod behind the playbook's back (what a user or RunPod does)."""
+        with self.state.lock:
+            stop(self.state.pods[pod_id])
 
     def requests(self, method: str | None = None, path_re: str = ".*") -> list[Recorded]:
         return [

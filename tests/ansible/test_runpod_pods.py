@@ -129,7 +129,7 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
 
     # A stopped pod (its container disk is gone) is started again, not recreated.
     head_id = by_name["gw-test-head"]["id"]
-    api.state.pods[head_id].update(status="EXITED")
+    api.stop_pod(head_id)
     third = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
                 "-e", f"probe_out={probe_out}", name="provision3")
     assert third.rc == 0, third.out[-4000:]
