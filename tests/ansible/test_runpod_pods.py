@@ -19,6 +19,9 @@ from runpod_standin import SPEC, RunpodStandin
 pytestmark = pytest.mark.ansible
 
 API_KEY = "rpa_TESTKEY_" + "9f3c2a7d41e8b6" * 2  # must never show up in any output
+# Secrets in pods' environments (GET /v2/pods returns every pod's env): never in any output either.
+FOREIGN_SECRET = "jupyter-" + "4be1d9c0a7f3" * 2
+OWN_SECRET = "hf_" + "Zq8Lw3Nx5Rt7" * 2
 PROBE = ROOT / "tests" / "ansible" / "playbooks" / "provision_probe.yml"
 
 
@@ -63,6 +66,8 @@ def run(pb, api, tmp_path, ssh_key, *extra, key=API_KEY, name="run"):
         texts.append(state.read_text())
     for text in texts:
         assert key not in text, f"the API key leaked into the output of {name}"
+        for secret in (FOREIGN_SECRET, OWN_SECRET):
+            assert secret not in text, f"a pod environment secret leaked into the output of {name}"
     return result
 
 
@@ -74,12 +79,13 @@ def assert_pods_match_schema(api):
 
 def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, ssh_key):
     # Pods of someone else in the account, one with a name this cluster's names start with.
-    foreign = api.add_pod("gw-test-head-old")
+    foreign = api.add_pod("gw-test-head-old", env={"JUPYTER_PASSWORD": FOREIGN_SECRET})
     other = api.add_pod("training-run-7")
+    own_env = ("-e", json.dumps({"runpod_pods_env": {"HF_TOKEN": OWN_SECRET}}))
     probe_out = tmp_path / "inventory.json"
 
     first = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
-                "-e", f"probe_out={probe_out}", name="provision1")
+                "-e", f"probe_out={probe_out}", *own_env, name="provision1")
     assert first.rc == 0, first.out[-4000:]
 
     creates = api.requests("POST", "/v2/pods")
@@ -93,7 +99,7 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
         assert body["globalNetworking"] is True
         assert body["gpu"] == {"id": "NVIDIA GeForce RTX 4090", "count": 1}
         assert body["ports"] == ["22/tcp", "9400/http", "9341/http"]
-        assert body["env"] == {"PUBLIC_KEY": public_key}
+        assert body["env"] == {"PUBLIC_KEY": public_key, "HF_TOKEN": OWN_SECRET}
         # Only data centers whose catalog entry says globalNetwork=true.
         assert sorted(body["dataCenterIds"]) == ["EU-RO-1", "US-KS-2"]
         assert body["mounts"] == {"persistent": {"size": 20, "path": "/workspace"}}
@@ -122,7 +128,7 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     # Second run: everything exists, nothing is created, nothing reported changed.
     before = len(api.requests("POST"))
     second = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
-                 "-e", f"probe_out={probe_out}", name="provision2")
+                 "-e", f"probe_out={probe_out}", *own_env, name="provision2")
     assert second.rc == 0, second.out[-4000:]
     assert len(api.requests("POST")) == before
     assert second.recap["localhost"]["changed"] == 0, second.recap
@@ -131,7 +137,7 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     head_id = by_name["gw-test-head"]["id"]
     api.stop_pod(head_id)
     third = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
-                "-e", f"probe_out={probe_out}", name="provision3")
+                "-e", f"probe_out={probe_out}", *own_env, name="provision3")
     assert third.rc == 0, third.out[-4000:]
     assert len(api.requests("POST", "/v2/pods")) == 3
     assert [r.body for r in api.requests("POST", f"/v2/pods/{head_id}/action")] == [{"action": "start"}]
