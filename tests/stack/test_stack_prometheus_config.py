@@ -154,3 +154,21 @@ def test_local_stack_targets_carry_the_file_sd_target_labels(tmp_path):
         want = {k for g in json.loads((example / f"{job}.json.example").read_text()) for k in g["labels"]}
         (group,) = jobs[job]["static_configs"]
         assert set(group["labels"]) == want, job
+
+
+def test_promtool_accepts_the_playbook_target_files(compose, tmp_path):
+    """The file_sd files in the shape ansible/site.yml writes them (the committed examples, which
+    the converge test compares the playbook's output with) pass promtool's SD-file check."""
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    examples = sorted((COMPOSE_DIR / "prometheus" / "targets").glob("*.json.example"))
+    assert {p.name for p in examples} == {"gpuwatch-gpu.json.example", "gpuwatch-slurm.json.example"}
+    for example in examples:
+        groups = json.loads(example.read_text())
+        for group in groups:
+            assert all(re.fullmatch(r"[a-z0-9]+-(9400|9341)\.proxy\.runpod\.net:443", t) for t in group["targets"]), group
+        (targets / example.name.removesuffix(".example")).write_text(example.read_text())
+    config = mapped_config(PROMETHEUS_FILE.read_text(), compose, tmp_path, targets)
+    proc = promtool_check(config)
+    # promtool reads the SD files (test_promtool_rejects_a_broken_target_file shows it fails on a bad one).
+    assert proc.returncode == 0, proc.stdout + proc.stderr
