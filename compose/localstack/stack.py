@@ -195,9 +195,11 @@ class LocalStack:
         )
         self.say(f"rules compiled     {self.generated}")
 
+        # Each process is registered for stop() before it starts: a Ctrl-C that lands just after
+        # a child was spawned must still find (and stop) it.
         self.alertmanager = Alertmanager(self.workdir / "alertmanager", self.generated / "alertmanager" / "alertmanager.yml")
-        self.alertmanager.start()
         self._started.append(self.alertmanager)
+        self.alertmanager.start()
 
         if self.slurm_env is not None:
             self.start_slurm_exporter()
@@ -206,8 +208,8 @@ class LocalStack:
 
         port = free_port()
         self.prometheus = Prometheus(self.workdir / "prometheus", self._prometheus_config(port), port=port)
-        self.prometheus.start()
         self._started.append(self.prometheus)
+        self.prometheus.start()
 
         self.alertmanager.wait_http(self.alertmanager.url + "/-/ready", 30)
         for gpu in self.gpu_nodes:
@@ -238,11 +240,9 @@ class LocalStack:
         ]
         if self.slurm_poll_interval:
             argv.append(f"--slurm.poll-interval={self.slurm_poll_interval:g}")
-        self.slurm_exporter = ManagedProcess(
-            "slurm-exporter", argv, self.workdir / "slurm-exporter.log", env=self.slurm_env
-        ).start()
+        self.slurm_exporter = ManagedProcess("slurm-exporter", argv, self.workdir / "slurm-exporter.log", env=self.slurm_env)
         self._started.append(self.slurm_exporter)
-        return self.slurm_exporter
+        return self.slurm_exporter.start()
 
     def start_gpu_exporter(self, gpu: GpuNode) -> ManagedProcess:
         """(Re)start the GPU exporter of ``gpu`` on its port (kept across restarts)."""
@@ -253,10 +253,9 @@ class LocalStack:
             f"--nvml.scenario={gpu.scenario}",
             *self.gpu_exporter_args,
         ]
-        gpu.process = ManagedProcess(f"gpu-exporter-{gpu.node}", argv, self.workdir / f"gpu-exporter-{gpu.node}.log").start()
-        if gpu.process not in self._started:
-            self._started.append(gpu.process)
-        return gpu.process
+        gpu.process = ManagedProcess(f"gpu-exporter-{gpu.node}", argv, self.workdir / f"gpu-exporter-{gpu.node}.log")
+        self._started.append(gpu.process)
+        return gpu.process.start()
 
     def wait_exporter(self, proc: ManagedProcess | None, address: str, timeout: float = 30) -> None:
         if proc is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -322,3 +323,34 @@ def test_demo_stops_slurm_even_when_stopping_the_stack_fails(monkeypatch, tmp_pa
     assert stopped == ["stack", "lab"]
     assert "while stopping: gpu-exporter did not exit" in err
     assert made and not Path(made[0]).exists()
+
+
+def test_stack_stops_a_process_when_the_signal_lands_right_after_its_spawn(monkeypatch, tmp_path):
+    """Ctrl-C arriving between a child's spawn and the stack's bookkeeping: the child (here the
+    real Alertmanager) is still stopped by LocalStack.stop(), by PID."""
+    require_programs("prometheus-alertmanager")
+    from gpuwatch.localstack.stack import LocalStack
+
+    real_start = ManagedProcess.start
+    spawned: list[int] = []
+
+    def start_then_interrupted(self):
+        real_start(self)
+        spawned.append(self.pid)
+        raise KeyboardInterrupt  # what demo's SIGINT handler raises, right after Popen returned
+
+    monkeypatch.setattr(ManagedProcess, "start", start_then_interrupted)
+    stack = LocalStack(tmp_path / "stack", gpu_nodes=[])
+    with pytest.raises(KeyboardInterrupt):
+        stack.start()
+    try:
+        assert len(spawned) == 1 and pid_alive(spawned[0])
+        stack.stop()
+        deadline = time.monotonic() + 10
+        while pid_alive(spawned[0]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_alive(spawned[0]), "alertmanager left running"
+    finally:
+        for pid in spawned:  # never leave it behind, even when the assertion fails
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
