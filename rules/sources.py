@@ -35,10 +35,10 @@ def display_name(path: Path) -> str:
         return "rules/pack/" + path.relative_to(PACK_DIR).as_posix()
     except ValueError:
         pass
-    rel = os.path.relpath(path, Path.cwd().resolve())
-    if rel.startswith(("../../", "..\\..\\")):
-        return path.as_posix()
-    return Path(rel).as_posix()
+    rel = Path(os.path.relpath(path, Path.cwd().resolve())).as_posix()
+    if rel == ".." or rel.startswith("../"):
+        return path.as_posix()  # outside the working folder: the absolute path reads better than ../..
+    return rel
 
 
 def _add(out: Sources, path: Path, explicit: bool) -> None:

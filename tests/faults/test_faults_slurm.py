@@ -46,6 +46,17 @@ def lab(tmp_path_factory):
         yield lab
 
 
+def ensure_jobs(lab) -> None:
+    """Each test starts from the same state: the node back in service and JOBS active jobs.
+
+    An earlier fault (slurmctld killed, munged stopped) can leave the node down or end the jobs,
+    more likely on a loaded machine; the next test must not inherit that."""
+    lab.run(["scontrol", "update", f"NodeName={lab.node}", "State=RESUME"], check=False)
+    active = lab.run(["squeue", "-h", "-t", "PENDING,RUNNING", "-o", "%i"], check=False).stdout.split()
+    for i in range(len(active), JOBS):
+        lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"fault{i}", "--wrap", "sleep 900"])
+
+
 def wrap(bin_dir: Path, name: str, body: str | None = None) -> None:
     real = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin")
     p = bin_dir / name
@@ -77,6 +88,7 @@ class Running:
 
 @pytest.fixture
 def exporter(lab, wrappers):
+    ensure_jobs(lab)
     port = _free_port()
     exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
     argv = [
