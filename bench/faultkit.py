@@ -102,39 +102,27 @@ def threads_of(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
+def _proc_stats():
+    """(pid, command name, fields after the name) of every process in /proc/PID/stat."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        yield int(entry), stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+
+
 def children_of(pid: int) -> list[tuple[int, str, float]]:
     """Live (non-zombie) child processes of ``pid``: (pid, command name, age in seconds)."""
     with open("/proc/uptime") as f:
         uptime = float(f.read().split()[0])
     tick = os.sysconf("SC_CLK_TCK")
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        state, ppid = fields[0], int(fields[1])
-        if ppid == pid and state != "Z":
-            out.append((int(entry), name, uptime - int(fields[19]) / tick))
-    return out
+    return [(p, name, uptime - int(fields[19]) / tick)
+            for p, name, fields in _proc_stats() if int(fields[1]) == pid and fields[0] != "Z"]
 
 
 def zombies_of(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] == "Z":
-            out.append(int(entry))
-    return out
+    return [p for p, _, fields in _proc_stats() if int(fields[1]) == pid and fields[0] == "Z"]
