@@ -78,5 +78,11 @@ deploy: venv
 teardown: venv
 	ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook ansible/teardown.yml $(ANSIBLE_ARGS)
 
+# Lint: ruff (rules and format) over the tree, mypy over exporters/ and rules/ (pyproject.toml).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -50,8 +50,13 @@ def wait_metrics(port: int, pred, timeout: float, what: str) -> dict:
             if pred(m):
                 return m
         if time.monotonic() > deadline:
-            lines = [ln for ln in last.decode(errors="replace").splitlines() if "_up" in ln or "success" in ln]
-            raise AssertionError(f"not within {timeout:.0f} s: {what}; last scrape (up/success lines):\n" + "\n".join(lines[:60]))
+            lines = [
+                ln for ln in last.decode(errors="replace").splitlines() if "_up" in ln or "success" in ln
+            ]
+            raise AssertionError(
+                f"not within {timeout:.0f} s: {what}; last scrape (up/success lines):\n"
+                + "\n".join(lines[:60])
+            )
         time.sleep(0.2)
 
 
@@ -89,7 +94,7 @@ class Scraper:
                 self.log.failures.append(f"{type(exc).__name__}: {exc}")
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "Scraper":
+    def __enter__(self) -> Scraper:
         self._thread.start()
         return self
 
@@ -120,8 +125,11 @@ def children_of(pid: int) -> list[tuple[int, str, float]]:
     with open("/proc/uptime") as f:
         uptime = float(f.read().split()[0])
     tick = os.sysconf("SC_CLK_TCK")
-    return [(p, name, uptime - int(fields[19]) / tick)
-            for p, name, fields in _proc_stats() if int(fields[1]) == pid and fields[0] != "Z"]
+    return [
+        (p, name, uptime - int(fields[19]) / tick)
+        for p, name, fields in _proc_stats()
+        if int(fields[1]) == pid and fields[0] != "Z"
+    ]
 
 
 def zombies_of(pid: int) -> list[int]:

@@ -124,39 +124,98 @@ def slurm_faults(quick: bool) -> list[dict]:
             _wrap(bins, n)
         port = _free_port()
         exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
-        argv = [str(exe), "--web.listen-address", f"127.0.0.1:{port}", "--slurm.poll-interval", str(POLL),
-                "--slurm.timeout", str(TIMEOUT), "--slurm.bin-dir", str(bins), "--log.level", "warn"]
+        argv = [
+            str(exe),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--slurm.poll-interval",
+            str(POLL),
+            "--slurm.timeout",
+            str(TIMEOUT),
+            "--slurm.bin-dir",
+            str(bins),
+            "--log.level",
+            "warn",
+        ]
 
         def healthy(m):
             return value(m, "gpuwatch_slurm_up") == 1 and all(
-                value(m, "gpuwatch_slurm_collector_success", collector=c) == 1 for c in COLLECTORS)
+                value(m, "gpuwatch_slurm_collector_success", collector=c) == 1 for c in COLLECTORS
+            )
 
         def up0(m):
             return value(m, "gpuwatch_slurm_up") == 0
 
         with exporter_process(argv, env=lab.env) as exp:
             wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
-            rows.append(fault_run(
-                "slurmctld SIGSTOP", exp, port, healthy, up0,
-                lambda: os.kill(lab.slurmctld_pid, signal.SIGSTOP),
-                lambda: os.kill(lab.slurmctld_pid, signal.SIGCONT), stop_s))
-            rows.append(fault_run(
-                "slurmctld SIGKILL, restarted", exp, port, healthy, up0,
-                lambda: os.kill(lab.slurmctld_pid, signal.SIGKILL), lab.restart_slurmctld, other_s))
-            rows.append(fault_run(
-                "munged stopped", exp, port, healthy, up0,
-                lambda: lab._stop_proc("munged"), lab._start_munged, other_s))
-            rows.append(fault_run(
-                "sdiag missing", exp, port, healthy,
-                lambda m: value(m, "gpuwatch_slurm_collector_success", collector="scheduler") == 0,
-                lambda: (bins / "sdiag").unlink(), lambda: _wrap(bins, "sdiag"), other_s))
-            rows.append(fault_run(
-                "squeue output cut mid-line", exp, port, healthy,
-                lambda m: (value(m, "gpuwatch_slurm_bad_lines_total", command="squeue") or 0) > 0
-                or value(m, "gpuwatch_slurm_collector_success", collector="jobs") == 0,
-                lambda: _wrap(bins, "squeue", 'out=$(REAL "$@"); n=$(printf %s "$out" | head -n 1 | wc -c); '
-                                               'printf %s "$out" | head -c $((n + n / 2))\n'),
-                lambda: _wrap(bins, "squeue"), other_s))
+            rows.append(
+                fault_run(
+                    "slurmctld SIGSTOP",
+                    exp,
+                    port,
+                    healthy,
+                    up0,
+                    lambda: os.kill(lab.slurmctld_pid, signal.SIGSTOP),
+                    lambda: os.kill(lab.slurmctld_pid, signal.SIGCONT),
+                    stop_s,
+                )
+            )
+            rows.append(
+                fault_run(
+                    "slurmctld SIGKILL, restarted",
+                    exp,
+                    port,
+                    healthy,
+                    up0,
+                    lambda: os.kill(lab.slurmctld_pid, signal.SIGKILL),
+                    lab.restart_slurmctld,
+                    other_s,
+                )
+            )
+            rows.append(
+                fault_run(
+                    "munged stopped",
+                    exp,
+                    port,
+                    healthy,
+                    up0,
+                    lambda: lab._stop_proc("munged"),
+                    lab._start_munged,
+                    other_s,
+                )
+            )
+            rows.append(
+                fault_run(
+                    "sdiag missing",
+                    exp,
+                    port,
+                    healthy,
+                    lambda m: value(m, "gpuwatch_slurm_collector_success", collector="scheduler") == 0,
+                    lambda: (bins / "sdiag").unlink(),
+                    lambda: _wrap(bins, "sdiag"),
+                    other_s,
+                )
+            )
+            rows.append(
+                fault_run(
+                    "squeue output cut mid-line",
+                    exp,
+                    port,
+                    healthy,
+                    lambda m: (
+                        (value(m, "gpuwatch_slurm_bad_lines_total", command="squeue") or 0) > 0
+                        or value(m, "gpuwatch_slurm_collector_success", collector="jobs") == 0
+                    ),
+                    lambda: _wrap(
+                        bins,
+                        "squeue",
+                        'out=$(REAL "$@"); n=$(printf %s "$out" | head -n 1 | wc -c); '
+                        'printf %s "$out" | head -c $((n + n / 2))\n',
+                    ),
+                    lambda: _wrap(bins, "squeue"),
+                    other_s,
+                )
+            )
     return rows
 
 
@@ -185,9 +244,25 @@ def _gpu_exporter(tmp: Path, faults: list[str], ngpus: int = 8):
     path = tmp / f"scenario-{len(list(tmp.iterdir()))}.yaml"
     path.write_text(GPU_SCENARIO.format(gpus=gpus, faults="\n".join(f"  - {f}" for f in faults)))
     port = _free_port()
-    argv = [sys.executable, "-m", "gpuwatch.exporters.gpu", "--web.listen-address", f"127.0.0.1:{port}",
-            "--nvml.scenario", str(path), "--collect.interval", "1s", "--collect.max-age", "5s",
-            "--nvml.init-retry-min", "0.5s", "--nvml.init-retry-max", "4s", "--log.level", "warn"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gpuwatch.exporters.gpu",
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        "--nvml.scenario",
+        str(path),
+        "--collect.interval",
+        "1s",
+        "--collect.max-age",
+        "5s",
+        "--nvml.init-retry-min",
+        "0.5s",
+        "--nvml.init-retry-max",
+        "4s",
+        "--log.level",
+        "warn",
+    ]
     return port, exporter_process(argv)
 
 
@@ -201,17 +276,27 @@ def gpu_faults(quick: bool) -> list[dict]:
         start_at = 8.0  # scenario time of the fault: after start-up and the healthy check
 
         def all_up(m):
-            return value(m, "gpuwatch_nvml_up") == 1 and all(value(m, "gpuwatch_gpu_up", gpu=str(i)) == 1 for i in range(8))
+            return value(m, "gpuwatch_nvml_up") == 1 and all(
+                value(m, "gpuwatch_gpu_up", gpu=str(i)) == 1 for i in range(8)
+            )
 
         # GPU 3 lost: the "inject" is the scenario's clock; we wait for it
-        port, ctx = _gpu_exporter(tmp, [f"{{kind: lost, gpu: 3, at: {start_at}, until: {start_at + lost_s}}}"])
+        port, ctx = _gpu_exporter(
+            tmp, [f"{{kind: lost, gpu: 3, at: {start_at}, until: {start_at + lost_s}}}"]
+        )
         with ctx as exp:
             wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
             t0 = time.monotonic()
             row = fault_run(
-                "GPU lost (1 of 8)", exp, port, all_up,
+                "GPU lost (1 of 8)",
+                exp,
+                port,
+                all_up,
                 lambda m: value(m, "gpuwatch_gpu_up", gpu="3") == 0,
-                lambda: time.sleep(max(0.0, start_at - (time.monotonic() - t0))), lambda: None, lost_s)
+                lambda: time.sleep(max(0.0, start_at - (time.monotonic() - t0))),
+                lambda: None,
+                lost_s,
+            )
             rows.append(row)
         port, ctx = _gpu_exporter(tmp, [f"{{kind: nvml_init_failure, at: 0, until: {init_s}}}"])
         with ctx as exp:
@@ -220,29 +305,46 @@ def gpu_faults(quick: bool) -> list[dict]:
             m = parse(scrape(port)[1])
             shown = value(m, "gpuwatch_nvml_up") == 0
             recover = _wait(port, all_up, init_s + 60)
-            rows.append({
-                "fault": "NVML init failing",
-                "fault_s": init_s,
-                "shown_after_s": 0.0 if shown else "never",
-                "recovered_after_s": round(max(0.0, (time.monotonic() - t0) - init_s), 1) if recover is not None else "never",
-                "threads_after": threads_of(exp.pid),
-                "nvml_init_errors": value(parse(scrape(port)[1]), "gpuwatch_nvml_errors_total", error="DriverNotLoaded"),
-            })
+            rows.append(
+                {
+                    "fault": "NVML init failing",
+                    "fault_s": init_s,
+                    "shown_after_s": 0.0 if shown else "never",
+                    "recovered_after_s": round(max(0.0, (time.monotonic() - t0) - init_s), 1)
+                    if recover is not None
+                    else "never",
+                    "threads_after": threads_of(exp.pid),
+                    "nvml_init_errors": value(
+                        parse(scrape(port)[1]), "gpuwatch_nvml_errors_total", error="DriverNotLoaded"
+                    ),
+                }
+            )
         port, ctx = _gpu_exporter(tmp, [f"{{kind: xid, gpu: 0, at: {start_at}, xid: 13, count: {storm}}}"])
         with ctx as exp:
             wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
             t0 = time.monotonic()
             row = fault_run(
-                f"XID storm ({storm:,} events)", exp, port, all_up,
+                f"XID storm ({storm:,} events)",
+                exp,
+                port,
+                all_up,
                 lambda m: (value(m, "gpuwatch_gpu_xid_events_total", gpu="0") or 0) > 0,
-                lambda: time.sleep(max(0.0, start_at - (time.monotonic() - t0))), lambda: None, 0.5,
-                recovered=lambda m: all_up(m) and value(m, "gpuwatch_gpu_xid_events_total", gpu="0") == storm)
+                lambda: time.sleep(max(0.0, start_at - (time.monotonic() - t0))),
+                lambda: None,
+                0.5,
+                recovered=lambda m: all_up(m) and value(m, "gpuwatch_gpu_xid_events_total", gpu="0") == storm,
+            )
             m = parse(scrape(port)[1])
             row["shown_after_s"] = "-"  # the storm is one burst: what matters is when all are counted
             if isinstance(row["recovered_after_s"], float):
-                row["recovered_after_s"] = f"all counted {row['recovered_after_s'] + 0.5:.1f} s after the burst"
+                row["recovered_after_s"] = (
+                    f"all counted {row['recovered_after_s'] + 0.5:.1f} s after the burst"
+                )
             row["events_counted"] = value(m, "gpuwatch_gpu_xid_events_total", gpu="0")
-            row["exact"] = row["events_counted"] == storm and value(m, "gpuwatch_gpu_xid_errors_total", gpu="0", xid="13") == storm
+            row["exact"] = (
+                row["events_counted"] == storm
+                and value(m, "gpuwatch_gpu_xid_errors_total", gpu="0", xid="13") == storm
+            )
             rows.append(row)
     return rows
 

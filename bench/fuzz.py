@@ -77,8 +77,18 @@ def run(quick: bool = False, examples: int | None = None, paths: list[str] | Non
     with tempfile.TemporaryDirectory(prefix="gpuwatch-fuzz-") as tmp:
         junit = Path(tmp) / "junit.xml"
         argv = [
-            sys.executable, "-m", "pytest", "-p", "fuzz", "-q", "--timeout=0", "-p", "no:randomly",
-            "--hypothesis-show-statistics", f"--junitxml={junit}", *map(str, files),
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "fuzz",
+            "-q",
+            "--timeout=0",
+            "-p",
+            "no:randomly",
+            "--hypothesis-show-statistics",
+            f"--junitxml={junit}",
+            *map(str, files),
         ]
         t0 = time.monotonic()
         proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -89,7 +99,9 @@ def run(quick: bool = False, examples: int | None = None, paths: list[str] | Non
                 failed = case.find("failure") is not None or case.find("error") is not None
                 props.append(
                     {
-                        "property": f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}".replace("tests/", "", 1),
+                        "property": f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}".replace(
+                            "tests/", "", 1
+                        ),
                         "seconds": round(float(case.get("time", 0)), 1),
                         "result": "FAILED" if failed else "ok",
                     }
@@ -133,12 +145,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="run every hypothesis property with many examples")
     ap.add_argument("paths", nargs="*", help="test files (default: every test file using @given)")
     ap.add_argument("--examples", type=int)
-    ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
+    ap.add_argument(
+        "--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    )
     args = ap.parse_args()
     res = run(args.quick, args.examples, args.paths)
     print(res["summary"])
     for p in res["properties"]:
-        print(f"  {p['result']:6} {p['seconds']:8.1f} s  {p.get('passing examples', '?'):>7}  {p['property']}")
+        print(
+            f"  {p['result']:6} {p['seconds']:8.1f} s  {p.get('passing examples', '?'):>7}  {p['property']}"
+        )
     if res.get("failed"):
         print(res.get("pytest output (tail)", ""))
         return 1

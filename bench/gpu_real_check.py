@@ -67,8 +67,19 @@ def main() -> int:
         result["ok"] &= ok
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gpuwatch.exporters.gpu", "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "warn"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gpuwatch.exporters.gpu",
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--log.level",
+            "warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         m: dict = {}
@@ -105,7 +116,12 @@ def main() -> int:
     from gpuwatch.exporters.gpu.collectors.base import Options
     from gpuwatch.exporters.gpu.exporter import GpuExporter
 
-    exp = GpuExporter(lambda: nvml.load_module(None), ["utilization", "memory", "thermal", "power", "clocks", "ecc"], Options(), threaded=False)
+    exp = GpuExporter(
+        lambda: nvml.load_module(None),
+        ["utilization", "memory", "thermal", "power", "clocks", "ecc"],
+        Options(),
+        threaded=False,
+    )
     exp.collect_once()
     times = []
     for _ in range(args.rounds):
@@ -119,10 +135,16 @@ def main() -> int:
         st = []
         for _ in range(min(args.rounds, 10)):
             t0 = time.perf_counter()
-            subprocess.run([smi, f"--query-gpu={SMI_FIELDS}", "--format=csv,noheader,nounits"], check=True, capture_output=True)
+            subprocess.run(
+                [smi, f"--query-gpu={SMI_FIELDS}", "--format=csv,noheader,nounits"],
+                check=True,
+                capture_output=True,
+            )
             st.append((time.perf_counter() - t0) * 1000)
         result["nvidia_smi_query_ms_p50"] = statistics.median(st)
-        result["ratio_smi_over_exporter"] = result["nvidia_smi_query_ms_p50"] / max(result["exporter_read_all_gpus_ms_p50"], 1e-6)
+        result["ratio_smi_over_exporter"] = result["nvidia_smi_query_ms_p50"] / max(
+            result["exporter_read_all_gpus_ms_p50"], 1e-6
+        )
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 

@@ -90,10 +90,23 @@ def measure(n: int, fresh: int, cached: int, interval: float = 0.1) -> dict:
         path.write_text(scenario(n))
         port = _free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gpuwatch.exporters.gpu", "--web.listen-address", f"127.0.0.1:{port}",
-             "--nvml.scenario", str(path), "--collect.interval", f"{interval}s", "--log.level", "warn",
-             "--gpu.proc-root", tmp],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "gpuwatch.exporters.gpu",
+                "--web.listen-address",
+                f"127.0.0.1:{port}",
+                "--nvml.scenario",
+                str(path),
+                "--collect.interval",
+                f"{interval}s",
+                "--log.level",
+                "warn",
+                "--gpu.proc-root",
+                tmp,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             deadline = time.monotonic() + 30
@@ -104,7 +117,9 @@ def measure(n: int, fresh: int, cached: int, interval: float = 0.1) -> dict:
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"exporter did not start: {proc.stderr.read().decode() if proc.poll() is not None else 'timeout'}")
+                        raise RuntimeError(
+                            f"exporter did not start: {proc.stderr.read().decode() if proc.poll() is not None else 'timeout'}"
+                        )
                     time.sleep(0.05)
             time.sleep(1.5)  # every GPU read a few times, XID events counted
             fresh_lat = []
@@ -181,15 +196,23 @@ def run(quick: bool = False) -> dict:
 
 def report(res: dict) -> str:
     out = ["gpuwatch-gpu-exporter scrape cost (simulated GPUs, loopback HTTP, keep-alive)", ""]
-    out.append(f"{'GPUs':>4} {'body KB':>8} {'fresh p50':>10} {'fresh p99':>10} {'cached p50':>11} {'cached p99':>11} {'read-on-scrape':>15} {'RSS MB':>7} {'peak MB':>8}")
+    out.append(
+        f"{'GPUs':>4} {'body KB':>8} {'fresh p50':>10} {'fresh p99':>10} {'cached p50':>11} {'cached p99':>11} {'read-on-scrape':>15} {'RSS MB':>7} {'peak MB':>8}"
+    )
     for r in res["rows"]:
-        out.append(f"{r['gpus']:>4} {r['series_bytes'] / 1024:>8.1f} {r['fresh_p50_ms']:>8.2f}ms {r['fresh_p99_ms']:>8.2f}ms "
-                   f"{r['cached_p50_ms']:>9.2f}ms {r['cached_p99_ms']:>9.2f}ms {r['read_on_scrape_ms']:>13.2f}ms {r['rss_mb']:>7.1f} {r['rss_peak_mb']:>8.1f}")
+        out.append(
+            f"{r['gpus']:>4} {r['series_bytes'] / 1024:>8.1f} {r['fresh_p50_ms']:>8.2f}ms {r['fresh_p99_ms']:>8.2f}ms "
+            f"{r['cached_p50_ms']:>9.2f}ms {r['cached_p99_ms']:>9.2f}ms {r['read_on_scrape_ms']:>13.2f}ms {r['rss_mb']:>7.1f} {r['rss_peak_mb']:>8.1f}"
+        )
     out.append("")
-    out.append(f"8 GPUs: p50 {res['p50_ms_8gpu']:.2f} ms (goal < {GOAL_P50_MS} ms: {'met' if res['goal_p50_met'] else 'MISSED'}), "
-               f"RSS {res['rss_mb_8gpu']:.1f} MB (goal < {GOAL_RSS_MB} MB: {'met' if res['goal_rss_met'] else 'MISSED'})")
-    out.append(f"p50 growth 8 GPUs / 1 GPU: x{res['growth_p50_8_over_1']:.2f}; "
-               f"read-on-scrape / snapshot scrape at 8 GPUs: x{res['snapshot_vs_read_on_scrape_8gpu']:.2f}")
+    out.append(
+        f"8 GPUs: p50 {res['p50_ms_8gpu']:.2f} ms (goal < {GOAL_P50_MS} ms: {'met' if res['goal_p50_met'] else 'MISSED'}), "
+        f"RSS {res['rss_mb_8gpu']:.1f} MB (goal < {GOAL_RSS_MB} MB: {'met' if res['goal_rss_met'] else 'MISSED'})"
+    )
+    out.append(
+        f"p50 growth 8 GPUs / 1 GPU: x{res['growth_p50_8_over_1']:.2f}; "
+        f"read-on-scrape / snapshot scrape at 8 GPUs: x{res['snapshot_vs_read_on_scrape_8gpu']:.2f}"
+    )
     return "\n".join(out)
 
 

@@ -73,7 +73,9 @@ def exporter_process(argv: list[str], env: dict | None = None, ready_line: str |
             line = proc.stdout.readline()
             if not line.startswith(ready_line):
                 proc.wait(timeout=10)
-                raise RuntimeError(f"{argv[0]} did not start: {line!r} {log_path.read_text(errors='replace')}")
+                raise RuntimeError(
+                    f"{argv[0]} did not start: {line!r} {log_path.read_text(errors='replace')}"
+                )
             port = int(line.split()[1])
         yield Exporter(proc, log_path, port)
     finally:
@@ -88,7 +90,9 @@ def exporter_process(argv: list[str], env: dict | None = None, ready_line: str |
         log_path.unlink(missing_ok=True)
 
 
-def wait_http(url: str, timeout: float = 60.0, auth=None, cafile=None, exporter: Exporter | None = None) -> None:
+def wait_http(
+    url: str, timeout: float = 60.0, auth=None, cafile=None, exporter: Exporter | None = None
+) -> None:
     """Wait until ``url`` answers 200 (and fail early, with its log, if the exporter died)."""
     import base64
     import ssl
@@ -150,7 +154,7 @@ def make_tls_and_auth(folder: Path) -> tuple[Path, str]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -159,28 +163,49 @@ def make_tls_and_auth(folder: Path) -> tuple[Path, str]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     crt, keyf = folder / "server.crt", folder / "server.key"
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyf.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    keyf.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     keyf.chmod(0o600)
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()
     cfg = folder / "web-config.yml"
-    cfg.write_text(f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  {USER}: {hashed}\n")
+    cfg.write_text(
+        f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  {USER}: {hashed}\n"
+    )
     return cfg, str(crt)
 
 
 def http_layer(clients: int, seconds: float, warmup: float) -> dict:
     out = {}
-    script = [sys.executable, str(HERE / "trivial_exporter.py"), "--web.listen-address", "127.0.0.1:0", "--log.level", "warn"]
+    script = [
+        sys.executable,
+        str(HERE / "trivial_exporter.py"),
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--log.level",
+        "warn",
+    ]
     with tempfile.TemporaryDirectory(prefix="gpuwatch-load-") as tmp:
         cfg, cafile = make_tls_and_auth(Path(tmp))
         variants = [
             ("gpuwatch http", script, "http", None, None),
-            ("gpuwatch https+basic auth", script + ["--web.config.file", str(cfg)], "https", (USER, PASSWORD), cafile),
+            (
+                "gpuwatch https+basic auth",
+                script + ["--web.config.file", str(cfg)],
+                "https",
+                (USER, PASSWORD),
+                cafile,
+            ),
             ("prometheus_client start_http_server", script + ["--prometheus-client"], "http", None, None),
         ]
         for name, argv, scheme, auth, ca in variants:
@@ -225,11 +250,23 @@ def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "--wrap", "sleep 600", "-J", f"load{i}"])
         port = _free_port()
         # collections keep running under the load (every 2 s instead of the default 30 s)
-        argv = [exe, "--web.listen-address", f"127.0.0.1:{port}", "--slurm.poll-interval", "2", "--log.level", "warn"]
+        argv = [
+            exe,
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--slurm.poll-interval",
+            "2",
+            "--log.level",
+            "warn",
+        ]
         with exporter_process(argv, env=lab.env) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             wait_http(url, exporter=exp)
-            return {"slurm exporter (real SlurmLab, 20 jobs, polling every 2 s)": measure(exp.pid, url, clients, seconds, warmup)}
+            return {
+                "slurm exporter (real SlurmLab, 20 jobs, polling every 2 s)": measure(
+                    exp.pid, url, clients, seconds, warmup
+                )
+            }
 
 
 GPU_SCENARIO = """\
@@ -266,7 +303,15 @@ def gpu_exporter(clients: int, seconds: float, warmup: float) -> dict:
         scenario = Path(tmp) / "scenario.yml"
         scenario.write_text(GPU_SCENARIO)
         port = _free_port()
-        argv = [exe, "--web.listen-address", f"127.0.0.1:{port}", "--nvml.scenario", str(scenario), "--log.level", "warn"]
+        argv = [
+            exe,
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--nvml.scenario",
+            str(scenario),
+            "--log.level",
+            "warn",
+        ]
         with exporter_process(argv) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             wait_http(url, exporter=exp)
@@ -276,7 +321,9 @@ def gpu_exporter(clients: int, seconds: float, warmup: float) -> dict:
 TARGETS = {"http-layer": http_layer, "slurm-exporter": slurm_exporter, "gpu-exporter": gpu_exporter}
 
 
-def run(quick: bool = False, clients: int = 50, seconds: float | None = None, only: str | None = None) -> dict:
+def run(
+    quick: bool = False, clients: int = 50, seconds: float | None = None, only: str | None = None
+) -> dict:
     seconds = seconds if seconds is not None else (5.0 if quick else 30.0)
     warmup = 1.0 if quick else 5.0
     results = {

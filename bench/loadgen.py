@@ -144,7 +144,9 @@ def run_load(
     procs, first = [], 0
     for p in range(processes):
         n = per + (1 if p < extra else 0)
-        proc = ctx.Process(target=_worker, args=(url, first, n, start_at, seconds, auth, cafile, timeout, queue))
+        proc = ctx.Process(
+            target=_worker, args=(url, first, n, start_at, seconds, auth, cafile, timeout, queue)
+        )
         proc.start()
         procs.append(proc)
         first += n

@@ -12,8 +12,12 @@ from pathlib import Path
 from gpuwatch.rules import compiler, writer
 from gpuwatch.rules.cmd_compile import plan_for
 
-METRICS = ["gpuwatch_gpu_temperature_celsius", "gpuwatch_gpu_power_watts", "gpuwatch_gpu_utilization_ratio",
-           "gpuwatch_gpu_memory_used_bytes"]
+METRICS = [
+    "gpuwatch_gpu_temperature_celsius",
+    "gpuwatch_gpu_power_watts",
+    "gpuwatch_gpu_utilization_ratio",
+    "gpuwatch_gpu_memory_used_bytes",
+]
 
 
 def generate(folder: Path, n: int) -> None:
@@ -24,15 +28,15 @@ def generate(folder: Path, n: int) -> None:
             m = METRICS[i % len(METRICS)]
             lines += [
                 f"  - alert: Generated{i}",
-                f"    expr: max by (node, gpu, instance) ({m}{{gpu=\"{i % 8}\"}}) > {i}",
+                f'    expr: max by (node, gpu, instance) ({m}{{gpu="{i % 8}"}}) > {i}',
                 "    for: 5m",
                 "    severity: warning",
-                f"    summary: \"GPU {{{{ $labels.gpu }}}} on {{{{ $labels.node }}}} is at {{{{ $value }}}} (alert {i})\"",
+                f'    summary: "GPU {{{{ $labels.gpu }}}} on {{{{ $labels.node }}}} is at {{{{ $value }}}} (alert {i})"',
                 "    tests:",
-                f"      - series: {{'{m}{{node=\"n1\",gpu=\"{i % 8}\",instance=\"n1:9400\"}}': '{i + 1}x10'}}",
+                f'      - series: {{\'{m}{{node="n1",gpu="{i % 8}",instance="n1:9400"}}\': \'{i + 1}x10\'}}',
                 "        not_at: 2m",
                 "        fires_at: 7m",
-                f"        expect: [{{labels: {{node: n1, instance: \"n1:9400\", gpu: \"{i % 8}\"}}, value: {i + 1}}}]",
+                f'        expect: [{{labels: {{node: n1, instance: "n1:9400", gpu: "{i % 8}"}}, value: {i + 1}}}]',
             ]
         (folder / f"gen{f // per_file:03d}.yml").write_text("\n".join(lines) + "\n")
 
@@ -41,7 +45,9 @@ def _time(srcs: list[str], out: Path, repeat: int) -> tuple[float, float, int]:
     best_c, best_w, files = 1e9, 1e9, 0
     for _ in range(repeat):
         t0 = time.perf_counter()
-        c = compiler.compile_sources(compiler.Options(srcs=srcs, runbook_url="https://runbooks.example.org/x"))
+        c = compiler.compile_sources(
+            compiler.Options(srcs=srcs, runbook_url="https://runbooks.example.org/x")
+        )
         t1 = time.perf_counter()
         plan = plan_for(c, str(out), None, None)
         writer.write(plan)
@@ -72,13 +78,19 @@ def main() -> None:
     quick = "--quick" in sys.argv
     r = run(quick)
     d = r["default_pack"]
-    print(f"default pack: compile {d['compile_s'] * 1000:.0f} ms + write {d['write_s'] * 1000:.0f} ms, {d['files']} files")
+    print(
+        f"default pack: compile {d['compile_s'] * 1000:.0f} ms + write {d['write_s'] * 1000:.0f} ms, {d['files']} files"
+    )
     print(f"{'alerts':>8} {'compile ms':>11} {'write ms':>9} {'ms/alert':>9} {'vs 100':>7}")
     base = r["sizes"][min(r["sizes"])]["compile_s"]
     for n, v in r["sizes"].items():
-        print(f"{n:>8} {v['compile_s'] * 1000:>11.0f} {v['write_s'] * 1000:>9.0f} {v['per_alert_ms']:>9.2f} {v['compile_s'] / base:>6.1f}x")
-    print(f"goal (1,000 alerts compiled and written in < 2 s): {'met' if r['goal_1000_alerts_under_2s'] else 'NOT met'}"
-          f" on {os.cpu_count()} CPUs")
+        print(
+            f"{n:>8} {v['compile_s'] * 1000:>11.0f} {v['write_s'] * 1000:>9.0f} {v['per_alert_ms']:>9.2f} {v['compile_s'] / base:>6.1f}x"
+        )
+    print(
+        f"goal (1,000 alerts compiled and written in < 2 s): {'met' if r['goal_1000_alerts_under_2s'] else 'NOT met'}"
+        f" on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

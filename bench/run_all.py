@@ -45,7 +45,19 @@ EXPECTED = {
     "load.py": "50 concurrent scrapers per exporter",
     "faults.py": "long fault runs",
 }
-SIZE_KEYS = ("jobs", "nodes", "gpus", "size", "n", "cluster_size", "array_size", "alerts", "rules", "users", "partitions")
+SIZE_KEYS = (
+    "jobs",
+    "nodes",
+    "gpus",
+    "size",
+    "n",
+    "cluster_size",
+    "array_size",
+    "alerts",
+    "rules",
+    "users",
+    "partitions",
+)
 
 
 # --- discovery and running -----------------------------------------------------------------------
@@ -80,7 +92,13 @@ def run_one(name: str, path: Path, quick: bool) -> dict:
     except Exception as exc:  # one failing benchmark must not hide the others
         result, status = None, "failed"
         error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=6)
-    return {"name": name, "status": status, "seconds": round(time.monotonic() - t0, 1), "result": result, "error": error}
+    return {
+        "name": name,
+        "status": status,
+        "seconds": round(time.monotonic() - t0, 1),
+        "result": result,
+        "error": error,
+    }
 
 
 # --- the machine ---------------------------------------------------------------------------------
@@ -91,11 +109,15 @@ def _cmd(argv: list[str]) -> str | None:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return (out.stdout or out.stderr).strip().splitlines()[0] if out.returncode == 0 and (out.stdout or out.stderr) else None
+    return (
+        (out.stdout or out.stderr).strip().splitlines()[0]
+        if out.returncode == 0 and (out.stdout or out.stderr)
+        else None
+    )
 
 
 def machine() -> dict:
-    info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    info = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
         m = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
@@ -150,20 +172,33 @@ def fmt(v) -> str:
 
 def is_scalar(v) -> bool:
     """A value for a two-column key/value row: a leaf, or a short list of leaves."""
-    return is_scalar_leaf(v) or (isinstance(v, (list, tuple)) and len(v) <= 6 and all(is_scalar_leaf(x) for x in v))
+    return is_scalar_leaf(v) or (
+        isinstance(v, (list, tuple)) and len(v) <= 6 and all(is_scalar_leaf(x) for x in v)
+    )
 
 
 def is_cell(v) -> bool:
     """A value for a table cell: a scalar, or a small dict of leaves (``{"TimeoutError": 3}``)."""
-    return is_scalar(v) or (isinstance(v, dict) and len(v) <= 6 and all(is_scalar_leaf(x) for x in v.values()))
+    return is_scalar(v) or (
+        isinstance(v, dict) and len(v) <= 6 and all(is_scalar_leaf(x) for x in v.values())
+    )
 
 
 def is_scalar_leaf(v) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))
 
 
-UNITS = (("_ms", "milliseconds"), ("_s", "seconds"), ("seconds", "seconds"), ("_bytes", "bytes"),
-         ("_mb", "MB"), ("_kb", "KB"), ("_kib", "KiB"), ("rps", "per second"), ("_ratio", "ratio"))
+UNITS = (
+    ("_ms", "milliseconds"),
+    ("_s", "seconds"),
+    ("seconds", "seconds"),
+    ("_bytes", "bytes"),
+    ("_mb", "MB"),
+    ("_kb", "KB"),
+    ("_kib", "KiB"),
+    ("rps", "per second"),
+    ("_ratio", "ratio"),
+)
 
 
 def _unit(column: str) -> str:
@@ -176,7 +211,9 @@ def _unit(column: str) -> str:
 
 def _all_numbers(rows: list[dict], col: str, positive: bool = False) -> bool:
     vals = [r.get(col) for r in rows]
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and (v > 0 or not positive) for v in vals)
+    return all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and (v > 0 or not positive) for v in vals
+    )
 
 
 def _is_number(k) -> bool:
@@ -229,7 +266,11 @@ class Renderer:
                 lines += table(t["columns"], t["rows"])
             for p in value.pop("plots", None) or []:
                 lines += self.explicit_plot(p)
-            if value and all(_is_number(k) for k in value) and all(isinstance(v, dict) for v in value.values()):
+            if (
+                value
+                and all(_is_number(k) for k in value)
+                and all(isinstance(v, dict) for v in value.values())
+            ):
                 # {size: {metric: value}}: a table with the size as first column, plotted against it
                 xname = _singular(title or "size")
                 lines += self._rows([{xname: _num(k), **v} for k, v in value.items()], xname, title)
@@ -238,8 +279,13 @@ class Renderer:
             if scalars:
                 lines += table(["", ""], [[k, v] for k, v in scalars.items()])
             rest = {k: v for k, v in value.items() if k not in scalars}
-            if rest and all(isinstance(v, dict) and v and all(is_cell(x) for x in v.values()) for v in rest.values()) \
-                    and not any(all(_is_number(k) for k in v) for v in rest.values()):
+            if (
+                rest
+                and all(
+                    isinstance(v, dict) and v and all(is_cell(x) for x in v.values()) for v in rest.values()
+                )
+                and not any(all(_is_number(k) for k in v) for v in rest.values())
+            ):
                 cols = []
                 for v in rest.values():
                     cols += [c for c in v if c not in cols]
@@ -259,7 +305,9 @@ class Renderer:
         cols: list[str] = []
         for row in rows:
             cols += [c for c in row if c not in cols]
-        return table(cols, [[row.get(c) for c in cols] for row in rows]) + self.auto_plot(title or self.name, rows, cols, size)
+        return table(cols, [[row.get(c) for c in cols] for row in rows]) + self.auto_plot(
+            title or self.name, rows, cols, size
+        )
 
     def _save(self, fig, title: str) -> Path:
         slug = re.sub(r"[^a-z0-9]+", "-", f"{self.name}-{title}".lower()).strip("-")[:80]
@@ -286,8 +334,11 @@ class Renderer:
                 continue
             group = sorted(group, key=lambda r: r.get(x))
             fixed = ", ".join(f"{c}={v}" for c, v in zip(others, key) if v not in ("None", ""))
-            ys = {c: [r.get(c) for r in group] for c in cols
-                  if c != x and c.lower() not in SIZE_KEYS and _all_numbers(group, c, positive=True)}
+            ys = {
+                c: [r.get(c) for r in group]
+                for c in cols
+                if c != x and c.lower() not in SIZE_KEYS and _all_numbers(group, c, positive=True)
+            }
             if ys:
                 out += self._plot(title, x, [r.get(x) for r in group], ys, fixed)
         return out
@@ -359,7 +410,9 @@ def write_report(runs: list[dict], info: dict, quick: bool, skipped: list[str], 
     ]
     lines += table(["", ""], [[k, v] for k, v in info.items()])
     lines += ["## Overview", ""]
-    lines += table(["benchmark", "status", "wall time (s)"], [[r["name"], r["status"], r["seconds"]] for r in runs])
+    lines += table(
+        ["benchmark", "status", "wall time (s)"], [[r["name"], r["status"], r["seconds"]] for r in runs]
+    )
     for s in skipped:
         lines += [f"- {s}"]
     lines += [""] if skipped else []
@@ -390,11 +443,16 @@ def _drop_stale_plots(report: Path, plots: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="run every benchmark and write bench/RESULTS.md")
-    ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
+    ap.add_argument(
+        "--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    )
     ap.add_argument("--only", action="append", help="benchmark name (file stem); repeatable")
     ap.add_argument("--output", default=str(HERE / "RESULTS.md"))
-    ap.add_argument("--render-only", action="store_true",
-                    help="rewrite the report and plots from bench/out/results.json without running anything")
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite the report and plots from bench/out/results.json without running anything",
+    )
     args = ap.parse_args(argv)
     out = Path(args.output)
     if args.render_only:
@@ -424,7 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     raw = HERE / "out"
     raw.mkdir(exist_ok=True)
     (raw / "results.json").write_text(
-        json.dumps({"machine": info, "quick": args.quick, "skipped": skipped, "runs": runs}, indent=2, default=str)
+        json.dumps(
+            {"machine": info, "quick": args.quick, "skipped": skipped, "runs": runs}, indent=2, default=str
+        )
     )
     print(f"bench: wrote {out} and {len(plots)} plot(s)", file=sys.stderr)
     return 0 if all(r["status"] == "ok" for r in runs) else 1

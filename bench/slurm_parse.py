@@ -25,15 +25,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gpuwatch.exporters.slurm.poller import Exporter  # noqa: E402
-from gpuwatch.exporters.slurm.runner import CommandResult, Runner  # noqa: E402
+from gpuwatch.exporters.slurm.poller import Exporter
+from gpuwatch.exporters.slurm.runner import CommandResult, Runner
 
 PARTITIONS = ("gpu", "gpu-long", "cpu", "debug")
-REASONS = ("Priority", "Resources", "Dependency", "JobHeldUser", "BeginTime", "QOSMaxGRESPerUser",
-           "ReqNodeNotAvail, UnavailableNodes:gpu-[00001-00004]",
-           "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions")
-NODE_STATES = (("mixed", 50), ("allocated", 20), ("idle", 18), ("mixed+drain", 3), ("idle+drain", 3),
-               ("down+drain", 2), ("down+not_responding", 1), ("idle+cloud+powered_down", 2), ("allocated+completing", 1))
+REASONS = (
+    "Priority",
+    "Resources",
+    "Dependency",
+    "JobHeldUser",
+    "BeginTime",
+    "QOSMaxGRESPerUser",
+    "ReqNodeNotAvail, UnavailableNodes:gpu-[00001-00004]",
+    "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions",
+)
+NODE_STATES = (
+    ("mixed", 50),
+    ("allocated", 20),
+    ("idle", 18),
+    ("mixed+drain", 3),
+    ("idle+drain", 3),
+    ("down+drain", 2),
+    ("down+not_responding", 1),
+    ("idle+cloud+powered_down", 2),
+    ("allocated+completing", 1),
+)
 
 
 def synth_squeue(n: int, seed: int = 1) -> str:
@@ -59,8 +75,10 @@ def synth_squeue(n: int, seed: int = 1) -> str:
         gres = rnd.choice(("N/A", "N/A", "gres:gpu:h100:1", "gres:gpu:8", "gres/gpu:2"))
         per_job = rnd.choice(("N/A", "N/A", "N/A", "gres:gpu:4"))
         cpus = rnd.choice((1, 4, 16, 64))
-        lines.append(f"{jid_s}|{part}|{state}|{user}|{acct}|{cpus}|1|1|{gres}|{per_job}|N/A|"
-                     f"cpu={cpus},mem=16G,node=1,billing={cpus}|{elig}|2026-11-30T07:00:00|{end}|{reason}|")
+        lines.append(
+            f"{jid_s}|{part}|{state}|{user}|{acct}|{cpus}|1|1|{gres}|{per_job}|N/A|"
+            f"cpu={cpus},mem=16G,node=1,billing={cpus}|{elig}|2026-11-30T07:00:00|{end}|{reason}|"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -75,9 +93,11 @@ def synth_sinfo(n: int, seed: int = 2) -> str:
         alloc = used * 12
         reason = "none" if "drain" not in st and "down" not in st else "xid 79 gpu fell off the bus"
         ts = "Unknown" if reason == "none" else "2026-11-30T06:00:00"
-        for part in (("gpu", "gpu-long") if i % 5 else ("gpu", "gpu-long", "debug*")):
-            lines.append(f"{name}|{part}|up|2-00:00:00|{st}|{alloc}/{96 - alloc}/0/96|1031000|{alloc * 10000}|"
-                         f"900000|gpu:h100:8(S:0-1)|gpu:h100:{used}(IDX:0-{max(used - 1, 0)})|{ts}|{reason}|")
+        for part in ("gpu", "gpu-long") if i % 5 else ("gpu", "gpu-long", "debug*"):
+            lines.append(
+                f"{name}|{part}|up|2-00:00:00|{st}|{alloc}/{96 - alloc}/0/96|1031000|{alloc * 10000}|"
+                f"900000|gpu:h100:8(S:0-1)|gpu:h100:{used}(IDX:0-{max(used - 1, 0)})|{ts}|{reason}|"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -112,13 +132,22 @@ def one_cycle(jobs: int, nodes: int, sdiag: str, repeat: int, collectors=DEFAULT
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     input_mb = (len(outputs["squeue"]) + len(outputs["sinfo"])) / 1e6
-    return {"jobs": jobs, "nodes": nodes, "collectors": ",".join(collectors), "input_mb": round(input_mb, 2),
-            "seconds": round(best, 3), "cpu_seconds": round(best_cpu, 3),
-            "peak_mb": round(peak / 1e6, 1), "metrics_kb": round(size / 1e3, 1)}
+    return {
+        "jobs": jobs,
+        "nodes": nodes,
+        "collectors": ",".join(collectors),
+        "input_mb": round(input_mb, 2),
+        "seconds": round(best, 3),
+        "cpu_seconds": round(best_cpu, 3),
+        "peak_mb": round(peak / 1e6, 1),
+        "metrics_kb": round(size / 1e3, 1),
+    }
 
 
 def run(quick: bool = False) -> dict:
-    sdiag = (Path(__file__).resolve().parents[1] / "tests/fixtures/slurm/lab-22.05/busy/sdiag.txt").read_text()
+    sdiag = (
+        Path(__file__).resolve().parents[1] / "tests/fixtures/slurm/lab-22.05/busy/sdiag.txt"
+    ).read_text()
     repeat = 1 if quick else 3
     job_sizes = (1000, 10000) if quick else (1000, 10000, 100000)
     node_sizes = (100, 1000) if quick else (100, 1000, 5000)
@@ -140,14 +169,20 @@ def run(quick: bool = False) -> dict:
 
 def print_table(res: dict) -> None:
     print(res["title"])
-    print(f"{'jobs':>8} {'nodes':>6} {'input MB':>9} {'wall s':>7} {'CPU s':>6} {'peak MB':>8} "
-          f"{'/metrics kB':>12}  collectors")
+    print(
+        f"{'jobs':>8} {'nodes':>6} {'input MB':>9} {'wall s':>7} {'CPU s':>6} {'peak MB':>8} "
+        f"{'/metrics kB':>12}  collectors"
+    )
     for r in res["rows"]:
-        print(f"{r['jobs']:>8} {r['nodes']:>6} {r['input_mb']:>9} {r['seconds']:>7} {r['cpu_seconds']:>6} "
-              f"{r['peak_mb']:>8} {r['metrics_kb']:>12}  {r['collectors']}")
+        print(
+            f"{r['jobs']:>8} {r['nodes']:>6} {r['input_mb']:>9} {r['seconds']:>7} {r['cpu_seconds']:>6} "
+            f"{r['peak_mb']:>8} {r['metrics_kb']:>12}  {r['collectors']}"
+        )
     if res["goal_met"] is not None:
-        print(f"goal ({res['goal']}): {'met' if res['goal_met'] else 'NOT met'}; load average "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time includes waiting for a CPU)")
+        print(
+            f"goal ({res['goal']}): {'met' if res['goal_met'] else 'NOT met'}; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time includes waiting for a CPU)"
+        )
 
 
 if __name__ == "__main__":

@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag  # noqa: E402
-from gpuwatch.exporters.slurm.parsers.sinfo import sinfo_argv  # noqa: E402
-from gpuwatch.exporters.slurm.parsers.squeue import squeue_argv  # noqa: E402
-from gpuwatch.exporters.slurm.poller import Exporter  # noqa: E402
-from gpuwatch.exporters.slurm.runner import Runner, slurm_env  # noqa: E402
-from gpuwatch.localstack.slurm import SlurmLab  # noqa: E402
+from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag
+from gpuwatch.exporters.slurm.parsers.sinfo import sinfo_argv
+from gpuwatch.exporters.slurm.parsers.squeue import squeue_argv
+from gpuwatch.exporters.slurm.poller import Exporter
+from gpuwatch.exporters.slurm.runner import Runner, slurm_env
+from gpuwatch.localstack.slurm import SlurmLab
 
 GPUWATCH = [sinfo_argv(), squeue_argv(), ["sdiag"]]
 
@@ -80,8 +80,13 @@ def rpcs_during(lab: SlurmLab, env: dict, action) -> dict[str, int]:
     counts = {t: c for t, (c, _) in s.rpc_by_type.items()}
     counts["REQUEST_STATS_INFO"] = counts.get("REQUEST_STATS_INFO", 0) - 1  # the closing sdiag
     # only what the client commands asked for (not slurmd's registrations / pings meanwhile)
-    return {t: c for t, c in sorted(counts.items()) if c > 0 and t.startswith("REQUEST_")
-            and t not in ("REQUEST_PING", "REQUEST_NODE_REGISTRATION_STATUS")}
+    return {
+        t: c
+        for t, c in sorted(counts.items())
+        if c > 0
+        and t.startswith("REQUEST_")
+        and t not in ("REQUEST_PING", "REQUEST_NODE_REGISTRATION_STATUS")
+    }
 
 
 def run_bare(cmds: list[list[str]], env: dict) -> float:
@@ -98,11 +103,19 @@ def load(lab: SlurmLab, njobs: int, singles: int) -> tuple[int, int]:
 
     users = ("nobody", "daemon", None)
     for i in range(6):
-        lab.sbatch(["-t", "30", "-p", "gpu" if i % 2 else "debug"] + (["--gpus=1"] if i % 2 else []),
-                   user=users[i % 3])
+        lab.sbatch(
+            ["-t", "30", "-p", "gpu" if i % 2 else "debug"] + (["--gpus=1"] if i % 2 else []),
+            user=users[i % 3],
+        )
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: lab.sbatch(["--hold", "-t", "10", "-p", "debug,gpu" if i % 7 == 0 else "debug"],
-                                           user=users[i % 3]), range(singles)))
+        list(
+            pool.map(
+                lambda i: lab.sbatch(
+                    ["--hold", "-t", "10", "-p", "debug,gpu" if i % 7 == 0 else "debug"], user=users[i % 3]
+                ),
+                range(singles),
+            )
+        )
     left = njobs - 6 - singles
     while left > 0:
         n = min(left, 10000)
@@ -131,7 +144,9 @@ def run(quick: bool = False) -> dict:
         rpc_rows = []
         for name, (cmds, action) in sets.items():
             rpcs = rpcs_during(lab, env, action or (lambda c=cmds: run_bare(c, env)))
-            rpc_rows.append({"exporter": name, "commands": len(cmds), "rpcs": sum(rpcs.values()), "by_type": rpcs})
+            rpc_rows.append(
+                {"exporter": name, "commands": len(cmds), "rpcs": sum(rpcs.values()), "by_type": rpcs}
+            )
         bare, full, other = [], [], {"vpenso": [], "sckyzo": []}
         for _ in range(reps):  # interleaved so that load from other processes hits all alike
             bare.append(run_bare(GPUWATCH, env))
@@ -168,8 +183,10 @@ def print_table(res: dict) -> None:
         types = ", ".join(f"{t.removeprefix('REQUEST_')}={c}" for t, c in r["by_type"].items())
         print(f"{r['exporter']:<34} {r['commands']:>8} {r['rpcs']:>5}  {types}")
     t = res["timing"]
-    print(f"\ncycle time with {t['jobs']} jobs in {t['job_records']} slurmctld job records "
-          f"(median of {t['repetitions']}):")
+    print(
+        f"\ncycle time with {t['jobs']} jobs in {t['job_records']} slurmctld job records "
+        f"(median of {t['repetitions']}):"
+    )
     print(f"  gpuwatch bare commands      {t['bare_commands_s']:>7} s")
     print(f"  gpuwatch full cycle         {t['exporter_cycle_s']:>7} s   ratio {t['ratio']}x")
     print(f"  vpenso command set          {t['vpenso_commands_s']:>7} s")

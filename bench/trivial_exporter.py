@@ -22,9 +22,13 @@ from gpuwatch.exporters.common.server import StartupError, start_server
 def payload() -> bytes:
     lines = []
     for metric in range(40):
-        lines.append(f"# HELP trivial_metric_{metric} A stand-in series.\n# TYPE trivial_metric_{metric} gauge\n")
+        lines.append(
+            f"# HELP trivial_metric_{metric} A stand-in series.\n# TYPE trivial_metric_{metric} gauge\n"
+        )
         for gpu in range(8):
-            lines.append(f'trivial_metric_{metric}{{gpu="{gpu}",uuid="GPU-{gpu:08x}",node="node-a"}} {metric * gpu}.5\n')
+            lines.append(
+                f'trivial_metric_{metric}{{gpu="{gpu}",uuid="GPU-{gpu:08x}",node="node-a"}} {metric * gpu}.5\n'
+            )
     return "".join(lines).encode()
 
 
@@ -44,7 +48,9 @@ def main() -> int:
         class Fixed:
             def collect(self):
                 for metric in range(40):
-                    fam = GaugeMetricFamily(f"trivial_metric_{metric}", "A stand-in series.", labels=["gpu", "uuid", "node"])
+                    fam = GaugeMetricFamily(
+                        f"trivial_metric_{metric}", "A stand-in series.", labels=["gpu", "uuid", "node"]
+                    )
                     for gpu in range(8):
                         fam.add_metric([str(gpu), f"GPU-{gpu:08x}", "node-a"], metric * gpu + 0.5)
                     yield fam

@@ -9,8 +9,8 @@ nobody exports, so the two can never drift apart.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 TYPES = ("gauge", "counter", "info", "histogram", "summary")
 

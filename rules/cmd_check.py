@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from . import compiler, tools, writer
-from .errors import RulesError
 from .cmd_compile import plan_for, summary
+from .errors import RulesError
 from .options import shared_options, to_options
 
 

@@ -11,26 +11,47 @@ from . import compiler, writer
 from .options import shared_options, to_options
 
 
-def plan_for(c: compiler.Compiled, outdir: str, dashboards_dir: str | None, secrets_dir: str | None) -> writer.Plan:
-    roots = {"out": Path(outdir), "grafana": Path(dashboards_dir) if dashboards_dir else Path(outdir) / "grafana"}
+def plan_for(
+    c: compiler.Compiled, outdir: str, dashboards_dir: str | None, secrets_dir: str | None
+) -> writer.Plan:
+    roots = {
+        "out": Path(outdir),
+        "grafana": Path(dashboards_dir) if dashboards_dir else Path(outdir) / "grafana",
+    }
     return writer.Plan(roots, c.files, c.secrets, Path(secrets_dir) if secrets_dir else None)
 
 
 def summary(c: compiler.Compiled) -> str:
     n_tests = sum(len(a.tests) for a in c.alerts)
     names = {a.name for a in c.alerts}
-    return (f"{len(c.groups)} rule groups, {len(names)} alerts ({len(c.alerts)} rules), {len(c.recordings)} recording rules, "
-            f"{n_tests} promtool tests, {len(c.notifications.receivers)} receivers, 3 dashboards")
+    return (
+        f"{len(c.groups)} rule groups, {len(names)} alerts ({len(c.alerts)} rules), {len(c.recordings)} recording rules, "
+        f"{n_tests} promtool tests, {len(c.notifications.receivers)} receivers, 3 dashboards"
+    )
 
 
 @click.command("compile")
 @shared_options
-@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
-              help="Output folder: prometheus/rules, prometheus/tests, alertmanager/, grafana/.")
-@click.option("--dashboards-dir", type=click.Path(file_okay=False), default=None,
-              help="Put Grafana dashboards and provisioning here instead of OUTDIR/grafana.")
-@click.option("--check", "check_only", is_flag=True,
-              help="Write nothing; exit 1 when OUTDIR is not what a compile would write.")
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder: prometheus/rules, prometheus/tests, alertmanager/, grafana/.",
+)
+@click.option(
+    "--dashboards-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Put Grafana dashboards and provisioning here instead of OUTDIR/grafana.",
+)
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Write nothing; exit 1 when OUTDIR is not what a compile would write.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
 def compile_cmd(outdir: str, dashboards_dir: str | None, check_only: bool, quiet: bool, **kw: object) -> None:
     """Compile alert definitions (default: the shipped pack) into Prometheus rules, promtool tests,
@@ -44,8 +65,11 @@ def compile_cmd(outdir: str, dashboards_dir: str | None, check_only: bool, quiet
         if diffs:
             for d in diffs:
                 click.echo(d, err=True)
-            click.echo(f"{len(diffs)} generated files are out of date; run: gpuwatch-rules compile ... "
-                       f"(make generate)", err=True)
+            click.echo(
+                f"{len(diffs)} generated files are out of date; run: gpuwatch-rules compile ... "
+                f"(make generate)",
+                err=True,
+            )
             raise SystemExit(1)
         if not quiet:
             click.echo(f"up to date: {len(plan.files)} files ({summary(c)})")
@@ -57,8 +81,13 @@ def compile_cmd(outdir: str, dashboards_dir: str | None, check_only: bool, quiet
     if not quiet:
         ms = (time.perf_counter() - t0) * 1000
         roots = f"{plan.roots['out']}" + (f" and {plan.roots['grafana']}" if dashboards_dir else "")
-        click.echo(f"wrote {len(plan.files)} files to {roots} ({len(diffs)} changed) in {ms:.0f} ms: {summary(c)}")
+        click.echo(
+            f"wrote {len(plan.files)} files to {roots} ({len(diffs)} changed) in {ms:.0f} ms: {summary(c)}"
+        )
         if plan.secrets:
             click.echo(f"secrets: {len(plan.secrets)} written to {opts.secrets_dir} (mode 0600)")
         if c.dropped_tests:
-            click.echo("promtool tests left out (the overlay changes their for:/thresholds): " + ", ".join(c.dropped_tests))
+            click.echo(
+                "promtool tests left out (the overlay changes their for:/thresholds): "
+                + ", ".join(c.dropped_tests)
+            )

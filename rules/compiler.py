@@ -11,13 +11,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import emit, model, notifications, overlay as overlay_mod, promql, sources, templates, yamlsrc
+from . import emit, model, notifications, promql, sources, templates, yamlsrc
+from . import overlay as overlay_mod
 from .durations import fmt_ms
 from .errors import Problems, RulesError
 
 DEFAULT_SCRAPE_MS = 15_000
 _SERIES_VALUES = re.compile(
-    r"^\s*(?:(?:_|stale|[-+]?(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|Inf|NaN))(?:[-+]\d+(?:\.\d+)?(?:e[-+]?\d+)?)?(?:x\d+)?\s*)+$")
+    r"^\s*(?:(?:_|stale|[-+]?(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|Inf|NaN))(?:[-+]\d+(?:\.\d+)?(?:e[-+]?\d+)?)?(?:x\d+)?\s*)+$"
+)
 
 
 @dataclass
@@ -46,7 +48,9 @@ class Compiled:
     files: dict[tuple[str, str], str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     dropped_tests: list[str] = field(default_factory=list)
-    notifications_path: str = ""  # the notifications source on disk (``check`` maps amtool's complaints back to it)
+    notifications_path: str = (
+        ""  # the notifications source on disk (``check`` maps amtool's complaints back to it)
+    )
     runbook_base: str = ""
     threshold_files: dict[str, str] = field(default_factory=dict)
 
@@ -77,9 +81,17 @@ def compile_sources(opts: Options) -> Compiled:
             thresholds[k], defined_at[k] = v, t.display
     for k, v in ov.thresholds.items():
         if k not in thresholds:
-            p.add(ov.file, ov.threshold_pos[k], f"overlay sets threshold {k!r}, which no thresholds file defines")
+            p.add(
+                ov.file,
+                ov.threshold_pos[k],
+                f"overlay sets threshold {k!r}, which no thresholds file defines",
+            )
         elif (why := _same_kind(thresholds[k], v)) is not None:
-            p.add(ov.file, ov.threshold_pos[k], f"overlay threshold {k!r}: {why} (the thresholds file has {thresholds[k]!r})")
+            p.add(
+                ov.file,
+                ov.threshold_pos[k],
+                f"overlay threshold {k!r}: {why} (the thresholds file has {thresholds[k]!r})",
+            )
         else:
             thresholds[k] = v
 
@@ -160,20 +172,32 @@ def compile_sources(opts: Options) -> Compiled:
             # a panel that reads a metric nobody exports draws nothing, silently: same checks as alerts
             for name in res.metrics:
                 if not an.known_metric(name) and name not in recorded_names:
-                    p.add(r.file, where, f"dashboard query: unknown metric {name!r}: no gpuwatch exporter declares it, "
-                          "Prometheus/Alertmanager do not export it, and no recording rule defines it")
+                    p.add(
+                        r.file,
+                        where,
+                        f"dashboard query: unknown metric {name!r}: no gpuwatch exporter declares it, "
+                        "Prometheus/Alertmanager do not export it, and no recording rule defines it",
+                    )
             for metric, label, carried in res.unknown_labels:
-                p.add(r.file, where, f"dashboard query: {metric!r} has no label {label!r} (its labels: {', '.join(carried)})")
+                p.add(
+                    r.file,
+                    where,
+                    f"dashboard query: {metric!r} has no label {label!r} (its labels: {', '.join(carried)})",
+                )
 
     runbook_base = _runbooks(srcs, alerts, opts, p)
 
     # notifications: the pack's or the user's replacement
     if opts.notifications:
-        n_src = sources.Source(sources.Path(opts.notifications), sources.display_name(sources.Path(opts.notifications)))
+        n_src = sources.Source(
+            sources.Path(opts.notifications), sources.display_name(sources.Path(opts.notifications))
+        )
     elif srcs.notifications:
         if len(srcs.notifications) > 1:
-            raise RulesError("more than one notifications file in the sources; pass one with --notifications",
-                             srcs.notifications[1].display)
+            raise RulesError(
+                "more than one notifications file in the sources; pass one with --notifications",
+                srcs.notifications[1].display,
+            )
         n_src = srcs.notifications[0]
     else:
         n_src = sources.Source(sources.PACK_DIR / "notifications.yml", "rules/pack/notifications.yml")
@@ -191,15 +215,33 @@ def compile_sources(opts: Options) -> Compiled:
                 return True
         return False
 
-    notif = notifications.load(_load(n_src), n_src.display, p, version=opts.alertmanager_version,
-                               secrets_dir=opts.secrets_dir, alert_has_label=has_label,
-                               route_overlay=ov.route, env=opts.env)
+    notif = notifications.load(
+        _load(n_src),
+        n_src.display,
+        p,
+        version=opts.alertmanager_version,
+        secrets_dir=opts.secrets_dir,
+        alert_has_label=has_label,
+        route_overlay=ov.route,
+        env=opts.env,
+    )
     p.raise_if_any()
     assert notif is not None
 
-    out = Compiled(groups, alerts, recordings, analyses, notif, n_src.display, scrape_ms,
-                   secrets=notif.secrets, dropped_tests=sorted(set(dropped)), runbook_base=runbook_base,
-                   threshold_files=defined_at, notifications_path=str(n_src.path))
+    out = Compiled(
+        groups,
+        alerts,
+        recordings,
+        analyses,
+        notif,
+        n_src.display,
+        scrape_ms,
+        secrets=notif.secrets,
+        dropped_tests=sorted(set(dropped)),
+        runbook_base=runbook_base,
+        threshold_files=defined_at,
+        notifications_path=str(n_src.path),
+    )
     p2 = Problems()
     out.files = emit.render_all(out, opts, p2)
     p2.raise_if_any()
@@ -233,21 +275,30 @@ def _check_duplicates(alerts: list[model.Alert], recordings: list[model.Recordin
         prev = seen.setdefault(a.name, [])
         for b in prev:
             if b.severity == a.severity or b.group != a.group:
-                why = ("same severity" if b.severity == a.severity else "in another group")
-                p.add(a.file, a.where("alert"), f"duplicate alert name {a.name!r} ({why}; first at "
-                      f"{b.file}:{b.where('alert')[0]}); tiers of one alert need different severities in one group")
+                why = "same severity" if b.severity == a.severity else "in another group"
+                p.add(
+                    a.file,
+                    a.where("alert"),
+                    f"duplicate alert name {a.name!r} ({why}; first at "
+                    f"{b.file}:{b.where('alert')[0]}); tiers of one alert need different severities in one group",
+                )
                 break
         prev.append(a)
     rec: dict[str, model.Recording] = {}
     for r in recordings:
         if r.record in rec:
             b = rec[r.record]
-            p.add(r.file, r.where("record"), f"recording rule {r.record!r} defined twice (first at {b.file}:{b.where('record')[0]})")
+            p.add(
+                r.file,
+                r.where("record"),
+                f"recording rule {r.record!r} defined twice (first at {b.file}:{b.where('record')[0]})",
+            )
         rec[r.record] = r
 
 
-def _analyze(an: promql.Analyzer, rule: model.Rule, record: str | None, recorded: set[str],
-             p: Problems) -> promql.Analysis | None:
+def _analyze(
+    an: promql.Analyzer, rule: model.Rule, record: str | None, recorded: set[str], p: Problems
+) -> promql.Analysis | None:
     if not rule.expr.strip() or model.THRESHOLD_REF.search(rule.expr):
         return None  # missing, or an unknown threshold: already reported
     pos = rule.where("expr")
@@ -258,14 +309,26 @@ def _analyze(an: promql.Analyzer, rule: model.Rule, record: str | None, recorded
         return None
     for name in res.metrics:
         if not an.known_metric(name) and name not in recorded:
-            p.add(rule.file, pos, f"unknown metric {name!r}: no gpuwatch exporter declares it "
-                  "(gpuwatch.exporters.catalog), Prometheus/Alertmanager do not export it, and no recording rule defines it")
+            p.add(
+                rule.file,
+                pos,
+                f"unknown metric {name!r}: no gpuwatch exporter declares it "
+                "(gpuwatch.exporters.catalog), Prometheus/Alertmanager do not export it, and no recording rule defines it",
+            )
     for metric, label, carried in res.unknown_labels:
-        p.add(rule.file, pos, f"{metric!r} has no label {label!r}, so this selector never matches what the "
-              f"exporter emits (its labels: {', '.join(carried)})")
+        p.add(
+            rule.file,
+            pos,
+            f"{metric!r} has no label {label!r}, so this selector never matches what the "
+            f"exporter emits (its labels: {', '.join(carried)})",
+        )
     for fn, metric, kind in res.rate_over_gauge:
-        p.add(rule.file, pos, f"{fn}() over {metric!r}, which is a {kind}: {fn}() only makes sense for counters "
-              "(use delta(), deriv() or *_over_time() for gauges)")
+        p.add(
+            rule.file,
+            pos,
+            f"{fn}() over {metric!r}, which is a {kind}: {fn}() only makes sense for counters "
+            "(use delta(), deriv() or *_over_time() for gauges)",
+        )
     for k, v in rule.labels.items():
         if "{{" in v:
             p.add(rule.file, rule.where("labels"), f"label {k!r}: templates in labels are not supported")
@@ -277,11 +340,19 @@ def _check_alert(a: model.Alert, res: promql.Analysis, scrape_ms: int, p: Proble
         if res.may_be_empty:
             p.add(a.file, a.where("always_fires"), "always_fires is set but the expression can be empty")
     elif not res.may_be_empty:
-        p.add(a.file, a.where("expr"), "this expression can never be empty, so the alert would always fire: "
-              "add a comparison (> N), absent() or an and/unless filter (or always_fires: true for a Watchdog)")
+        p.add(
+            a.file,
+            a.where("expr"),
+            "this expression can never be empty, so the alert would always fire: "
+            "add a comparison (> N), absent() or an and/unless filter (or always_fires: true for a Watchdog)",
+        )
     if 0 < a.for_ms < 2 * scrape_ms:
-        p.add(a.file, a.where("for"), f"for: {fmt_ms(a.for_ms)} is shorter than two scrape intervals "
-              f"({fmt_ms(2 * scrape_ms)} at --scrape-interval {fmt_ms(scrape_ms)}): one missed scrape resets it")
+        p.add(
+            a.file,
+            a.where("for"),
+            f"for: {fmt_ms(a.for_ms)} is shorter than two scrape intervals "
+            f"({fmt_ms(2 * scrape_ms)} at --scrape-interval {fmt_ms(scrape_ms)}): one missed scrape resets it",
+        )
     for field_name in ("summary", "description"):
         text = getattr(a, field_name)
         for msg in templates.check(text, res.labels):
@@ -291,7 +362,7 @@ def _check_alert(a: model.Alert, res: promql.Analysis, scrape_ms: int, p: Proble
             p.add(a.file, a.where("annotations"), f"annotation {k!r} template: {msg}")
 
 
-def _check_tests(a: model.Alert, res: "promql.Analysis | None", p: Problems) -> None:
+def _check_tests(a: model.Alert, res: promql.Analysis | None, p: Problems) -> None:
     uses_value = any("$value" in t for t in [a.summary, a.description, *a.annotations.values()])
     for t in a.tests:
         for sel, values in t.series:
@@ -301,9 +372,13 @@ def _check_tests(a: model.Alert, res: "promql.Analysis | None", p: Problems) -> 
                 p.add(a.file, t.pos, f"test series {sel!r}: {exc}")
                 continue
             if type(node).__name__ != "VectorSelector":
-                p.add(a.file, t.pos, f"test series {sel!r} must be a plain series like name{{label=\"v\"}}")
+                p.add(a.file, t.pos, f'test series {sel!r} must be a plain series like name{{label="v"}}')
             if not _SERIES_VALUES.match(values):
-                p.add(a.file, t.pos, f"test series values {values!r} are not promtool notation like '0 1x10' or '_x3 1+1x5'")
+                p.add(
+                    a.file,
+                    t.pos,
+                    f"test series values {values!r} are not promtool notation like '0 1x10' or '_x3 1+1x5'",
+                )
         for e in t.expect:
             if uses_value and e.value is None:
                 p.add(a.file, e.pos, "the annotations use $value: give the expected alert's 'value'")
@@ -313,8 +388,11 @@ def _check_tests(a: model.Alert, res: "promql.Analysis | None", p: Problems) -> 
 
 
 def _label_mismatch(labels: dict[str, str], have: promql.Labels) -> list[str]:
-    return [f"expected label {k!r} cannot be on this alert: the expression's result has no such label"
-            for k in labels if k != "__name__" and not have.has(k)]
+    return [
+        f"expected label {k!r} cannot be on this alert: the expression's result has no such label"
+        for k in labels
+        if k != "__name__" and not have.has(k)
+    ]
 
 
 def _runbooks(srcs: sources.Sources, alerts: list[model.Alert], opts: Options, p: Problems) -> str:
@@ -327,11 +405,19 @@ def _runbooks(srcs: sources.Sources, alerts: list[model.Alert], opts: Options, p
     if srcs.runbooks:
         for a in alerts:
             if a.runbook is None and a.name.lower() not in anchors:
-                p.add(a.file, a.where("alert"), f"alert {a.name!r} has no runbook: add a '## {a.name}' section to "
-                      f"{srcs.runbooks[0].display} or a 'runbook:' URL")
+                p.add(
+                    a.file,
+                    a.where("alert"),
+                    f"alert {a.name!r} has no runbook: add a '## {a.name}' section to "
+                    f"{srcs.runbooks[0].display} or a 'runbook:' URL",
+                )
     else:
         for a in alerts:
             if a.runbook is None and not base:
-                p.add(a.file, a.where("alert"), f"alert {a.name!r} has no runbook: add RUNBOOK.md beside the rule "
-                      "files, a 'runbook:' URL, or --runbook-url")
+                p.add(
+                    a.file,
+                    a.where("alert"),
+                    f"alert {a.name!r} has no runbook: add RUNBOOK.md beside the rule "
+                    "files, a 'runbook:' URL, or --runbook-url",
+                )
     return base

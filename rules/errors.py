@@ -6,8 +6,8 @@ Everything below the CLI raises :class:`RulesError`; only the CLI turns it into
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 
 @dataclass(frozen=True, order=True)
@@ -31,8 +31,14 @@ class Problem:
 class RulesError(Exception):
     """One or more problems in the inputs (or in writing the outputs)."""
 
-    def __init__(self, message: str | None = None, file: str = "", line: int | None = None,
-                 col: int | None = None, problems: Iterable[Problem] = ()) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        file: str = "",
+        line: int | None = None,
+        col: int | None = None,
+        problems: Iterable[Problem] = (),
+    ) -> None:
         probs = list(problems)
         if message is not None:
             probs.insert(0, Problem(file, line, col, message))
@@ -58,7 +64,7 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def add(self, file: str, pos: "tuple[int, int] | None", message: str) -> None:
+    def add(self, file: str, pos: tuple[int, int] | None, message: str) -> None:
         line, col = pos if pos else (None, None)
         self.items.append(Problem(file, line, col, message))
 

@@ -23,8 +23,21 @@ RECORD_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 THRESHOLD_REF = re.compile(r"%\{([^}]*)\}")
 GROUP_KEYS = ("group", "interval", "component", "alerts", "recording")
-ALERT_KEYS = ("alert", "expr", "for", "severity", "component", "summary", "description", "runbook",
-              "labels", "annotations", "dashboard", "tests", "always_fires")
+ALERT_KEYS = (
+    "alert",
+    "expr",
+    "for",
+    "severity",
+    "component",
+    "summary",
+    "description",
+    "runbook",
+    "labels",
+    "annotations",
+    "dashboard",
+    "tests",
+    "always_fires",
+)
 RECORD_KEYS = ("record", "expr", "labels", "dashboard")
 DASH_KEYS = ("title", "unit", "query", "legend")
 TEST_KEYS = ("series", "interval", "fires_at", "not_at", "expect")
@@ -112,15 +125,21 @@ class _Ctx:
     def err(self, pos: Pos | None, msg: str) -> None:
         self.p.add(self.file, pos, msg)
 
-    def mapping(self, value: Any, pos: Pos, what: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> Map | None:
+    def mapping(
+        self, value: Any, pos: Pos, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
+    ) -> Map | None:
         if not isinstance(value, Map):
             self.err(pos, f"{what} must be a mapping, not {_kind(value)}")
             return None
         for k in value:
             if k not in allowed:
                 hint = _close(k, allowed)
-                self.err(value.where_key(k), f"unknown field {k!r} in {what}" + (f" (did you mean {hint!r}?)" if hint else "")
-                         + f"; allowed: {', '.join(allowed)}")
+                self.err(
+                    value.where_key(k),
+                    f"unknown field {k!r} in {what}"
+                    + (f" (did you mean {hint!r}?)" if hint else "")
+                    + f"; allowed: {', '.join(allowed)}",
+                )
         for k in required:
             if k not in value:
                 self.err(value.pos, f"{what} is missing required field {k!r}")
@@ -146,6 +165,7 @@ class _Ctx:
             if isinstance(v, float) and v.is_integer():
                 return str(int(v))
             return str(v)
+
         return THRESHOLD_REF.sub(repl, text)
 
     def duration(self, m: Map, key: str, what: str, used: set[str]) -> int | None:
@@ -197,6 +217,7 @@ def _kind(v: Any) -> str:
 
 def _close(word: Any, options: tuple[str, ...]) -> str | None:
     import difflib
+
     if not isinstance(word, str):
         return None
     m = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
@@ -249,7 +270,10 @@ def _tests(ctx: _Ctx, m: Map) -> list[AlertTest]:
         if isinstance(s, Map) and s:
             for k, v in s.items():
                 if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (str, int, float)):
-                    ctx.err(s.where(k), "test series must map a series selector string to a values string like '0 1x10'")
+                    ctx.err(
+                        s.where(k),
+                        "test series must map a series selector string to a values string like '0 1x10'",
+                    )
                     continue
                 series.append((k, str(v)))
         elif "series" in t:
@@ -284,13 +308,18 @@ def _tests(ctx: _Ctx, m: Map) -> list[AlertTest]:
                             value = float(vv)
                     expect.append(Expect(ctx.labels(em, "labels", "expected alert"), value, ev.where(j)))
         elif fires:
-            ctx.err(t.where("fires_at"), "a test with 'fires_at' needs 'expect': the alerts (their labels, and "
-                    "'value' when annotations use $value) that must be firing then")
+            ctx.err(
+                t.where("fires_at"),
+                "a test with 'fires_at' needs 'expect': the alerts (their labels, and "
+                "'value' when annotations use $value) that must be firing then",
+            )
         out.append(AlertTest(series, interval, fires, not_at, expect, raw.where(i)))
     return out
 
 
-def parse_group(doc: Any, file: str, path: str, problems: Problems, thresholds: dict[str, Any]) -> Group | None:
+def parse_group(
+    doc: Any, file: str, path: str, problems: Problems, thresholds: dict[str, Any]
+) -> Group | None:
     ctx = _Ctx(file, problems, thresholds)
     top = ctx.mapping(doc, getattr(doc, "pos", (1, 1)), "rule file", GROUP_KEYS, ("group",))
     if top is None:
@@ -305,7 +334,10 @@ def parse_group(doc: Any, file: str, path: str, problems: Problems, thresholds: 
     if "component" in top:
         component = top["component"]
         if component not in COMPONENTS:
-            ctx.err(top.where("component"), f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}")
+            ctx.err(
+                top.where("component"),
+                f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}",
+            )
     if "alerts" not in top and "recording" not in top:
         ctx.err(top.pos, "rule file has neither 'alerts' nor 'recording'")
     group = Group(name, file, path, interval, component, [], [], {"_": top.pos, **top.key_pos})
@@ -342,10 +374,14 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
     for_ms = ctx.duration(m, "for", "alert", used) or 0
     severity = m.get("severity")
     if "severity" in m and severity not in SEVERITIES:
-        ctx.err(m.where("severity"), f"severity must be one of {', '.join(SEVERITIES)}, not {_kind(severity)}")
+        ctx.err(
+            m.where("severity"), f"severity must be one of {', '.join(SEVERITIES)}, not {_kind(severity)}"
+        )
     component = m.get("component", group.component)
     if "component" in m and component not in COMPONENTS:
-        ctx.err(m.where("component"), f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}")
+        ctx.err(
+            m.where("component"), f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}"
+        )
     elif component is None:
         ctx.err(m.pos, "alert has no 'component' (set it on the alert or once for the file)")
     summary = ctx.string(m, "summary", "alert") or ""
@@ -360,17 +396,35 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
     annotations = ctx.labels(m, "annotations", "alert")
     for k in annotations:
         if k in RESERVED_ANNOTATIONS:
-            ctx.err(m["annotations"].where_key(k), f"annotation {k!r} is set by its own field, not under 'annotations'")
+            ctx.err(
+                m["annotations"].where_key(k),
+                f"annotation {k!r} is set by its own field, not under 'annotations'",
+            )
     always = m.get("always_fires", False)
     if not isinstance(always, bool):
         ctx.err(m.where("always_fires"), f"'always_fires' must be true or false, not {_kind(always)}")
         always = False
     dash = _dashboard(ctx, m, used)
     tests = _tests(ctx, m)
-    return Alert(file=ctx.file, pos={"_": m.pos, **m.val_pos}, expr=expr, labels=labels, dashboard=dash,
-                 thresholds_used=used, name=name, for_ms=for_ms, severity=severity or "", component=component or "",
-                 summary=summary, description=description, runbook=runbook, annotations=annotations,
-                 tests=tests, always_fires=always, group=group.name)
+    return Alert(
+        file=ctx.file,
+        pos={"_": m.pos, **m.val_pos},
+        expr=expr,
+        labels=labels,
+        dashboard=dash,
+        thresholds_used=used,
+        name=name,
+        for_ms=for_ms,
+        severity=severity or "",
+        component=component or "",
+        summary=summary,
+        description=description,
+        runbook=runbook,
+        annotations=annotations,
+        tests=tests,
+        always_fires=always,
+        group=group.name,
+    )
 
 
 def _recording(ctx: _Ctx, item: Any, pos: Pos) -> Recording | None:
@@ -382,9 +436,15 @@ def _recording(ctx: _Ctx, item: Any, pos: Pos) -> Recording | None:
     if record and not RECORD_RE.match(record):
         ctx.err(m.where("record"), f"{record!r} is not a valid metric name")
     expr = ctx.subst(ctx.string(m, "expr", "recording rule") or "", m.where("expr"), used)
-    return Recording(file=ctx.file, pos={"_": m.pos, **m.val_pos}, expr=expr,
-                     labels=ctx.labels(m, "labels", "recording rule"), dashboard=_dashboard(ctx, m, used),
-                     thresholds_used=used, record=record)
+    return Recording(
+        file=ctx.file,
+        pos={"_": m.pos, **m.val_pos},
+        expr=expr,
+        labels=ctx.labels(m, "labels", "recording rule"),
+        dashboard=_dashboard(ctx, m, used),
+        thresholds_used=used,
+        record=record,
+    )
 
 
 def parse_thresholds(doc: Any, file: str, problems: Problems) -> dict[str, Any]:
@@ -394,14 +454,20 @@ def parse_thresholds(doc: Any, file: str, problems: Problems) -> dict[str, Any]:
     if doc is None:
         return {}
     if not isinstance(doc, Map):
-        problems.add(file, getattr(doc, "pos", None), "thresholds file must be a mapping of names to numbers, durations or strings")
+        problems.add(
+            file,
+            getattr(doc, "pos", None),
+            "thresholds file must be a mapping of names to numbers, durations or strings",
+        )
         return {}
     out = {}
     for k, v in doc.items():
         if not isinstance(k, str) or not NAME_RE.match(k):
             problems.add(file, doc.where_key(k), f"threshold name {k!r} must match [A-Za-z_][A-Za-z0-9_]*")
         elif isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            problems.add(file, doc.where(k), f"threshold {k!r} must be a number, duration or string, not {_kind(v)}")
+            problems.add(
+                file, doc.where(k), f"threshold {k!r} must be a number, duration or string, not {_kind(v)}"
+            )
         else:
             out[k] = v
     return out

@@ -12,25 +12,63 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .durations import BadDuration, parse_ms
 from .errors import Problems
 from .yamlsrc import Map, Pos, Seq
 
-TOP_KEYS = ("global", "route", "receivers", "inhibit_rules", "templates", "time_intervals", "mute_time_intervals")
-ROUTE_KEYS = ("receiver", "group_by", "continue", "matchers", "match", "match_re", "group_wait", "group_interval",
-              "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes")
-CONFIG_TYPES = ("slack_configs", "email_configs", "pagerduty_configs", "webhook_configs", "opsgenie_configs",
-                "victorops_configs", "pushover_configs", "wechat_configs", "telegram_configs", "sns_configs",
-                "webex_configs", "discord_configs", "msteams_configs")
+TOP_KEYS = (
+    "global",
+    "route",
+    "receivers",
+    "inhibit_rules",
+    "templates",
+    "time_intervals",
+    "mute_time_intervals",
+)
+ROUTE_KEYS = (
+    "receiver",
+    "group_by",
+    "continue",
+    "matchers",
+    "match",
+    "match_re",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+    "mute_time_intervals",
+    "active_time_intervals",
+    "routes",
+)
+CONFIG_TYPES = (
+    "slack_configs",
+    "email_configs",
+    "pagerduty_configs",
+    "webhook_configs",
+    "opsgenie_configs",
+    "victorops_configs",
+    "pushover_configs",
+    "wechat_configs",
+    "telegram_configs",
+    "sns_configs",
+    "webex_configs",
+    "discord_configs",
+    "msteams_configs",
+)
 CONFIG_SINCE = {"msteams_configs": (0, 26)}
 # secret field -> the key that reads it from a file, per place
 SECRETS: dict[str, dict[str, str]] = {
-    "global": {"slack_api_url": "slack_api_url_file", "smtp_auth_password": "smtp_auth_password_file",
-               "smtp_auth_secret": "", "opsgenie_api_key": "opsgenie_api_key_file",
-               "victorops_api_key": "victorops_api_key_file", "wechat_api_secret": ""},
+    "global": {
+        "slack_api_url": "slack_api_url_file",
+        "smtp_auth_password": "smtp_auth_password_file",
+        "smtp_auth_secret": "",
+        "opsgenie_api_key": "opsgenie_api_key_file",
+        "victorops_api_key": "victorops_api_key_file",
+        "wechat_api_secret": "",
+    },
     "slack_configs": {"api_url": "api_url_file"},
     "email_configs": {"auth_password": "auth_password_file", "auth_secret": ""},
     "pagerduty_configs": {"routing_key": "routing_key_file", "service_key": "service_key_file"},
@@ -46,14 +84,18 @@ SECRETS: dict[str, dict[str, str]] = {
     "authorization": {"credentials": "credentials_file"},
     "oauth2": {"client_secret": "client_secret_file"},
 }
-FILE_KEY_SINCE = {("webhook_configs", "url_file"): (0, 26), ("telegram_configs", "bot_token_file"): (0, 26),
-                  ("discord_configs", "webhook_url_file"): (0, 26), ("pushover_configs", "user_key_file"): (0, 26),
-                  ("pushover_configs", "token_file"): (0, 26)}
+FILE_KEY_SINCE = {
+    ("webhook_configs", "url_file"): (0, 26),
+    ("telegram_configs", "bot_token_file"): (0, 26),
+    ("discord_configs", "webhook_url_file"): (0, 26),
+    ("pushover_configs", "user_key_file"): (0, 26),
+    ("pushover_configs", "token_file"): (0, 26),
+}
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 ANY_ENV = re.compile(r"\$\{[^}]*\}")
 ROUTE_TIMERS = ("group_wait", "group_interval", "repeat_interval")
 # Alertmanager's matcher syntax (pkg/labels): NAME OP VALUE, VALUE optionally in double quotes.
-_MATCHER = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$', re.S)
+_MATCHER = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.S)
 
 
 def _split_matchers(text: str) -> list[str]:
@@ -84,7 +126,9 @@ def matcher_problem(text: str) -> str | None:
     for one in _split_matchers(text):
         m = _MATCHER.match(one)
         if not m:
-            return f"{one.strip()!r} is not a matcher like severity=\"critical\" (NAME, one of = != =~ !~, VALUE)"
+            return (
+                f'{one.strip()!r} is not a matcher like severity="critical" (NAME, one of = != =~ !~, VALUE)'
+            )
         op, raw = m.group(2), m.group(3)
         quoted = raw.startswith('"')
         body = raw[1:] if quoted else raw
@@ -136,9 +180,21 @@ def _plain(v: Any) -> Any:
 
 
 class _Checker:
-    def __init__(self, file: str, problems: Problems, version: tuple[int, int], secrets_dir: str | None,
-                 env: dict[str, str]) -> None:
-        self.file, self.p, self.version, self.secrets_dir, self.env = file, problems, version, secrets_dir, env
+    def __init__(
+        self,
+        file: str,
+        problems: Problems,
+        version: tuple[int, int],
+        secrets_dir: str | None,
+        env: dict[str, str],
+    ) -> None:
+        self.file, self.p, self.version, self.secrets_dir, self.env = (
+            file,
+            problems,
+            version,
+            secrets_dir,
+            env,
+        )
         self.secrets: dict[str, str] = {}
 
     def err(self, pos: Pos | None, msg: str) -> None:
@@ -158,8 +214,11 @@ class _Checker:
                 need = ".".join(map(str, FILE_KEY_SINCE[(place, key)]))
                 have = ".".join(map(str, self.version))
                 hint = "keep the webhook url inline" if key == "url_file" else "use another receiver type"
-                self.err(m.where_key(key), f"{where}.{key} needs Alertmanager >= {need} and {have} rejects it; "
-                         f"{hint} or pass --alertmanager-version {need}")
+                self.err(
+                    m.where_key(key),
+                    f"{where}.{key} needs Alertmanager >= {need} and {have} rejects it; "
+                    f"{hint} or pass --alertmanager-version {need}",
+                )
                 continue
             if key not in table:
                 if isinstance(val, str) and ANY_ENV.search(val):
@@ -170,21 +229,34 @@ class _Checker:
                 continue
             env = ENV_REF.match(val.strip())
             if env is None:
-                alt = f"use {file_key}: /path/to/file" if file_key else "this field has no *_file form; leave it out"
-                self.err(m.where(key), f"{where}.{key}: inline secret; {alt} (or {key}: ${{ENV_VAR}} with "
-                         f"--secrets-dir) so it stays out of the generated config and git")
+                alt = (
+                    f"use {file_key}: /path/to/file"
+                    if file_key
+                    else "this field has no *_file form; leave it out"
+                )
+                self.err(
+                    m.where(key),
+                    f"{where}.{key}: inline secret; {alt} (or {key}: ${{ENV_VAR}} with "
+                    f"--secrets-dir) so it stays out of the generated config and git",
+                )
                 continue
             if not file_key:
-                self.err(m.where(key), f"{where}.{key} has no *_file form in Alertmanager; a secret there would "
-                         f"land in the output, which gpuwatch-rules refuses")
+                self.err(
+                    m.where(key),
+                    f"{where}.{key} has no *_file form in Alertmanager; a secret there would "
+                    f"land in the output, which gpuwatch-rules refuses",
+                )
                 continue
             name = env.group(1)
             if name not in self.env:
                 self.err(m.where(key), f"{where}.{key}: environment variable {name} is not set")
                 continue
             if not self.secrets_dir:
-                self.err(m.where(key), f"{where}.{key}: ${{{name}}} needs --secrets-dir DIR, where the value is "
-                         f"written to a file that Alertmanager reads")
+                self.err(
+                    m.where(key),
+                    f"{where}.{key}: ${{{name}}} needs --secrets-dir DIR, where the value is "
+                    f"written to a file that Alertmanager reads",
+                )
                 continue
             self.secrets[name] = self.env[name]
             m.pop(key)
@@ -196,11 +268,15 @@ class _Checker:
             return
         seq = owner[key]
         if not isinstance(seq, Seq):
-            self.err(owner.where(key), f"{what} '{key}' must be a list of matchers like ['severity=\"critical\"']")
+            self.err(
+                owner.where(key), f"{what} '{key}' must be a list of matchers like ['severity=\"critical\"']"
+            )
             return
         for i, item in enumerate(seq):
             if not isinstance(item, str):
-                self.err(seq.where(i), f"{what} '{key}': a matcher must be a string like 'severity=\"critical\"'")
+                self.err(
+                    seq.where(i), f"{what} '{key}': a matcher must be a string like 'severity=\"critical\"'"
+                )
                 continue
             why = matcher_problem(item)
             if why:
@@ -246,12 +322,23 @@ class _Checker:
             self.route(sub, subs.where(i), used, False, {})
 
 
-def load(doc: Any, file: str, problems: Problems, *, version: tuple[int, int], secrets_dir: str | None,
-         alert_has_label: Callable[[str], bool], route_overlay: dict[str, str] | None = None,
-         env: dict[str, str] | None = None) -> Notifications | None:
+def load(
+    doc: Any,
+    file: str,
+    problems: Problems,
+    *,
+    version: tuple[int, int],
+    secrets_dir: str | None,
+    alert_has_label: Callable[[str], bool],
+    route_overlay: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Notifications | None:
     ck = _Checker(file, problems, version, secrets_dir, dict(os.environ) if env is None else env)
     if not isinstance(doc, Map):
-        ck.err(getattr(doc, "pos", None), "notifications file must be a mapping with route, receivers, inhibit_rules")
+        ck.err(
+            getattr(doc, "pos", None),
+            "notifications file must be a mapping with route, receivers, inhibit_rules",
+        )
         return None
     for k in doc:
         if k not in TOP_KEYS:
@@ -283,7 +370,10 @@ def load(doc: Any, file: str, problems: Problems, *, version: tuple[int, int], s
             if k == "name":
                 continue
             if k not in CONFIG_TYPES:
-                ck.err(r.where_key(k), f"unknown field {k!r} in receiver {name!r}; allowed: name, {', '.join(CONFIG_TYPES)}")
+                ck.err(
+                    r.where_key(k),
+                    f"unknown field {k!r} in receiver {name!r}; allowed: name, {', '.join(CONFIG_TYPES)}",
+                )
                 continue
             if k in CONFIG_SINCE and version < CONFIG_SINCE[k]:
                 ck.err(r.where_key(k), f"{k} needs Alertmanager >= {'.'.join(map(str, CONFIG_SINCE[k]))}")
@@ -302,8 +392,11 @@ def load(doc: Any, file: str, problems: Problems, *, version: tuple[int, int], s
         ck.route(doc["route"], doc.where("route"), used, True, route_overlay or {})
     for name, pos in used.items():
         if name not in defined:
-            ck.err(pos, f"route sends to receiver {name!r}, which is not defined"
-                   + (f" (receivers: {', '.join(defined)})" if defined else ""))
+            ck.err(
+                pos,
+                f"route sends to receiver {name!r}, which is not defined"
+                + (f" (receivers: {', '.join(defined)})" if defined else ""),
+            )
     for name, pos in defined.items():
         if name not in used:
             ck.err(pos, f"receiver {name!r} is never used by any route")
@@ -322,7 +415,10 @@ def load(doc: Any, file: str, problems: Problems, *, version: tuple[int, int], s
                 continue
             for j, label in enumerate(eq):
                 if not isinstance(label, str) or not alert_has_label(label):
-                    ck.err(eq.where(j), f"inhibit rule: no alert carries label {label!r}, so 'equal' can never match")
+                    ck.err(
+                        eq.where(j),
+                        f"inhibit rule: no alert carries label {label!r}, so 'equal' can never match",
+                    )
     elif "inhibit_rules" in doc:
         ck.err(doc.where("inhibit_rules"), "'inhibit_rules' must be a list")
 

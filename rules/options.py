@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -42,23 +43,56 @@ _file = click.Path(exists=True, dir_okay=False)
 
 SHARED = [
     click.argument("srcs", nargs=-1, type=click.Path(exists=True), metavar="[SRC]..."),
-    click.option("--scrape-interval", type=_Duration(), default=None,
-                 help="Prometheus scrape interval the alerts run under (default 15s, or the overlay's); "
-                      "a non-zero for: must be at least two of them."),
-    click.option("--alertmanager-version", type=_Version(), default="0.25", show_default=True,
-                 help="Alertmanager the config is for (0.25 has no webhook url_file)."),
-    click.option("--notifications", type=_file, default=None,
-                 help="Notifications file (Alertmanager's route/receivers/inhibit_rules) replacing the pack's."),
-    click.option("--overlay", type=_file, default=None,
-                 help="Overrides of for:, thresholds, evaluation and notification timing (e.g. rules/pack/overlays/fast.yml)."),
-    click.option("--secrets-dir", type=click.Path(file_okay=False), default=None,
-                 help="Where secrets given as ${ENV} are written (mode 0600); the output references these files."),
-    click.option("--runbook-url", default=None, metavar="URL",
-                 help="Base URL of the runbook; alerts link to URL#alertname (default: the runbook's path)."),
-    click.option("--datasource-url", default="http://prometheus:9090", show_default=True,
-                 help="Prometheus URL in the Grafana datasource provisioning."),
-    click.option("--grafana-dashboards-path", default="/var/lib/grafana/dashboards", show_default=True,
-                 help="Folder Grafana's dashboard provider reads (where the dashboards are mounted)."),
+    click.option(
+        "--scrape-interval",
+        type=_Duration(),
+        default=None,
+        help="Prometheus scrape interval the alerts run under (default 15s, or the overlay's); "
+        "a non-zero for: must be at least two of them.",
+    ),
+    click.option(
+        "--alertmanager-version",
+        type=_Version(),
+        default="0.25",
+        show_default=True,
+        help="Alertmanager the config is for (0.25 has no webhook url_file).",
+    ),
+    click.option(
+        "--notifications",
+        type=_file,
+        default=None,
+        help="Notifications file (Alertmanager's route/receivers/inhibit_rules) replacing the pack's.",
+    ),
+    click.option(
+        "--overlay",
+        type=_file,
+        default=None,
+        help="Overrides of for:, thresholds, evaluation and notification timing (e.g. rules/pack/overlays/fast.yml).",
+    ),
+    click.option(
+        "--secrets-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Where secrets given as ${ENV} are written (mode 0600); the output references these files.",
+    ),
+    click.option(
+        "--runbook-url",
+        default=None,
+        metavar="URL",
+        help="Base URL of the runbook; alerts link to URL#alertname (default: the runbook's path).",
+    ),
+    click.option(
+        "--datasource-url",
+        default="http://prometheus:9090",
+        show_default=True,
+        help="Prometheus URL in the Grafana datasource provisioning.",
+    ),
+    click.option(
+        "--grafana-dashboards-path",
+        default="/var/lib/grafana/dashboards",
+        show_default=True,
+        help="Folder Grafana's dashboard provider reads (where the dashboards are mounted).",
+    ),
 ]
 
 
@@ -68,9 +102,25 @@ def shared_options(fn: Callable) -> Callable:
     return fn
 
 
-def to_options(srcs: tuple[str, ...], scrape_interval: int | None, alertmanager_version: tuple[int, int],
-               notifications: str | None, overlay: str | None, secrets_dir: str | None, runbook_url: str | None,
-               datasource_url: str, grafana_dashboards_path: str) -> Options:
-    return Options(srcs=list(srcs), scrape_interval_ms=scrape_interval, alertmanager_version=alertmanager_version,
-                   notifications=notifications, overlay=overlay, secrets_dir=secrets_dir, runbook_url=runbook_url,
-                   datasource_url=datasource_url, dashboards_path=grafana_dashboards_path)
+def to_options(
+    srcs: tuple[str, ...],
+    scrape_interval: int | None,
+    alertmanager_version: tuple[int, int],
+    notifications: str | None,
+    overlay: str | None,
+    secrets_dir: str | None,
+    runbook_url: str | None,
+    datasource_url: str,
+    grafana_dashboards_path: str,
+) -> Options:
+    return Options(
+        srcs=list(srcs),
+        scrape_interval_ms=scrape_interval,
+        alertmanager_version=alertmanager_version,
+        notifications=notifications,
+        overlay=overlay,
+        secrets_dir=secrets_dir,
+        runbook_url=runbook_url,
+        datasource_url=datasource_url,
+        dashboards_path=grafana_dashboards_path,
+    )

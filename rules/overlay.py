@@ -88,8 +88,12 @@ def parse(doc: Any, file: str, p: Problems) -> Overlay:
                 continue
             for k in spec:
                 if k != "for":
-                    p.add(file, spec.where_key(k), f"unknown field {k!r} in overlay for {name!r}; allowed: for "
-                          "(thresholds go under 'thresholds')")
+                    p.add(
+                        file,
+                        spec.where_key(k),
+                        f"unknown field {k!r} in overlay for {name!r}; allowed: for "
+                        "(thresholds go under 'thresholds')",
+                    )
             if "for" in spec:
                 ms = _dur(p, file, spec, "for", f"overlay for {name!r}", positive=False)
                 if ms is not None:
@@ -100,12 +104,16 @@ def parse(doc: Any, file: str, p: Problems) -> Overlay:
             if not isinstance(spec, Map) or set(spec) - {"interval"}:
                 p.add(file, g.where(name), f"overlay for group {name!r} must be {{interval: DURATION}}")
                 continue
-            if "interval" in spec and (ms := _dur(p, file, spec, "interval", f"overlay interval of {name!r}")):
+            if "interval" in spec and (
+                ms := _dur(p, file, spec, "interval", f"overlay interval of {name!r}")
+            ):
                 ov.group_interval[name] = ms
     if "route" in doc and (r := _map(p, file, doc, "route")) is not None:
         for k in r:
             if k not in ROUTE:
-                p.add(file, r.where_key(k), f"unknown field {k!r} in overlay route; allowed: {', '.join(ROUTE)}")
+                p.add(
+                    file, r.where_key(k), f"unknown field {k!r} in overlay route; allowed: {', '.join(ROUTE)}"
+                )
             else:
                 ms = _dur(p, file, r, k, f"overlay route {k}", positive=(k != "group_wait"))
                 if ms is not None:

@@ -13,8 +13,8 @@ module works out, without evaluating anything:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import promql_parser as pp
 
@@ -53,26 +53,29 @@ class Labels:
         return name not in self.removed
 
     @staticmethod
-    def open() -> "Labels":
+    def open() -> Labels:
         return Labels(frozenset(), False, frozenset())
 
-    def keep(self, names: "set[str] | frozenset[str]") -> "Labels":
+    def keep(self, names: set[str] | frozenset[str]) -> Labels:
         names = frozenset(names)
         if self.closed:
             return Labels(self.known & names, True)
         return Labels(names - self.removed, True)
 
-    def drop(self, names: "set[str] | frozenset[str]") -> "Labels":
+    def drop(self, names: set[str] | frozenset[str]) -> Labels:
         names = frozenset(names)
         return Labels(self.known - names, self.closed, self.removed | names)
 
-    def add(self, names: "set[str] | frozenset[str]") -> "Labels":
+    def add(self, names: set[str] | frozenset[str]) -> Labels:
         names = frozenset(names)
         return Labels(self.known | names, self.closed, self.removed - names)
 
-    def union(self, other: "Labels") -> "Labels":
-        return Labels(self.known | other.known, self.closed and other.closed,
-                      (self.removed & other.removed) - self.known - other.known)
+    def union(self, other: Labels) -> Labels:
+        return Labels(
+            self.known | other.known,
+            self.closed and other.closed,
+            (self.removed & other.removed) - self.known - other.known,
+        )
 
 
 @dataclass
@@ -81,7 +84,7 @@ class Analysis:
     rate_over_gauge: list[tuple[str, str, str]] = field(default_factory=list)  # (func, metric, type)
     labels: Labels = field(default_factory=Labels)
     may_be_empty: bool = False
-    threshold: "tuple[str, str, float] | None" = None  # (query, op, value)
+    threshold: tuple[str, str, float] | None = None  # (query, op, value)
     # (metric, label, the labels the metric carries): a matcher on a label a gpuwatch metric never has
     unknown_labels: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
@@ -119,7 +122,7 @@ def _walk(node) -> Iterator:
         yield from _walk(c)
 
 
-def selector_name(vs) -> "str | None":
+def selector_name(vs) -> str | None:
     if vs.name:
         return vs.name
     for m in vs.matchers.matchers:
@@ -147,7 +150,7 @@ def _is_scalar(node) -> bool:
     return False
 
 
-def _number(node) -> "float | None":
+def _number(node) -> float | None:
     node = _strip(node)
     if isinstance(node, pp.NumberLiteral):
         return float(node.val)
@@ -159,14 +162,14 @@ def _number(node) -> "float | None":
 class Analyzer:
     """Analyses expressions against the catalog plus the recording rules defined so far."""
 
-    def __init__(self, metrics: "dict[str, catalog.MetricDef] | None" = None) -> None:
+    def __init__(self, metrics: dict[str, catalog.MetricDef] | None = None) -> None:
         self.catalog = metrics if metrics is not None else catalog.all_metrics()
         self.recorded: dict[str, Labels] = {}
 
     def known_metric(self, name: str) -> bool:
-        return (name in self.recorded or catalog.is_external(name) or self._def(name) is not None)
+        return name in self.recorded or catalog.is_external(name) or self._def(name) is not None
 
-    def _def(self, name: str) -> "catalog.MetricDef | None":
+    def _def(self, name: str) -> catalog.MetricDef | None:
         if name in self.catalog:
             return self.catalog[name]
         for suffix in ("_bucket", "_sum", "_count"):
@@ -186,7 +189,13 @@ class Analyzer:
         if d is None:
             return Labels.open()
         target = GPU_TARGET_LABELS if name.startswith(GPU_PREFIXES) else TARGET_LABELS
-        extra = {"le"} if name.endswith("_bucket") else {"quantile"} if d.type == "summary" and name == d.name else set()
+        extra = (
+            {"le"}
+            if name.endswith("_bucket")
+            else {"quantile"}
+            if d.type == "summary" and name == d.name
+            else set()
+        )
         return Labels(frozenset(d.labels) | target | extra | {"__name__"}, True)
 
     # -- labels -------------------------------------------------------------------------------
@@ -228,8 +237,11 @@ class Analyzer:
             arg = _strip(args[0]) if args else None
             vs = arg.vector_selector if isinstance(arg, pp.MatrixSelector) else arg
             if isinstance(vs, pp.VectorSelector):
-                eq = {m.name for m in vs.matchers.matchers
-                      if str(m.op) in ("MatchOp.Equal", "=") and m.name != "__name__"}
+                eq = {
+                    m.name
+                    for m in vs.matchers.matchers
+                    if str(m.op) in ("MatchOp.Equal", "=") and m.name != "__name__"
+                }
                 return Labels(frozenset(eq), True)
             return Labels()
         if str(node.func.return_type) == "ValueType.Scalar" or name == "vector":
@@ -262,7 +274,9 @@ class Analyzer:
             out = self.labels(rhs)
             return out if op in COMPARISONS and not self._bool(node) else out.drop({"__name__"})
         mod = node.modifier
-        card = str(mod.card) if mod is not None and mod.card is not None else "VectorMatchCardinality.OneToOne"
+        card = (
+            str(mod.card) if mod is not None and mod.card is not None else "VectorMatchCardinality.OneToOne"
+        )
         left, right = self.labels(lhs), self.labels(rhs)
         base = right if card.endswith("OneToMany") else left
         other = left if card.endswith("OneToMany") else right
@@ -305,7 +319,7 @@ class Analyzer:
         return False
 
     # -- threshold ------------------------------------------------------------------------------
-    def threshold(self, node) -> "tuple[str, str, float] | None":
+    def threshold(self, node) -> tuple[str, str, float] | None:
         node = _strip(node)
         if isinstance(node, pp.BinaryExpr):
             op = str(node.op)
@@ -323,7 +337,7 @@ class Analyzer:
         return None
 
     # -- all together ---------------------------------------------------------------------------
-    def analyze(self, expr: str, record: "str | None" = None) -> Analysis:
+    def analyze(self, expr: str, record: str | None = None) -> Analysis:
         tree = parse(expr)
         out = Analysis()
         for n in _walk(tree):
@@ -343,8 +357,11 @@ class Analyzer:
                             out.unknown_labels.append(hit)
             elif isinstance(n, pp.Call) and n.func.name in RATE_FUNCS and n.args:
                 arg = _strip(n.args[0])
-                inner = arg.vector_selector if isinstance(arg, pp.MatrixSelector) else (
-                    _strip(arg.expr) if isinstance(arg, pp.SubqueryExpr) else None)
+                inner = (
+                    arg.vector_selector
+                    if isinstance(arg, pp.MatrixSelector)
+                    else (_strip(arg.expr) if isinstance(arg, pp.SubqueryExpr) else None)
+                )
                 if isinstance(inner, pp.VectorSelector):
                     name = selector_name(inner)
                     d = self._def(name) if name else None

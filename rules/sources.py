@@ -70,13 +70,16 @@ def collect(srcs: list[str]) -> Sources:
         else:
             raise RulesError("no such file or folder", s)
     if not out.groups:
-        raise RulesError("no rule files found (*.yml in the given folders)", ", ".join(srcs or [str(PACK_DIR)]))
+        raise RulesError(
+            "no rule files found (*.yml in the given folders)", ", ".join(srcs or [str(PACK_DIR)])
+        )
     return out
 
 
 def runbook_anchors(text: str) -> set[str]:
     """GitHub-style anchors of a Markdown document's headings."""
     import re
+
     anchors = set()
     for line in text.splitlines():
         m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)

@@ -10,24 +10,30 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from .promql import Labels
 
 _ACTION = re.compile(r"\{\{(-?)(.*?)(-?)\}\}", re.S)
-_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*"|`[^`]*`)|(\$[A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)*)'
-                    r'|(\.[A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)*|\.)|(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)'
-                    r'|([A-Za-z_][A-Za-z_0-9]*)|(\|)|(\()|(\))|(:?=))')
+_TOKEN = re.compile(
+    r'\s*(?:("(?:[^"\\]|\\.)*"|`[^`]*`)|(\$[A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)*)'
+    r"|(\.[A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)*|\.)|(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+    r"|([A-Za-z_][A-Za-z_0-9]*)|(\|)|(\()|(\))|(:?=))"
+)
 
 # Functions Prometheus' alert templates offer (Go's built-ins plus Prometheus' own).
-FUNCS = frozenset("""and or not len index print printf println eq ne lt le gt ge html js urlquery slice call
+FUNCS = frozenset(
+    """and or not len index print printf println eq ne lt le gt ge html js urlquery slice call
 humanize humanize1024 humanizeDuration humanizePercentage humanizeTimestamp title toUpper toLower
 query first label value strvalue sortByLabel match reReplaceAll graphLink tableLink args safeHtml
-stripPort stripDomain parseDuration toTime toDuration pathPrefix externalURL""".split())
+stripPort stripDomain parseDuration toTime toDuration pathPrefix externalURL""".split()
+)
 VARS = frozenset({"$labels", "$value", "$externalLabels", "$externalURL", "$"})
-KEYWORDS = frozenset({"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"})
+KEYWORDS = frozenset(
+    {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"}
+)
 
 
 class TemplateError(ValueError):
@@ -63,7 +69,7 @@ def _parse(text: str) -> list:
     items: list = []
     pos = 0
     for m in _ACTION.finditer(text):
-        lit = text[pos:m.start()]
+        lit = text[pos : m.start()]
         if m.group(1):
             lit = lit.rstrip()
         if "}}" in lit:
@@ -139,7 +145,7 @@ def _nest(items: list) -> list:
     return root
 
 
-def _check_toks(toks: list[_Tok], labels: "Labels | None", declared: set[str], errors: list[str]) -> None:
+def _check_toks(toks: list[_Tok], labels: Labels | None, declared: set[str], errors: list[str]) -> None:
     for i, t in enumerate(toks):
         if t.kind == "assign":
             if i != 1 or toks[0].kind != "var":
@@ -153,15 +159,17 @@ def _check_toks(toks: list[_Tok], labels: "Labels | None", declared: set[str], e
             if root not in VARS and root not in declared:
                 errors.append(f"undefined variable {root}")
             elif root == "$labels" and len(path) == 1 and labels is not None and not labels.has(path[0]):
-                errors.append(f"$labels.{path[0]} is never set: the expression's result has no label "
-                              f"{path[0]!r} (aggregated away or never there)")
+                errors.append(
+                    f"$labels.{path[0]} is never set: the expression's result has no label "
+                    f"{path[0]!r} (aggregated away or never there)"
+                )
             elif root == "$value" and path:
                 errors.append("$value is a number and has no fields")
         elif t.kind == "ident" and t.text not in FUNCS and t.text not in ("true", "false", "nil"):
             errors.append(f"unknown function {t.text!r}")
 
 
-def check(text: str, labels: "Labels | None" = None) -> list[str]:
+def check(text: str, labels: Labels | None = None) -> list[str]:
     """Problems with one template (empty list when fine)."""
     try:
         tree = _parse(text)
@@ -186,6 +194,7 @@ def check(text: str, labels: "Labels | None" = None) -> list[str]:
 
 
 # -- rendering ---------------------------------------------------------------------------------
+
 
 def go_float(v: float) -> str:
     """A float64 as Go's fmt prints it with %v (shortest digits, exponent from 1e+21... no: 1e+06)."""

@@ -32,7 +32,9 @@ def promtool_check(outdir: Path) -> list[tuple[str, int, str]]:
     tests = sorted(p.name for p in (outdir / "prometheus/tests").glob("*.yml"))
     out = [("promtool check rules", *_run([tool, "check", "rules", *rules]))]
     if tests:
-        out.append(("promtool test rules", *_run([tool, "test", "rules", *tests], cwd=outdir / "prometheus/tests")))
+        out.append(
+            ("promtool test rules", *_run([tool, "test", "rules", *tests], cwd=outdir / "prometheus/tests"))
+        )
     return out
 
 
@@ -40,14 +42,22 @@ def amtool_check(outdir: Path) -> list[tuple[str, int, str]]:
     tool = which("amtool")
     if tool is None:
         return []
-    return [("amtool check-config", *_run([tool, "check-config", str(outdir / "alertmanager/alertmanager.yml")]))]
+    return [
+        ("amtool check-config", *_run([tool, "check-config", str(outdir / "alertmanager/alertmanager.yml")]))
+    ]
 
 
 def raise_failures(results: list[tuple[str, int, str]], display: str) -> None:
     bad = [(w, rc, o) for w, rc, o in results if rc != 0]
     if bad:
-        raise RulesError(problems=[__import__("gpuwatch.rules.errors", fromlist=["Problem"]).Problem(
-            display, None, None, f"{w} failed (exit {rc}):\n{o}") for w, rc, o in bad])
+        raise RulesError(
+            problems=[
+                __import__("gpuwatch.rules.errors", fromlist=["Problem"]).Problem(
+                    display, None, None, f"{w} failed (exit {rc}):\n{o}"
+                )
+                for w, rc, o in bad
+            ]
+        )
 
 
 _AM_UNKNOWN_FIELD = re.compile(r"field (\S+) not found in type (\S+)")
@@ -87,6 +97,12 @@ def amtool_source_problems(output: str, notifications_file: str, notifications_d
         if len(places) != 1:  # absent, or valid somewhere else too: keep amtool's own words
             return []
         pos = places[0]
-        out.append(Problem(notifications_display, pos[0], pos[1],
-                           f"unknown field {key!r}: Alertmanager has no such field there (amtool check-config refuses it)"))
+        out.append(
+            Problem(
+                notifications_display,
+                pos[0],
+                pos[1],
+                f"unknown field {key!r}: Alertmanager has no such field there (amtool check-config refuses it)",
+            )
+        )
     return out

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from .errors import RulesError
 
-OWNED = {"out": ("prometheus/rules", "prometheus/tests", "alertmanager"),
-         "grafana": ("dashboards", "provisioning")}
+OWNED = {
+    "out": ("prometheus/rules", "prometheus/tests", "alertmanager"),
+    "grafana": ("dashboards", "provisioning"),
+}
 
 
 @dataclass
@@ -80,7 +82,7 @@ def write(plan: Plan) -> None:
             for (r, rel), text in plan.files.items():
                 if r != root or not (rel == d or rel.startswith(d + "/")):
                     continue
-                f = tmp / rel[len(d) + 1:]
+                f = tmp / rel[len(d) + 1 :]
                 f.parent.mkdir(parents=True, exist_ok=True)
                 with open(f, "w", encoding="utf-8", newline="\n") as fh:
                     fh.write(text)

@@ -52,7 +52,9 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def update_golden(request) -> bool:
     """True when golden files are to be rewritten (``--update-golden`` or GPUWATCH_UPDATE_GOLDEN=1)."""
-    return bool(request.config.getoption("--update-golden")) or os.environ.get("GPUWATCH_UPDATE_GOLDEN") == "1"
+    return (
+        bool(request.config.getoption("--update-golden")) or os.environ.get("GPUWATCH_UPDATE_GOLDEN") == "1"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -75,7 +75,9 @@ def alertmanager_secret_files(config_path: Path) -> list[str]:
     return sorted(set(found))
 
 
-def prepare_secrets(compose_dir: Path = COMPOSE_DIR, demo: bool = False, environ: dict | None = None) -> list[str]:
+def prepare_secrets(
+    compose_dir: Path = COMPOSE_DIR, demo: bool = False, environ: dict | None = None
+) -> list[str]:
     """Create/check compose/secrets/; returns human-readable lines of what was done."""
     env = os.environ if environ is None else environ
     secrets_dir = compose_dir / "secrets"
@@ -132,11 +134,13 @@ def prepare_secrets(compose_dir: Path = COMPOSE_DIR, demo: bool = False, environ
 def docker_compose_command() -> list[str]:
     docker = shutil.which("docker")
     if docker:
-        probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)  # noqa: S603
+        probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
         if probe.returncode == 0:
-            info = subprocess.run([docker, "info"], capture_output=True, text=True)  # noqa: S603
+            info = subprocess.run([docker, "info"], capture_output=True, text=True)
             if info.returncode != 0:
-                raise ComposeError("docker is installed but its engine does not answer (`docker info` failed)")
+                raise ComposeError(
+                    "docker is installed but its engine does not answer (`docker info` failed)"
+                )
             return [docker, "compose"]
     legacy = shutil.which("docker-compose")
     if legacy:
@@ -150,7 +154,11 @@ def docker_compose_command() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gpuwatch-compose", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=("up", "down", "secrets"))
-    parser.add_argument("--demo", action="store_true", help="scrape the local demo exporters (compose/prometheus/demo-targets)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="scrape the local demo exporters (compose/prometheus/demo-targets)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.action == "secrets":
@@ -169,10 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cmd += ["down"]
         print("+ " + " ".join(cmd))
-        code = subprocess.run(cmd, env=env).returncode  # noqa: S603
+        code = subprocess.run(cmd, env=env).returncode
         if code == 0 and args.action == "up":
             bind = env.get("GPUWATCH_BIND_ADDRESS", "127.0.0.1")
-            print(f"Prometheus   http://{bind}:9090\nAlertmanager http://{bind}:9093\nGrafana      http://{bind}:3001")
+            print(
+                f"Prometheus   http://{bind}:9090\nAlertmanager http://{bind}:9093\nGrafana      http://{bind}:3001"
+            )
         return code
     except ComposeError as exc:
         print(f"gpuwatch-compose: {exc}", file=sys.stderr)

@@ -64,7 +64,9 @@ def describe_faults(path: Path) -> list[str]:
         span = f"+{f.at:.0f}s" + (f"..+{f.until:.0f}s" if f.until is not None else "")
         what = {
             "overheat": lambda: f"GPU {f.gpu} overheats ({f.temperature:.0f} C)",
-            "xid": lambda: f"GPU {f.gpu} XID {f.xid}" + (", off the bus" if f.xid == 79 and f.until is not None else ""),
+            "xid": lambda: (
+                f"GPU {f.gpu} XID {f.xid}" + (", off the bus" if f.xid == 79 and f.until is not None else "")
+            ),
             "lost": lambda: f"GPU {f.gpu} lost",
             "ecc": lambda: f"GPU {f.gpu} {f.count} {f.ecc_type} ECC errors",
             "nvml_init_failure": lambda: "NVML fails to initialise",
@@ -95,7 +97,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="stop by itself after SECONDS (default: $GPUWATCH_DEMO_DURATION, else run until Ctrl-C)",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder (configs, logs) after stopping")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp folder (configs, logs) after stopping"
+    )
     parser.add_argument("--no-slurm-actions", action="store_true", help="do not drain/resume the Slurm node")
     parser.add_argument(
         "--compose",
@@ -134,8 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"gpuwatch demo: state in {workdir}")
         lab = SlurmLab(workdir / "slurm").start()
         _say(f"Slurm              node {lab.node}, SLURM_CONF={lab.conf}")
-        for opts in (["-p", "gpu", "--gres=gpu:1", "-J", "train-llm"], ["-p", "gpu", "--gres=gpu:1", "-J", "finetune"],
-                     ["-p", "gpu", "--gres=gpu:2", "-J", "waits-for-gpus"], ["-p", "debug", "-J", "preprocess"]):
+        for opts in (
+            ["-p", "gpu", "--gres=gpu:1", "-J", "train-llm"],
+            ["-p", "gpu", "--gres=gpu:1", "-J", "finetune"],
+            ["-p", "gpu", "--gres=gpu:2", "-J", "waits-for-gpus"],
+            ["-p", "debug", "-J", "preprocess"],
+        ):
             lab.sbatch(opts, user="nobody")
         nodes = [
             GpuNode(node=lab.node, scenario=packaged_scenario("demo-node-a"), pod="local-a"),
@@ -162,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         slurm_pids = f"munged={lab.munged_pid} slurmctld={lab.slurmctld_pid} slurmd={lab.slurmd_pid}"
         _say("pids " + " ".join(f"{p.name}={p.pid}" for p in _processes(stack)) + " " + slurm_pids)
         if args.compose:
-            _say("compose: exporters listen on all interfaces; in another terminal `make up DEMO=1`, Grafana at http://127.0.0.1:3001")
+            _say(
+                "compose: exporters listen on all interfaces; in another terminal `make up DEMO=1`, Grafana at http://127.0.0.1:3001"
+            )
         _say("")
         _say("Timeline (seconds after start):")
         for gpu in nodes:
@@ -170,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"  {gpu.node}: {line}")
         if not args.no_slurm_actions:
             _say(f"  {lab.node}: Slurm node drained at +{DRAIN_AT:.0f}s, resumed at +{RESUME_AT:.0f}s")
-        _say("Notifications follow (Watchdog, the always-firing dead man's switch, is shown once; Ctrl-C stops the demo):")
+        _say(
+            "Notifications follow (Watchdog, the always-firing dead man's switch, is shown once; Ctrl-C stops the demo):"
+        )
         _say("")
         drained = resumed = args.no_slurm_actions
         while True:
@@ -188,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
                 resumed = True
             for proc in _processes(stack):
                 if not proc.running():
-                    raise StackError(f"{proc.name} (pid {proc.pid}) exited; log {proc.log_path}:\n{proc.log_tail()}")
+                    raise StackError(
+                        f"{proc.name} (pid {proc.pid}) exited; log {proc.log_path}:\n{proc.log_tail()}"
+                    )
             time.sleep(0.5)
     except Stopped as sig:
         _say(f"\ndemo: {sig} received, stopping")
@@ -222,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _processes(stack: LocalStack) -> list:
-    procs = [stack.alertmanager, stack.prometheus, stack.slurm_exporter] + [g.process for g in stack.gpu_nodes]
+    procs = [stack.alertmanager, stack.prometheus, stack.slurm_exporter] + [
+        g.process for g in stack.gpu_nodes
+    ]
     return [p for p in procs if p is not None]
 
 

@@ -16,8 +16,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 
 class StackError(Exception):
@@ -64,7 +64,7 @@ def pid_alive(pid: int) -> bool:
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback URLs only)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return 200 <= resp.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -96,7 +96,7 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         if self.proc is not None and self.proc.poll() is None:
             raise StackError(f"{self.name}: already running as pid {self.proc.pid}")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +106,7 @@ class ManagedProcess:
         self.started_at = time.time()
         with open(self.log_path, "ab") as log:
             try:
-                self.proc = subprocess.Popen(  # noqa: S603 (argv built by this package)
+                self.proc = subprocess.Popen(
                     self.argv,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -141,7 +141,9 @@ class ManagedProcess:
             if ready():
                 return
             if time.monotonic() > deadline:
-                raise StackError(f"{self.name}: not {what} after {timeout:.0f}s; log {self.log_path}:\n{self.log_tail()}")
+                raise StackError(
+                    f"{self.name}: not {what} after {timeout:.0f}s; log {self.log_path}:\n{self.log_tail()}"
+                )
             time.sleep(0.1)
 
     def wait_http(self, url: str, timeout: float = 30.0) -> None:

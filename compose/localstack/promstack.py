@@ -14,9 +14,10 @@ import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 
@@ -38,7 +39,7 @@ def find_binary(names: Sequence[str], package: str) -> str:
 
 def _get_json(url: str, timeout: float = 5.0) -> Any:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return json.load(resp)
     except urllib.error.HTTPError as exc:
         body = exc.read().decode(errors="replace")[:500]
@@ -50,7 +51,7 @@ def _get_json(url: str, timeout: float = 5.0) -> Any:
 def _post(url: str, timeout: float = 5.0) -> None:
     req = urllib.request.Request(url, method="POST", data=b"")
     try:
-        with urllib.request.urlopen(req, timeout=timeout):  # noqa: S310 (loopback)
+        with urllib.request.urlopen(req, timeout=timeout):
             pass
     except (urllib.error.URLError, OSError) as exc:
         raise StackError(f"POST {url}: {exc}") from None
@@ -142,7 +143,7 @@ class Prometheus(ManagedProcess):
         tmp.write_text(yaml.safe_dump(config, sort_keys=False))
         tmp.replace(self.config_path)
 
-    def start_and_wait(self, timeout: float = 60.0) -> "Prometheus":
+    def start_and_wait(self, timeout: float = 60.0) -> Prometheus:
         self.start()
         self.wait_http(self.url + "/-/ready", timeout)
         return self
@@ -180,7 +181,9 @@ class Prometheus(ManagedProcess):
 class Alertmanager(ManagedProcess):
     """``prometheus-alertmanager`` on 127.0.0.1:PORT, gossip off, state under ``workdir``."""
 
-    def __init__(self, workdir: Path, config_file: Path, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self, workdir: Path, config_file: Path, port: int | None = None, binary: str | None = None
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -198,7 +201,7 @@ class Alertmanager(ManagedProcess):
         ]
         super().__init__("alertmanager", argv, self.workdir / "alertmanager.log")
 
-    def start_and_wait(self, timeout: float = 30.0) -> "Alertmanager":
+    def start_and_wait(self, timeout: float = 30.0) -> Alertmanager:
         self.start()
         self.wait_http(self.url + "/-/ready", timeout)
         return self
@@ -209,4 +212,3 @@ class Alertmanager(ManagedProcess):
 
     def status(self) -> dict:
         return _get_json(f"{self.url}/api/v2/status")
-

@@ -36,8 +36,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 __all__ = ["SlurmLab", "SlurmLabError", "free_port", "pid_alive"]
 
@@ -194,7 +194,11 @@ class SlurmLab:
     @property
     def env(self) -> dict[str, str]:
         """Environment for Slurm clients and the exporter: SLURM_CONF and a PATH with Slurm's tools."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SQUEUE_", "SINFO_", "SBATCH_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLURM_", "SQUEUE_", "SINFO_", "SBATCH_"))
+        }
         env.pop(MARKER, None)
         env["SLURM_CONF"] = str(self.conf)
         path = env.get("PATH", "")
@@ -216,23 +220,27 @@ class SlurmLab:
         return self._procs["munged"].pid
 
     # ------------------------------------------------------------------ start
-    def __enter__(self) -> "SlurmLab":
+    def __enter__(self) -> SlurmLab:
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "SlurmLab":
+    def start(self) -> SlurmLab:
         if self._procs:
             raise SlurmLabError("this lab is already running")
         if os.geteuid() != 0:
-            raise SlurmLabError("SlurmLab needs root (slurmd starts jobs as other users, munged runs as munge)")
+            raise SlurmLabError(
+                "SlurmLab needs root (slurmd starts jobs as other users, munged runs as munge)"
+            )
         for user in ("munge", "slurm"):
             try:
                 pwd.getpwnam(user)
             except KeyError:
-                raise SlurmLabError(f"user {user!r} missing (install the Debian packages munge and slurm-wlm)") from None
+                raise SlurmLabError(
+                    f"user {user!r} missing (install the Debian packages munge and slurm-wlm)"
+                ) from None
         self._make_dir()
         atexit.register(self.stop)  # a lab nobody stopped does not outlive the interpreter
         try:
@@ -363,7 +371,11 @@ class SlurmLab:
     def _detected_cpus(self) -> int:
         try:
             out = subprocess.run(
-                [self._bin("slurmd"), "-C"], capture_output=True, text=True, timeout=20, env=self._daemon_env()
+                [self._bin("slurmd"), "-C"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                env=self._daemon_env(),
             ).stdout
             for tok in out.split():
                 if tok.startswith("CPUs="):
@@ -407,8 +419,13 @@ class SlurmLab:
         os.chmod(key, 0o600)
         munge_log = d / "munge" / "munged.log"
         argv = [
-            "runuser", "-u", "munge", "--",
-            self._bin("munged"), "--foreground", "--force",
+            "runuser",
+            "-u",
+            "munge",
+            "--",
+            self._bin("munged"),
+            "--foreground",
+            "--force",
             f"--socket={self.munge_socket}",
             f"--key-file={key}",
             f"--pid-file={d / 'munge' / 'munged.pid'}",
@@ -428,11 +445,21 @@ class SlurmLab:
         ctld_log = self.log_dir / "slurmctld.log"
         slurmd_log = self.log_dir / "slurmd.log"
         ctld = self._spawn("slurmctld", [self._bin("slurmctld"), "-D", "-i", "-f", str(self.conf)])
-        self._wait(lambda: self._ping(), self.start_timeout, "slurmctld did not answer `scontrol ping`", ctld,
-                   [ctld_log, self.log_dir / "slurmctld.stdout"])
+        self._wait(
+            lambda: self._ping(),
+            self.start_timeout,
+            "slurmctld did not answer `scontrol ping`",
+            ctld,
+            [ctld_log, self.log_dir / "slurmctld.stdout"],
+        )
         slurmd = self._spawn("slurmd", [self._bin("slurmd"), "-D", "-f", str(self.conf)])
-        self._wait(lambda: self.node_states() == {"idle"}, self.start_timeout,
-                   "the node did not become idle", slurmd, [slurmd_log, ctld_log, self.log_dir / "slurmd.stdout"])
+        self._wait(
+            lambda: self.node_states() == {"idle"},
+            self.start_timeout,
+            "the node did not become idle",
+            slurmd,
+            [slurmd_log, ctld_log, self.log_dir / "slurmd.stdout"],
+        )
 
     def _ping(self) -> bool:
         try:
@@ -449,14 +476,17 @@ class SlurmLab:
             return set()
         return set(r.stdout.split()) if r.returncode == 0 else set()
 
-    def _wait(self, pred, timeout: float, what: str, proc: subprocess.Popen | None, logs: Iterable[Path]) -> None:
+    def _wait(
+        self, pred, timeout: float, what: str, proc: subprocess.Popen | None, logs: Iterable[Path]
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if pred():
                 return
             if proc is not None and proc.poll() is not None:
-                raise SlurmLabError(f"{what}: {Path(proc.args[0]).name} exited with {proc.returncode}\n"
-                                    + self._tail(logs))
+                raise SlurmLabError(
+                    f"{what}: {Path(proc.args[0]).name} exited with {proc.returncode}\n" + self._tail(logs)
+                )
             time.sleep(0.1)
         raise SlurmLabError(f"{what} within {timeout:.0f}s\n" + self._tail(logs))
 
@@ -500,7 +530,9 @@ class SlurmLab:
             args = ["runuser", "-u", user, "--", *args]
         r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=full_env, input=input)
         if check and r.returncode != 0:
-            raise SlurmLabError(f"`{' '.join(args)}` exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
+            raise SlurmLabError(
+                f"`{' '.join(args)}` exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}"
+            )
         return r
 
     def sbatch(
@@ -542,15 +574,19 @@ class SlurmLab:
         if ids:
             self.run(["scancel", "--quiet", *ids], check=False, timeout=120)
 
-    def wait_for(self, predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition") -> None:
+    def wait_for(
+        self, predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition"
+    ) -> None:
         """Poll ``predicate()`` until it is true; raise SlurmLabError (with log tails) after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
                 return
             time.sleep(interval)
-        raise SlurmLabError(f"{what} not reached within {timeout:.0f}s\n"
-                            + self._tail([self.log_dir / "slurmctld.log", self.log_dir / "slurmd.log"], 8))
+        raise SlurmLabError(
+            f"{what} not reached within {timeout:.0f}s\n"
+            + self._tail([self.log_dir / "slurmctld.log", self.log_dir / "slurmd.log"], 8)
+        )
 
     def stop_slurmctld(self) -> None:
         """Stop slurmctld only (clients then get "Unable to contact slurm controller")."""
@@ -561,8 +597,13 @@ class SlurmLab:
         if "slurmctld" in self._procs:
             raise SlurmLabError("slurmctld is already running")
         ctld = self._spawn("slurmctld", [self._bin("slurmctld"), "-D", "-f", str(self.conf)])
-        self._wait(lambda: self._ping(), self.start_timeout, "slurmctld did not come back", ctld,
-                   [self.log_dir / "slurmctld.log"])
+        self._wait(
+            lambda: self._ping(),
+            self.start_timeout,
+            "slurmctld did not come back",
+            ctld,
+            [self.log_dir / "slurmctld.log"],
+        )
 
     def restart_slurmctld(self) -> None:
         """Stop and start slurmctld (state is kept: jobs survive)."""

@@ -17,15 +17,16 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import yaml
 
 from .procs import ManagedProcess, StackError, free_port
 from .promstack import Alertmanager, Prometheus, Target, prometheus_config
 from .webhook import AlertEvent, WebhookReceiver
+
 
 @dataclass
 class GpuNode:
@@ -49,7 +50,11 @@ def console_script(name: str, module: str, func: str = "main") -> list[str]:
     script = Path(sys.executable).with_name(name)
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", f"import sys; from {module} import {func}; sys.argv[0] = {name!r}; sys.exit({func}())"]
+    return [
+        sys.executable,
+        "-c",
+        f"import sys; from {module} import {func}; sys.argv[0] = {name!r}; sys.exit({func}())",
+    ]
 
 
 def pack_file(*parts: str) -> Path:
@@ -104,17 +109,24 @@ def compile_rules(
     log_path: Path | None = None,
 ) -> Path:
     """Run ``gpuwatch-rules compile`` (the default pack unless ``sources``) into ``outdir``."""
-    argv = console_script("gpuwatch-rules", "gpuwatch.rules.cli", "cli") + ["compile", *map(str, sources), "-o", str(outdir)]
+    argv = console_script("gpuwatch-rules", "gpuwatch.rules.cli", "cli") + [
+        "compile",
+        *map(str, sources),
+        "-o",
+        str(outdir),
+    ]
     if overlay is not None:
         argv += ["--overlay", str(overlay)]
     if notifications is not None:
         argv += ["--notifications", str(notifications)]
     argv += ["--scrape-interval", scrape_interval]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)  # noqa: S603
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if log_path is not None:
         log_path.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise StackError(f"gpuwatch-rules compile failed ({proc.returncode}):\n{proc.stderr.strip() or proc.stdout.strip()}")
+        raise StackError(
+            f"gpuwatch-rules compile failed ({proc.returncode}):\n{proc.stderr.strip() or proc.stdout.strip()}"
+        )
     rules = sorted((outdir / "prometheus" / "rules").glob("*.yml"))
     if not rules or not (outdir / "alertmanager" / "alertmanager.yml").exists():
         raise StackError(f"gpuwatch-rules compile wrote no rules or alertmanager.yml under {outdir}")
@@ -162,7 +174,7 @@ class LocalStack:
 
     # --- lifecycle --------------------------------------------------------------------------
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         try:
             self.start()
         except BaseException:
@@ -173,7 +185,7 @@ class LocalStack:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.webhook.start()
         self._started.append(self.webhook)
@@ -181,7 +193,9 @@ class LocalStack:
 
         notifications = self.workdir / "notifications.yml"
         notifications.write_text(
-            yaml.safe_dump(webhook_notifications(self.webhook.url, self.notifications_source), sort_keys=False)
+            yaml.safe_dump(
+                webhook_notifications(self.webhook.url, self.notifications_source), sort_keys=False
+            )
         )
         if self.generated.exists():
             shutil.rmtree(self.generated)
@@ -197,7 +211,9 @@ class LocalStack:
 
         # Each process is registered for stop() before it starts: a Ctrl-C that lands just after
         # a child was spawned must still find (and stop) it.
-        self.alertmanager = Alertmanager(self.workdir / "alertmanager", self.generated / "alertmanager" / "alertmanager.yml")
+        self.alertmanager = Alertmanager(
+            self.workdir / "alertmanager", self.generated / "alertmanager" / "alertmanager.yml"
+        )
         self._started.append(self.alertmanager)
         self.alertmanager.start()
 
@@ -240,7 +256,9 @@ class LocalStack:
         ]
         if self.slurm_poll_interval:
             argv.append(f"--slurm.poll-interval={self.slurm_poll_interval:g}")
-        self.slurm_exporter = ManagedProcess("slurm-exporter", argv, self.workdir / "slurm-exporter.log", env=self.slurm_env)
+        self.slurm_exporter = ManagedProcess(
+            "slurm-exporter", argv, self.workdir / "slurm-exporter.log", env=self.slurm_env
+        )
         self._started.append(self.slurm_exporter)
         return self.slurm_exporter.start()
 
@@ -253,7 +271,9 @@ class LocalStack:
             f"--nvml.scenario={gpu.scenario}",
             *self.gpu_exporter_args,
         ]
-        gpu.process = ManagedProcess(f"gpu-exporter-{gpu.node}", argv, self.workdir / f"gpu-exporter-{gpu.node}.log")
+        gpu.process = ManagedProcess(
+            f"gpu-exporter-{gpu.node}", argv, self.workdir / f"gpu-exporter-{gpu.node}.log"
+        )
         self._started.append(gpu.process)
         return gpu.process.start()
 
@@ -274,11 +294,16 @@ class LocalStack:
         assert self.alertmanager is not None
         # The target labels the Ansible playbook's file_sd entries carry (local processes cost nothing).
         gpu_targets = [
-            Target(g.address, {"node": g.node, "pod": g.pod, "role": g.role, "hourly_cost_usd": "0"}) for g in self.gpu_nodes
+            Target(g.address, {"node": g.node, "pod": g.pod, "role": g.role, "hourly_cost_usd": "0"})
+            for g in self.gpu_nodes
         ]
         slurm_targets = []
         if self.slurm_exporter is not None:
-            slurm_targets.append(Target(f"127.0.0.1:{self.slurm_port}", {"pod": "local", "role": "head", "hourly_cost_usd": "0"}))
+            slurm_targets.append(
+                Target(
+                    f"127.0.0.1:{self.slurm_port}", {"pod": "local", "role": "head", "hourly_cost_usd": "0"}
+                )
+            )
         return prometheus_config(
             scrape_interval=self.scrape_interval,
             evaluation_interval=self.scrape_interval,
@@ -314,6 +339,9 @@ class LocalStack:
             if targets and all(t.get("health") == "up" for t in targets):
                 return
             time.sleep(0.2)
-        down = [f"{t['labels'].get('job')} {t['scrapeUrl']}: {t.get('lastError')}" for t in self.prometheus.targets() if t.get("health") != "up"]
+        down = [
+            f"{t['labels'].get('job')} {t['scrapeUrl']}: {t.get('lastError')}"
+            for t in self.prometheus.targets()
+            if t.get("health") != "up"
+        ]
         raise StackError("targets not up: " + "; ".join(down))
-

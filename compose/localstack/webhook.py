@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterable
 
 # Labels shown on the first line, in this order, when present.
 SHOWN_LABELS = ("node", "gpu", "instance", "job", "xid", "partition", "state")
@@ -85,7 +85,9 @@ def format_event(event: AlertEvent) -> str:
     stamp = datetime.fromtimestamp(event.received).strftime("%H:%M:%S")
     where = " ".join(f"{k}={event.labels[k]}" for k in SHOWN_LABELS if k in event.labels)
     severity = event.labels.get("severity", "-")
-    line = f"{stamp}  {event.status.upper():<8}  {severity:<8}  {event.alertname}  {where}  -> {event.receiver}"
+    line = (
+        f"{stamp}  {event.status.upper():<8}  {severity:<8}  {event.alertname}  {where}  -> {event.receiver}"
+    )
     summary = event.annotations.get("summary") or event.annotations.get("description") or ""
     if summary:
         line += "\n" + " " * 10 + summary.strip().splitlines()[0]
@@ -95,7 +97,9 @@ def format_event(event: AlertEvent) -> str:
 class WebhookReceiver:
     """Threaded HTTP server on 127.0.0.1 recording Alertmanager webhook notifications."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, on_event: Callable[[AlertEvent], None] | None = None):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, on_event: Callable[[AlertEvent], None] | None = None
+    ):
         self.on_event = on_event
         self.notifications: list[Notification] = []
         self.errors: list[str] = []
@@ -105,7 +109,7 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             server_version = "gpuwatch-webhook"
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 received = time.time()
                 length = int(self.headers.get("Content-Length") or 0)
                 if length <= 0 or length > MAX_BODY:
@@ -121,7 +125,7 @@ class WebhookReceiver:
                 receiver._record(note)
                 self._answer(200, "ok")
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._answer(200, f"{len(receiver.notifications)} notifications received")
 
             def _answer(self, code: int, text: str) -> None:
@@ -141,7 +145,7 @@ class WebhookReceiver:
         self.url = f"http://{host}:{self.port}"
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "WebhookReceiver":
+    def start(self) -> WebhookReceiver:
         self._thread = threading.Thread(target=self.server.serve_forever, name="webhook", daemon=True)
         self._thread.start()
         return self
@@ -153,7 +157,7 @@ class WebhookReceiver:
             self._thread = None
         self.server.server_close()
 
-    def __enter__(self) -> "WebhookReceiver":
+    def __enter__(self) -> WebhookReceiver:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -175,7 +179,9 @@ class WebhookReceiver:
         with self._cond:
             return [e for n in self.notifications for e in n.events]
 
-    def find(self, alertname: str | None = None, status: str | None = None, since: float = 0.0, **labels: str) -> list[AlertEvent]:
+    def find(
+        self, alertname: str | None = None, status: str | None = None, since: float = 0.0, **labels: str
+    ) -> list[AlertEvent]:
         return [e for e in self.events() if e.received >= since and e.matches(alertname, status, **labels)]
 
     def wait_for(

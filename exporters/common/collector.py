@@ -14,8 +14,8 @@ The command line then gets ``--collector.NAME`` / ``--no-collector.NAME`` for ev
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 
 class CollectorError(Exception):

@@ -14,9 +14,10 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Protocol
+from typing import Protocol
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -45,7 +46,7 @@ class Site:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "ExporterServer"
+    server: ExporterServer
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle's algorithm on, a keep-alive client's
     # delayed ACK then holds every response back ~40 ms.
@@ -55,13 +56,14 @@ class _Handler(BaseHTTPRequestHandler):
     def timeout(self) -> float:  # read by StreamRequestHandler.setup for the connection's socket
         # an idle or slow client holds only its own thread, and not for long
         return self.server.idle_timeout
+
     server_version = "gpuwatch"
     sys_version = ""
 
     def version_string(self) -> str:  # the Server header: no Python or library versions
         return self.server_version
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
+    def log_message(self, format: str, *args) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, code: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
@@ -83,10 +85,15 @@ class _Handler(BaseHTTPRequestHandler):
         guard = self.server.guard
         if guard is None or guard.authorized(self.headers.get("Authorization")):
             return True
-        self._send(401, b"Unauthorized\n", "text/plain; charset=utf-8", {"WWW-Authenticate": 'Basic realm="gpuwatch"'})
+        self._send(
+            401,
+            b"Unauthorized\n",
+            "text/plain; charset=utf-8",
+            {"WWW-Authenticate": 'Basic realm="gpuwatch"'},
+        )
         return False
 
-    def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler API
+    def do_GET(self) -> None:
         if not self._authorized():
             return
         site = self.server.site
@@ -111,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._send(405, b"Method Not Allowed\n", "text/plain; charset=utf-8", {"Allow": "GET, HEAD"})
 
     do_PUT = do_DELETE = do_PATCH = do_POST

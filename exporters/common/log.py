@@ -19,7 +19,11 @@ class LogfmtFormatter(logging.Formatter):
         for key, value in fields.items():
             parts.append(f"{key}={_quote(value)}")
         msg = record.getMessage()
-        if record.exc_info and record.levelno >= logging.ERROR and logging.getLogger().isEnabledFor(logging.DEBUG):
+        if (
+            record.exc_info
+            and record.levelno >= logging.ERROR
+            and logging.getLogger().isEnabledFor(logging.DEBUG)
+        ):
             msg += " " + self.formatException(record.exc_info).replace("\n", " | ")
         parts.append(f"msg={_quote(msg)}")
         return " ".join(parts)
@@ -34,7 +38,9 @@ def _quote(value: object) -> str:
 
 def setup(level: str = "info", stream=None) -> None:
     """Configure the root logger once for an exporter process."""
-    lvl = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}[level]
+    lvl = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}[
+        level
+    ]
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(LogfmtFormatter())
     root = logging.getLogger()

@@ -225,7 +225,7 @@ class _Node:
     def is_null(self) -> bool:
         return isinstance(self.node, yaml.ScalarNode) and self.node.tag == "tag:yaml.org,2002:null"
 
-    def mapping(self, allowed: tuple[str, ...]) -> dict[str, "_Node"]:
+    def mapping(self, allowed: tuple[str, ...]) -> dict[str, _Node]:
         if self.is_null:
             return {}
         if not isinstance(self.node, yaml.MappingNode):
@@ -245,7 +245,7 @@ class _Node:
             out[key] = _Node(self.file, vnode, where, knode)
         return out
 
-    def string_map(self) -> dict[str, tuple[str, "_Node"]]:
+    def string_map(self) -> dict[str, tuple[str, _Node]]:
         """A mapping of free-form keys to strings (usernames -> hashes)."""
         if self.is_null:
             return {}
@@ -286,7 +286,9 @@ def _compose(path: str) -> _Node | None:
     except FileNotFoundError:
         raise WebConfigError(f"web config {path}: file not found") from None
     except UnicodeDecodeError as exc:
-        raise WebConfigError(f"web config {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise WebConfigError(
+            f"web config {path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except OSError as exc:
         raise WebConfigError(f"web config {path}: cannot read: {exc.strerror or exc}") from None
     try:
@@ -363,7 +365,9 @@ def _tls(node: _Node, base: Path) -> tuple[ssl.SSLContext | None, frozenset[str]
         raise node.fail("cert_file and key_file are required to enable TLS")
     for inline in ("cert", "key"):
         if inline in f:
-            raise f[inline].fail(f"inline PEM is not supported by gpuwatch; put it in a file and use {inline}_file")
+            raise f[inline].fail(
+                f"inline PEM is not supported by gpuwatch; put it in a file and use {inline}_file"
+            )
     for needed in ("cert_file", "key_file"):
         if needed not in f:
             raise node.fail(f"{needed} is required")
@@ -387,9 +391,13 @@ def _tls(node: _Node, base: Path) -> tuple[ssl.SSLContext | None, frozenset[str]
     try:
         ctx.load_cert_chain(cert_file, key_file)
     except ssl.SSLError as exc:
-        raise f["cert_file"].fail(f"cannot load certificate {cert_file} with key {key_file}: {exc.reason or exc}") from None
+        raise f["cert_file"].fail(
+            f"cannot load certificate {cert_file} with key {key_file}: {exc.reason or exc}"
+        ) from None
     except OSError as exc:
-        raise f["cert_file"].fail(f"cannot load certificate {cert_file} with key {key_file}: {exc.strerror or exc}") from None
+        raise f["cert_file"].fail(
+            f"cannot load certificate {cert_file} with key {key_file}: {exc.strerror or exc}"
+        ) from None
 
     has_ca = "client_ca_file" in f or "client_ca" in f
     if "client_ca_file" in f and "client_ca" in f:
@@ -397,7 +405,9 @@ def _tls(node: _Node, base: Path) -> tuple[ssl.SSLContext | None, frozenset[str]
     if has_ca:
         ca_node = f.get("client_ca_file") or f["client_ca"]
         if auth in ("NoClientCert", "RequestClientCert"):
-            raise ca_node.fail(f"a client CA is configured but client_auth_type is {auth}, which never checks it")
+            raise ca_node.fail(
+                f"a client CA is configured but client_auth_type is {auth}, which never checks it"
+            )
         try:
             if "client_ca_file" in f:
                 ctx.load_verify_locations(cafile=_file(f["client_ca_file"], base))
@@ -423,7 +433,9 @@ def _tls(node: _Node, base: Path) -> tuple[ssl.SSLContext | None, frozenset[str]
         node_sans = f["client_allowed_sans"]
         values = node_sans.string_list()
         if values and auth != "RequireAndVerifyClientCert":
-            raise node_sans.fail("needs client_auth_type RequireAndVerifyClientCert (otherwise a client may send no certificate)")
+            raise node_sans.fail(
+                "needs client_auth_type RequireAndVerifyClientCert (otherwise a client may send no certificate)"
+            )
         sans = frozenset(_normalise_any_san(v) for v in values)
 
     lo, hi = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -448,7 +460,9 @@ def _tls(node: _Node, base: Path) -> tuple[ssl.SSLContext | None, frozenset[str]
         names = f["cipher_suites"].string_list()
         unknown = [n for n in names if n not in CIPHER_SUITES]
         if unknown:
-            raise f["cipher_suites"].fail(f"unknown or insecure cipher suite {unknown[0]!r} (known: {', '.join(CIPHER_SUITES)})")
+            raise f["cipher_suites"].fail(
+                f"unknown or insecure cipher suite {unknown[0]!r} (known: {', '.join(CIPHER_SUITES)})"
+            )
         if names:
             try:
                 ctx.set_ciphers(":".join(CIPHER_SUITES[n] for n in names))
@@ -496,7 +510,9 @@ def _warn_if_key_readable(key_file: str) -> None:
 def _http(node: _Node) -> list[tuple[str, str]]:
     f = node.mapping(HTTP_FIELDS)
     if "http2" in f:
-        f["http2"].boolean()  # accepted for compatibility; gpuwatch serves HTTP/1.1 (what Prometheus scrapes with)
+        f[
+            "http2"
+        ].boolean()  # accepted for compatibility; gpuwatch serves HTTP/1.1 (what Prometheus scrapes with)
     out = []
     if "headers" in f:
         h = f["headers"].mapping(tuple(HEADERS))
@@ -542,7 +558,9 @@ def main(argv: list[str] | None = None) -> int:
     import getpass
     import sys
 
-    ap = argparse.ArgumentParser(prog="python -m gpuwatch.exporters.common.webconfig", description=main.__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m gpuwatch.exporters.common.webconfig", description=main.__doc__
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     chk = sub.add_parser("check", help="validate web config files")
     chk.add_argument("files", nargs="+")

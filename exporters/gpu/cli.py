@@ -45,21 +45,60 @@ def build_parser() -> argparse.ArgumentParser:
     p = base_parser(PROG, __doc__, DEFAULT_PORT)
     COLLECTORS.add_flags(p)
     g = p.add_argument_group("nvml")
-    g.add_argument("--nvml.scenario", dest="nvml_scenario", metavar="FILE", default=None,
-                   help="use the built-in simulated GPU backend driven by this scenario file instead of the driver")
-    g.add_argument("--nvml.init-retry-min", dest="retry_min", type=duration("--nvml.init-retry-min"), default=1.0,
-                   metavar="DURATION", help="first delay before retrying a failed NVML init (default 1s, doubling)")
-    g.add_argument("--nvml.init-retry-max", dest="retry_max", type=duration("--nvml.init-retry-max"), default=60.0,
-                   metavar="DURATION", help="longest delay between NVML init retries (default 1m)")
-    g.add_argument("--collect.interval", dest="interval", type=duration("--collect.interval"), default=2.0,
-                   metavar="DURATION", help="how often each GPU is read in the background (default 2s)")
-    g.add_argument("--collect.max-age", dest="max_age", type=duration("--collect.max-age"), default=5.0,
-                   metavar="DURATION", help="a GPU whose latest read is older than this is reported down (default 5s)")
+    g.add_argument(
+        "--nvml.scenario",
+        dest="nvml_scenario",
+        metavar="FILE",
+        default=None,
+        help="use the built-in simulated GPU backend driven by this scenario file instead of the driver",
+    )
+    g.add_argument(
+        "--nvml.init-retry-min",
+        dest="retry_min",
+        type=duration("--nvml.init-retry-min"),
+        default=1.0,
+        metavar="DURATION",
+        help="first delay before retrying a failed NVML init (default 1s, doubling)",
+    )
+    g.add_argument(
+        "--nvml.init-retry-max",
+        dest="retry_max",
+        type=duration("--nvml.init-retry-max"),
+        default=60.0,
+        metavar="DURATION",
+        help="longest delay between NVML init retries (default 1m)",
+    )
+    g.add_argument(
+        "--collect.interval",
+        dest="interval",
+        type=duration("--collect.interval"),
+        default=2.0,
+        metavar="DURATION",
+        help="how often each GPU is read in the background (default 2s)",
+    )
+    g.add_argument(
+        "--collect.max-age",
+        dest="max_age",
+        type=duration("--collect.max-age"),
+        default=5.0,
+        metavar="DURATION",
+        help="a GPU whose latest read is older than this is reported down (default 5s)",
+    )
     j = p.add_argument_group("jobs")
-    j.add_argument("--gpu.job-mapping-dir", dest="job_mapping_dir", metavar="DIR", default=None,
-                   help="dcgm-exporter style folder: one file per GPU (minor number, UUID or PCI bus id) listing job ids")
-    j.add_argument("--gpu.proc-root", dest="proc_root", metavar="DIR", default="/proc",
-                   help="where to read processes' environ and cgroup (default /proc)")
+    j.add_argument(
+        "--gpu.job-mapping-dir",
+        dest="job_mapping_dir",
+        metavar="DIR",
+        default=None,
+        help="dcgm-exporter style folder: one file per GPU (minor number, UUID or PCI bus id) listing job ids",
+    )
+    j.add_argument(
+        "--gpu.proc-root",
+        dest="proc_root",
+        metavar="DIR",
+        default="/proc",
+        help="where to read processes' environ and cgroup (default /proc)",
+    )
     return p
 
 
@@ -68,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logsetup.setup(args.log_level)
     if args.interval >= args.max_age:
-        parser.error(f"--collect.interval ({args.interval:g}s) must be shorter than --collect.max-age ({args.max_age:g}s)")
+        parser.error(
+            f"--collect.interval ({args.interval:g}s) must be shorter than --collect.max-age ({args.max_age:g}s)"
+        )
     if args.retry_min > args.retry_max:
         parser.error("--nvml.init-retry-min must not exceed --nvml.init-retry-max")
     if args.job_mapping_dir and not os.path.isdir(args.job_mapping_dir):

@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Callable
 
 from ..catalog import index
 from ..common.log import kv
@@ -144,12 +144,20 @@ class GpuExporter:
                     self.xid.ensure(dev.uuid)
         self.backoff.succeeded()
         self._last_init_error = ""
-        kv(log, logging.INFO, "nvml initialised", driver_version=session.driver_version, gpus=len(self.devices),
-           simulated=bool(getattr(self.nv, "SIMULATED", False)))
+        kv(
+            log,
+            logging.INFO,
+            "nvml initialised",
+            driver_version=session.driver_version,
+            gpus=len(self.devices),
+            simulated=bool(getattr(self.nv, "SIMULATED", False)),
+        )
         if self.threaded:
             self._threads = [t for t in self._threads if t.is_alive()]
             for dev in self.devices:
-                t = threading.Thread(target=self._reader_loop, args=(dev, gen), name=f"gpu{dev.index}", daemon=True)
+                t = threading.Thread(
+                    target=self._reader_loop, args=(dev, gen), name=f"gpu{dev.index}", daemon=True
+                )
                 t.start()
                 self._threads.append(t)
         if self.xid_enabled:
@@ -161,7 +169,13 @@ class GpuExporter:
         with self.lock:
             self.version += 1
         if detail != self._last_init_error:  # one line per new kind of failure, not one per retry
-            kv(log, logging.ERROR, "nvml init failed; serving gpuwatch_nvml_up 0 and retrying", error=detail, retry_in=f"{delay:g}s")
+            kv(
+                log,
+                logging.ERROR,
+                "nvml init failed; serving gpuwatch_nvml_up 0 and retrying",
+                error=detail,
+                retry_in=f"{delay:g}s",
+            )
             self._last_init_error = detail
         else:
             kv(log, logging.DEBUG, "nvml init failed again", error=detail, retry_in=f"{delay:g}s")
@@ -170,7 +184,9 @@ class GpuExporter:
         def down(err: str) -> None:
             self._nvml_failed(gen, err)
 
-        watcher = XidWatcher(session.nv, session.devices, self.xid, on_change=self._bump, on_nvml_down=down, clock=self.clock)
+        watcher = XidWatcher(
+            session.nv, session.devices, self.xid, on_change=self._bump, on_nvml_down=down, clock=self.clock
+        )
         try:
             watcher.open()
         except Exception as exc:  # noqa: BLE001 - without events the readers still report
@@ -224,9 +240,16 @@ class GpuExporter:
                 except (GpuDown, NvmlDown):
                     snap.stats[c.name] = (True, time.perf_counter() - t0)
                     raise
-                except Exception as exc:  # noqa: BLE001 - a collector bug must not hide the others
+                except Exception as exc:
                     ok = False
-                    kv(log, logging.ERROR, "collector failed", collector=c.name, gpu=dev.index, error=f"{type(exc).__name__}: {exc}")
+                    kv(
+                        log,
+                        logging.ERROR,
+                        "collector failed",
+                        collector=c.name,
+                        gpu=dev.index,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
                     log.debug("collector traceback", exc_info=True)
                 snap.stats[c.name] = (ok, time.perf_counter() - t0)
             snap.ok = True
@@ -239,7 +262,7 @@ class GpuExporter:
             snap.error = exc.error
             snap.samples = Samples()
             self._nvml_failed(gen, exc.error)
-        except Exception as exc:  # noqa: BLE001 - NVML errors while re-discovering the device
+        except Exception as exc:
             if self.nv is not None and isinstance(exc, self.nv.NVMLError):
                 snap.error = error_name(exc)
                 self._nvml_failed(gen, snap.error)
@@ -253,8 +276,14 @@ class GpuExporter:
                 return
             prev = self.snapshots.get(dev.index)
             if prev is not None and prev.ok != snap.ok:
-                kv(log, logging.WARNING if not snap.ok else logging.INFO, "gpu down" if not snap.ok else "gpu up again",
-                   gpu=dev.index, uuid=dev.uuid, error=snap.error or None)
+                kv(
+                    log,
+                    logging.WARNING if not snap.ok else logging.INFO,
+                    "gpu down" if not snap.ok else "gpu up again",
+                    gpu=dev.index,
+                    uuid=dev.uuid,
+                    error=snap.error or None,
+                )
             self.snapshots[dev.index] = snap
             self.version += 1
 
@@ -263,7 +292,7 @@ class GpuExporter:
             t0 = time.monotonic()
             try:
                 self.read_gpu(dev, gen)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("gpu reader failed")
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - t0)))
 
@@ -277,7 +306,13 @@ class GpuExporter:
                 ok = True
             except Exception as exc:  # noqa: BLE001
                 ok = False
-                kv(log, logging.ERROR, "collector failed", collector=c.name, error=f"{type(exc).__name__}: {exc}")
+                kv(
+                    log,
+                    logging.ERROR,
+                    "collector failed",
+                    collector=c.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             self.node_stats[c.name] = (ok, time.perf_counter() - t0)
 
     def collect_once(self) -> None:
@@ -301,7 +336,7 @@ class GpuExporter:
             t0 = time.monotonic()
             try:
                 self.collect_once()
-            except Exception:  # noqa: BLE001 - keep serving whatever happens
+            except Exception:
                 log.exception("collection cycle failed")
             wait = self.interval - (time.monotonic() - t0)
             if not self.nvml_up:
@@ -381,7 +416,9 @@ class GpuExporter:
                 node.add("gpuwatch_gpu_up", dev.labels, 1.0 if is_up else 0.0)
             snap = snapshots.get(dev.index)
             if snap is not None and snap.generation == self.generation:
-                node.add("gpuwatch_gpu_read_duration_seconds", dev.labels, round(snap.finished - snap.started, 6))
+                node.add(
+                    "gpuwatch_gpu_read_duration_seconds", dev.labels, round(snap.finished - snap.started, 6)
+                )
                 for name, (ok, secs) in snap.stats.items():
                     agg = stats.setdefault(name, [True, 0.0])
                     agg[0] = agg[0] and ok
@@ -395,8 +432,12 @@ class GpuExporter:
             watcher = self.watcher
             present = {d.index for d in self.devices if d.uuid}
             unwatched = frozenset(present if watcher is None else present & set(watcher.unsupported))
-        view = View(devices=[d for d in devices if d.uuid], snapshots={d.index: snapshots[d.index] for d in live}, xid=self.xid,
-                    xid_unwatched=unwatched)
+        view = View(
+            devices=[d for d in devices if d.uuid],
+            snapshots={d.index: snapshots[d.index] for d in live},
+            xid=self.xid,
+            xid_unwatched=unwatched,
+        )
         for c in self.collectors:
             if type(c).finish is Collector.finish:
                 continue

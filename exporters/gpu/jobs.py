@@ -119,7 +119,9 @@ class ProcScanner:
     def __init__(self, proc_root: str = "/proc", negative_ttl: float = 30.0):
         self.proc_root = proc_root
         self.negative_ttl = negative_ttl
-        self._cache: dict[int, tuple[float, float, dict[str, str] | None]] = {}  # pid -> (start, read_at, env)
+        self._cache: dict[
+            int, tuple[float, float, dict[str, str] | None]
+        ] = {}  # pid -> (start, read_at, env)
 
     def _start(self, pid: int) -> float | None:
         try:
@@ -152,7 +154,13 @@ class ProcScanner:
         try:
             pids = [int(n) for n in os.listdir(self.proc_root) if n.isdigit()]
         except OSError as exc:
-            kv(log, logging.WARNING, "cannot list processes", proc_root=self.proc_root, error=exc.strerror or exc)
+            kv(
+                log,
+                logging.WARNING,
+                "cannot list processes",
+                proc_root=self.proc_root,
+                error=exc.strerror or exc,
+            )
             return jobs
         for pid in pids:
             env = self.env(pid, now)
@@ -234,7 +242,9 @@ def read_mapping_dir(path: str) -> dict[GpuRef, list[tuple[str, str]]]:
     return out
 
 
-def matches(ref: GpuRef, uuid: str, minor: int | None, bus: str, mig_uuids: frozenset[str] = frozenset()) -> bool:
+def matches(
+    ref: GpuRef, uuid: str, minor: int | None, bus: str, mig_uuids: frozenset[str] = frozenset()
+) -> bool:
     """Does ``ref`` name this GPU? ``mig_uuids``: the GPU's MIG device UUIDs, lowercased."""
     if ref.kind == "minor":
         return minor is not None and ref.value == str(minor)

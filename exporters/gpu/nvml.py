@@ -12,9 +12,10 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from ..common.log import kv
 
@@ -54,7 +55,7 @@ def load_module(scenario: str | None = None, clock: Callable[[], float] | None =
 def error_name(exc: BaseException) -> str:
     name = type(exc).__name__
     if name.startswith("NVMLError_"):
-        return name[len("NVMLError_"):]
+        return name[len("NVMLError_") :]
     value = getattr(exc, "value", None)
     return f"code{value}" if isinstance(value, int) else name
 
@@ -79,12 +80,18 @@ class Codes:
         self.not_supported = {g("NVML_ERROR_NOT_SUPPORTED", 3), g("NVML_ERROR_FUNCTION_NOT_FOUND", 13)}
         self.version_mismatch = {g("NVML_ERROR_ARGUMENT_VERSION_MISMATCH", 25)}
         self.gpu_down = {
-            g("NVML_ERROR_GPU_IS_LOST", 15), g("NVML_ERROR_UNKNOWN", 999), g("NVML_ERROR_TIMEOUT", 10),
-            g("NVML_ERROR_RESET_REQUIRED", 16), g("NVML_ERROR_IRQ_ISSUE", 11), g("NVML_ERROR_GPU_NOT_FOUND", 28),
+            g("NVML_ERROR_GPU_IS_LOST", 15),
+            g("NVML_ERROR_UNKNOWN", 999),
+            g("NVML_ERROR_TIMEOUT", 10),
+            g("NVML_ERROR_RESET_REQUIRED", 16),
+            g("NVML_ERROR_IRQ_ISSUE", 11),
+            g("NVML_ERROR_GPU_NOT_FOUND", 28),
         }
         self.nvml_down = {
-            g("NVML_ERROR_UNINITIALIZED", 1), g("NVML_ERROR_DRIVER_NOT_LOADED", 9),
-            g("NVML_ERROR_LIB_RM_VERSION_MISMATCH", 18), g("NVML_ERROR_LIBRARY_NOT_FOUND", 12),
+            g("NVML_ERROR_UNINITIALIZED", 1),
+            g("NVML_ERROR_DRIVER_NOT_LOADED", 9),
+            g("NVML_ERROR_LIB_RM_VERSION_MISMATCH", 18),
+            g("NVML_ERROR_LIBRARY_NOT_FOUND", 12),
         }
         self.timeout = g("NVML_ERROR_TIMEOUT", 10)
 
@@ -219,7 +226,14 @@ class Session:
             self.errors.add(error_name(exc))
             if code in self.codes.nvml_down:
                 raise
-            kv(log, logging.WARNING, "gpu does not answer", gpu=dev.index, uuid=dev.uuid or "unknown", error=error_name(exc))
+            kv(
+                log,
+                logging.WARNING,
+                "gpu does not answer",
+                gpu=dev.index,
+                uuid=dev.uuid or "unknown",
+                error=error_name(exc),
+            )
             return False
         if dev.uuid and dev.uuid != uuid:
             kv(log, logging.WARNING, "gpu at this index changed", gpu=dev.index, old_uuid=dev.uuid, uuid=uuid)

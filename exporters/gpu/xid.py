@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..common.log import kv
 from .nvml import Device, error_name, handle_key
@@ -71,8 +71,15 @@ class XidWatcher:
 
     WAIT_MS = 500
 
-    def __init__(self, nv, devices: list[Device], counters: XidCounters, on_change: Callable[[], None] = lambda: None,
-                 on_nvml_down: Callable[[str], None] = lambda e: None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        nv,
+        devices: list[Device],
+        counters: XidCounters,
+        on_change: Callable[[], None] = lambda: None,
+        on_nvml_down: Callable[[str], None] = lambda e: None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.nv = nv
         self.clock = clock
         self.devices = devices
@@ -122,7 +129,13 @@ class XidWatcher:
                 elif code in self.codes.nvml_down:
                     raise
                 else:  # lost for now; try again later
-                    kv(log, logging.DEBUG, "cannot register for xid events yet", gpu=dev.index, error=error_name(exc))
+                    kv(
+                        log,
+                        logging.DEBUG,
+                        "cannot register for xid events yet",
+                        gpu=dev.index,
+                        error=error_name(exc),
+                    )
                 continue
             self.registered[key] = dev
 
@@ -172,12 +185,17 @@ class XidWatcher:
                     return
                 kv(log, logging.WARNING, "waiting for xid events failed", error=error_name(exc))
                 self.stop_flag.wait(1.0)
-            except Exception:  # noqa: BLE001 - the thread must survive anything odd
+            except Exception:
                 log.exception("xid thread error")
                 self.stop_flag.wait(1.0)
 
     def unregistered(self) -> bool:
-        return any(d.handle is not None and d.index not in self.unsupported and handle_key(d.handle) not in self.registered for d in self.devices)
+        return any(
+            d.handle is not None
+            and d.index not in self.unsupported
+            and handle_key(d.handle) not in self.registered
+            for d in self.devices
+        )
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._loop, name="xid-events", daemon=True)

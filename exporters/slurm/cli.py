@@ -34,18 +34,42 @@ def positive_float(flag: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = base_parser("gpuwatch-slurm-exporter", "Prometheus exporter for Slurm (run on the controller).", DEFAULT_PORT)
+    p = base_parser(
+        "gpuwatch-slurm-exporter", "Prometheus exporter for Slurm (run on the controller).", DEFAULT_PORT
+    )
     s = p.add_argument_group("slurm")
-    s.add_argument("--slurm.poll-interval", dest="poll_interval", type=positive_float("--slurm.poll-interval"),
-                   default=30.0, metavar="SECONDS", help="background collection period (default 30)")
-    s.add_argument("--slurm.timeout", dest="timeout", type=positive_float("--slurm.timeout"), default=10.0,
-                   metavar="SECONDS", help="per-command timeout; a command still running is killed (default 10)")
-    s.add_argument("--slurm.stale-after", dest="stale_after", type=positive_float("--slurm.stale-after"),
-                   default=None, metavar="SECONDS",
-                   help="serve gpuwatch_slurm_up 0 and no Slurm series once the last completed cycle is older "
-                        "than this (default: max(3 x poll-interval, poll-interval + 2 x commands x timeout))")
-    s.add_argument("--slurm.bin-dir", dest="bin_dir", default=None, metavar="DIR",
-                   help="folder with sinfo/squeue/sdiag/... (default: search PATH)")
+    s.add_argument(
+        "--slurm.poll-interval",
+        dest="poll_interval",
+        type=positive_float("--slurm.poll-interval"),
+        default=30.0,
+        metavar="SECONDS",
+        help="background collection period (default 30)",
+    )
+    s.add_argument(
+        "--slurm.timeout",
+        dest="timeout",
+        type=positive_float("--slurm.timeout"),
+        default=10.0,
+        metavar="SECONDS",
+        help="per-command timeout; a command still running is killed (default 10)",
+    )
+    s.add_argument(
+        "--slurm.stale-after",
+        dest="stale_after",
+        type=positive_float("--slurm.stale-after"),
+        default=None,
+        metavar="SECONDS",
+        help="serve gpuwatch_slurm_up 0 and no Slurm series once the last completed cycle is older "
+        "than this (default: max(3 x poll-interval, poll-interval + 2 x commands x timeout))",
+    )
+    s.add_argument(
+        "--slurm.bin-dir",
+        dest="bin_dir",
+        default=None,
+        metavar="DIR",
+        help="folder with sinfo/squeue/sdiag/... (default: search PATH)",
+    )
     COLLECTORS.add_flags(p)
     p.add_argument("--version", action="version", version=f"gpuwatch-slurm-exporter {VERSION}")
     return p
@@ -60,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         if not os.path.isdir(args.bin_dir):
-            print(f"gpuwatch-slurm-exporter: --slurm.bin-dir {args.bin_dir}: not a directory", file=sys.stderr)
+            print(
+                f"gpuwatch-slurm-exporter: --slurm.bin-dir {args.bin_dir}: not a directory", file=sys.stderr
+            )
             return 2
     runner = Runner(timeout=args.timeout, bin_dir=args.bin_dir)
     exporter = Exporter(enabled, runner, args.poll_interval, stale_after=args.stale_after)
@@ -76,8 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     except StartupError as exc:
         print(f"gpuwatch-slurm-exporter: {exc}", file=sys.stderr)
         return 2
-    logsetup.kv(log, logging.INFO, "starting", collectors=",".join(enabled), poll_interval=args.poll_interval,
-                timeout=args.timeout, stale_after=exporter.stale_after)
+    logsetup.kv(
+        log,
+        logging.INFO,
+        "starting",
+        collectors=",".join(enabled),
+        poll_interval=args.poll_interval,
+        timeout=args.timeout,
+        stale_after=exporter.stale_after,
+    )
     exporter.start()
     stop = threading.Event()
 

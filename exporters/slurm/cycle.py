@@ -24,7 +24,8 @@ against a controller that is not answering.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .runner import CommandError, Runner
 
@@ -50,8 +51,12 @@ class Cycle:
                 raise err
             return value
         if self.unreachable is not None:
-            err = CommandError(name, f"not run: slurmctld did not answer {self.unreachable.command} in this cycle",
-                               unreachable=True, kind="skipped")
+            err = CommandError(
+                name,
+                f"not run: slurmctld did not answer {self.unreachable.command} in this cycle",
+                unreachable=True,
+                kind="skipped",
+            )
             self._cache[name] = (None, err)
             raise err
         self.running = name
@@ -91,8 +96,14 @@ class Cycle:
 # The command each collector runs (a cycle runs each command at most once, whatever the number of
 # collectors sharing it). Used to bound how long a healthy cycle can take (staleness guard).
 COMMAND_OF = {
-    "nodes": "sinfo", "partitions": "sinfo", "jobs": "squeue", "users": "squeue", "scheduler": "sdiag",
-    "fairshare": "sshare", "licenses": "licenses", "reservations": "reservations",
+    "nodes": "sinfo",
+    "partitions": "sinfo",
+    "jobs": "squeue",
+    "users": "squeue",
+    "scheduler": "sdiag",
+    "fairshare": "sshare",
+    "licenses": "licenses",
+    "reservations": "reservations",
 }
 
 
@@ -102,6 +113,7 @@ def commands_for(collectors) -> set[str]:
 
 
 # --- the commands, defined once -----------------------------------------------------------------
+
 
 def sinfo(cycle: Cycle):
     from .parsers.sinfo import parse_sinfo, sinfo_argv

@@ -26,11 +26,11 @@ import threading
 import time
 
 from ..common.log import kv
-from .render import render_text
 from .collectors import COLLECTORS
 from .cycle import Cycle, commands_for
 from .metrics import family
 from .parsers.common import ParseError
+from .render import render_text
 from .runner import CommandError, Runner
 
 log = logging.getLogger("gpuwatch.slurm")
@@ -47,8 +47,14 @@ def default_stale_after(poll_interval: float, timeout: float, collectors) -> flo
 
 
 class Exporter:
-    def __init__(self, collectors: list[str], runner: Runner, poll_interval: float = 30.0,
-                 stale_after: float | None = None, first_wait: float = FIRST_CYCLE_WAIT):
+    def __init__(
+        self,
+        collectors: list[str],
+        runner: Runner,
+        poll_interval: float = 30.0,
+        stale_after: float | None = None,
+        first_wait: float = FIRST_CYCLE_WAIT,
+    ):
         specs = COLLECTORS.specs
         self.names = sorted(collectors)
         self.collectors = {n: specs[n].factory() for n in self.names}
@@ -96,8 +102,13 @@ class Exporter:
                 if partial:
                     # Output cut mid-line (or otherwise mangled) with exit status 0: what parsed is still
                     # exported, but the collector did not see everything, so it must not claim success.
-                    raise ParseError(partial[0], "; ".join(f"{cycle.bad_lines[c]} unparseable line(s) skipped in {c} output"
-                                                           for c in partial) + " (partial data exported)")
+                    raise ParseError(
+                        partial[0],
+                        "; ".join(
+                            f"{cycle.bad_lines[c]} unparseable line(s) skipped in {c} output" for c in partial
+                        )
+                        + " (partial data exported)",
+                    )
                 if name in self._last_failure:
                     kv(log, logging.INFO, "collector recovered", collector=name)
                     del self._last_failure[name]
@@ -147,8 +158,10 @@ class Exporter:
         wall = round(time.time(), 3)
         ts = family("gpuwatch_slurm_last_collection_timestamp_seconds")
         ts.add_metric([], wall)
-        body = render_text([up, total, success, duration, errs, bad, cmd_d, ncmd, cd, ts, *self._health_families()]
-                           + families)
+        body = render_text(
+            [up, total, success, duration, errs, bad, cmd_d, ncmd, cd, ts, *self._health_families()]
+            + families
+        )
         done = time.monotonic()
         with self._lock:
             self._body = body
@@ -193,7 +206,9 @@ class Exporter:
             fams.append(ts)
         return render_text(fams + self._health_families())
 
-    def _fail(self, name: str, message: str, exc: BaseException, logged: set[int], quiet: bool = False) -> None:
+    def _fail(
+        self, name: str, message: str, exc: BaseException, logged: set[int], quiet: bool = False
+    ) -> None:
         """Log a collector failure once: not again for another collector sharing the failed command
         in this cycle, and at debug level while the same error repeats cycle after cycle."""
         if quiet or id(exc) in logged:  # reported once for this cycle already
@@ -239,10 +254,16 @@ class Exporter:
             cycle = self._cycle
             running = cycle.running if cycle is not None else None
             alive = self._thread is not None and self._thread.is_alive()
-            kv(log, logging.WARNING, "collection stale: serving gpuwatch_slurm_up 0",
-               last_cycle_age=f"{age:.1f}s" if last is not None else "never", stale_after=f"{self.stale_after:g}s",
-               poller="running" if alive else "stopped", running=running or "-",
-               last_error=self._last_cycle_error or "-")
+            kv(
+                log,
+                logging.WARNING,
+                "collection stale: serving gpuwatch_slurm_up 0",
+                last_cycle_age=f"{age:.1f}s" if last is not None else "never",
+                stale_after=f"{self.stale_after:g}s",
+                poller="running" if alive else "stopped",
+                running=running or "-",
+                last_error=self._last_cycle_error or "-",
+            )
         return False
 
     def _watch_thread(self, now: float) -> None:
@@ -254,8 +275,13 @@ class Exporter:
                 return
             self._last_restart = now
             self.poller_restarts += 1
-            kv(log, logging.ERROR, "poller thread died, restarting it", err=self._death or "unknown",
-               restarts=self.poller_restarts)
+            kv(
+                log,
+                logging.ERROR,
+                "poller thread died, restarting it",
+                err=self._death or "unknown",
+                restarts=self.poller_restarts,
+            )
             self._spawn()
 
     def start(self) -> None:

@@ -9,7 +9,7 @@ once per family and repeated values once per cycle, which makes it several times
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from prometheus_client.utils import floatToGoString
 

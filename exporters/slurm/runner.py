@@ -101,25 +101,34 @@ class Runner:
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
-                [exe, *argv[1:]], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=self.env, start_new_session=True, close_fds=True,
+                [exe, *argv[1:]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.env,
+                start_new_session=True,
+                close_fds=True,
             )
         except OSError as exc:
-            raise CommandError(label, f"cannot start: {exc.strerror or exc}", unreachable=False,
-                               kind="not_found") from None
+            raise CommandError(
+                label, f"cannot start: {exc.strerror or exc}", unreachable=False, kind="not_found"
+            ) from None
         with self._lock:
             self._live.add(proc)
             cancelled = self._cancelled
         if cancelled:
             _kill_group(proc)
             self._live.discard(proc)
-            raise CommandError(label, "not run: the exporter is stopping", unreachable=False, kind="cancelled")
+            raise CommandError(
+                label, "not run: the exporter is stopping", unreachable=False, kind="cancelled"
+            )
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            raise CommandError(label, f"timed out after {timeout:g}s (killed)", unreachable=True,
-                               kind="timeout") from None
+            raise CommandError(
+                label, f"timed out after {timeout:g}s (killed)", unreachable=True, kind="timeout"
+            ) from None
         except BaseException:
             _kill_group(proc)
             raise
@@ -134,8 +143,9 @@ class Runner:
             low = stderr.lower()
             unreachable = any(p in low for p in _UNREACHABLE)
             first = stderr.splitlines()[0] if stderr else ""
-            raise CommandError(label, f"exit status {proc.returncode}: {first[:300]}", unreachable=unreachable,
-                               kind="exit")
+            raise CommandError(
+                label, f"exit status {proc.returncode}: {first[:300]}", unreachable=unreachable, kind="exit"
+            )
         return CommandResult(argv, out.decode("utf-8", "replace"), duration)
 
 

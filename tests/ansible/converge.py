@@ -27,8 +27,12 @@ def write_inventory(cluster, path: Path, controller: str, extra_vars: dict | Non
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "ansible_ssh_common_args": f"-F {cluster.ssh_config}",
             },
-            "hosts": {"localhost": {"ansible_connection": "local",
-                                    "ansible_python_interpreter": "{{ ansible_playbook_python }}"}},
+            "hosts": {
+                "localhost": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                }
+            },
             "children": {
                 "slurm_controller": {"hosts": {controller: hosts[controller]}},
                 "slurm_compute": {"hosts": hosts},

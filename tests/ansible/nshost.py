@@ -12,9 +12,9 @@ network namespace; ``stop()`` kills those processes by PID and deletes the names
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,10 +76,23 @@ class NsHost:
         self.addr = cidr.split("/")[0]
 
     @staticmethod
-    def link(a: "NsHost", a_cidr: str, b: "NsHost", b_cidr: str) -> None:
+    def link(a: NsHost, a_cidr: str, b: NsHost, b_cidr: str) -> None:
         """A veth cable between two hosts' namespaces (nothing in the machine's own)."""
-        sh("ip", "link", "add", "gwa", "netns", a.netns, "type", "veth", "peer", "name", "gwb",
-           "netns", b.netns)
+        sh(
+            "ip",
+            "link",
+            "add",
+            "gwa",
+            "netns",
+            a.netns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "gwb",
+            "netns",
+            b.netns,
+        )
         for host, dev, cidr in ((a, "gwa", a_cidr), (b, "gwb", b_cidr)):
             sh("ip", "-n", host.netns, "addr", "add", cidr, "dev", dev)
             sh("ip", "-n", host.netns, "link", "set", dev, "up")
@@ -98,7 +111,8 @@ class NsHost:
         (d / "ssh" / "authorized_keys").write_text(self.ssh_pubkey + "\n")
         (d / "ssh" / "authorized_keys").chmod(0o600)
         (d / "hosts").write_text(hosts_file)
-        (d / "ssh" / "sshd_config").write_text(textwrap.dedent(f"""\
+        (d / "ssh" / "sshd_config").write_text(
+            textwrap.dedent(f"""\
             Port 22
             ListenAddress 0.0.0.0
             HostKey {d}/ssh/host_key
@@ -112,7 +126,8 @@ class NsHost:
             Subsystem sftp internal-sftp
             AcceptEnv LANG LC_*
             LogLevel ERROR
-            """))
+            """)
+        )
         mounts = "\n".join(
             f"mount -t overlay overlay -o lowerdir={p},upperdir={d}/upper/{p.strip('/')},"
             f"workdir={d}/work/{p.strip('/')} {p}"
@@ -133,9 +148,22 @@ class NsHost:
         (d / "boot.sh").write_text(script)
         log = open(d / "log" / "sshd.log", "ab")
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns, "unshare", "-m", "-u", "--propagation", "private",
-             "/bin/sh", str(d / "boot.sh")],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.netns,
+                "unshare",
+                "-m",
+                "-u",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                str(d / "boot.sh"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._wait_ssh()
 
@@ -144,8 +172,16 @@ class NsHost:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name}: sshd exited: {(self.dir / 'log' / 'sshd.log').read_text()}")
-            probe = sh("ip", "netns", "exec", self.netns, sys.executable, "-c",
-                       "import socket; socket.create_connection(('127.0.0.1', 22), 1)", check=False)
+            probe = sh(
+                "ip",
+                "netns",
+                "exec",
+                self.netns,
+                sys.executable,
+                "-c",
+                "import socket; socket.create_connection(('127.0.0.1', 22), 1)",
+                check=False,
+            )
             if probe.returncode == 0:
                 return
             time.sleep(0.2)
@@ -176,7 +212,8 @@ class NsHost:
                 break
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(
-                start_time(pid) == st and st is not None for pid, st in killed.items()):
+            start_time(pid) == st and st is not None for pid, st in killed.items()
+        ):
             time.sleep(0.1)
         if self.proc is not None:
             try:
@@ -214,7 +251,7 @@ class Cluster:
         # Ansible puts its own here too (ANSIBLE_SSH_CONTROL_PATH_DIR); stop() closes them all.
         self.control_dir = Path(tempfile.mkdtemp(prefix="gwcp"))
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         try:
             for h in self.hosts:
                 h.create_netns()
@@ -237,7 +274,8 @@ class Cluster:
     def write_ssh_config(self) -> None:
         blocks = []
         for h in self.hosts:
-            blocks.append(textwrap.dedent(f"""\
+            blocks.append(
+                textwrap.dedent(f"""\
                 Host {h.name}
                   HostName {h.name}
                   User root
@@ -250,18 +288,24 @@ class Cluster:
                   ControlMaster auto
                   ControlPath {self.control_dir}/%C
                   ControlPersist 60
-                """))
+                """)
+            )
         self.ssh_config = self.dir / "ssh_config"
         self.ssh_config.write_text("\n".join(blocks))
 
     def ssh(self, host: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(["ssh", "-F", str(self.ssh_config), host, command],
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["ssh", "-F", str(self.ssh_config), host, command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def stop(self) -> None:
         for sock in sorted(self.control_dir.glob("*")):
-            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "gw-mux"],
-                           capture_output=True, timeout=10)
+            subprocess.run(
+                ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "gw-mux"], capture_output=True, timeout=10
+            )
         for h in self.hosts:
             h.stop()
         shutil.rmtree(self.control_dir, ignore_errors=True)

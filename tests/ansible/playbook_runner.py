@@ -60,9 +60,7 @@ def playbook(
     log_path: Path | None = None,
 ) -> Run:
     """ansible-playbook PLAYBOOK ARGS with ansible/ansible.cfg; stdout+stderr in one string."""
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k != "RUNPOD_API_KEY"
-    }
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k != "RUNPOD_API_KEY"}
     full_env.update(
         ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
         ANSIBLE_NOCOLOR="1",
@@ -78,7 +76,12 @@ def playbook(
         cmd += ["-i", str(inventory)]
     cmd += [str(playbook), *args]
     proc = subprocess.run(
-        cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, timeout=timeout,
+        cmd,
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
     )
     return Run(proc.returncode, proc.stdout, parse_recap(proc.stdout))

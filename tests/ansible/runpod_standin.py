@@ -273,7 +273,8 @@ class Handler(BaseHTTPRequestHandler):
             asked = set(body.get("dataCenterIds") or [])
             if "gpu" not in body or not asked or not asked <= allowed:
                 return self._problem(
-                    400, "Bad Request",
+                    400,
+                    "Bad Request",
                     "globalNetworking needs a GPU pod and data centers that support global networking",
                 )
         pod = new_pod(body)
@@ -287,7 +288,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._problem(422, "Unprocessable Entity", "request validation failed", errors)
         action = body["action"]
         if action not in pod["actions"]:
-            return self._problem(409, "Conflict", f"action {action} is not valid for a pod in status {pod['status']}")
+            return self._problem(
+                409, "Conflict", f"action {action} is not valid for a pod in status {pod['status']}"
+            )
         if action == "start":
             pod["status"] = "PROVISIONING"
             pod["actions"] = ["stop", "terminate"]
@@ -344,7 +347,8 @@ class RunpodStandin:
 
     def requests(self, method: str | None = None, path_re: str = ".*") -> list[Recorded]:
         return [
-            r for r in self.state.requests
+            r
+            for r in self.state.requests
             if (method is None or r.method == method) and re.fullmatch(path_re, r.path)
         ]
 

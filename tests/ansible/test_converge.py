@@ -20,7 +20,6 @@ import time
 
 import pytest
 import testinfra
-
 from conftest import IN_CI, require_programs
 from converge import PERSIST_DIR, write_inventory
 from nshost import Cluster, start_time
@@ -29,8 +28,22 @@ from playbook_runner import ANSIBLE_DIR, ROOT, playbook
 pytestmark = [pytest.mark.ansible, pytest.mark.slurm, pytest.mark.timeout(900)]
 
 CONFIGURE = ANSIBLE_DIR / "configure.yml"
-PROGRAMS = ("ip", "unshare", "sshd", "ssh", "ssh-keygen", "munged", "mungekey", "munge",
-            "slurmctld", "slurmd", "srun", "sinfo", "scontrol", "python3")
+PROGRAMS = (
+    "ip",
+    "unshare",
+    "sshd",
+    "ssh",
+    "ssh-keygen",
+    "munged",
+    "mungekey",
+    "munge",
+    "slurmctld",
+    "slurmd",
+    "srun",
+    "sinfo",
+    "scontrol",
+    "python3",
+)
 GPU_METRIC = "gpuwatch_gpu_temperature_celsius"
 SLURM_METRIC = "gpuwatch_slurm_node_state"
 
@@ -50,9 +63,21 @@ def wheelhouse(tmp_path_factory):
     require_root_and_programs()
     out = tmp_path_factory.mktemp("wheelhouse")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(ROOT),
-         "supervisor>=4.2,<5"],
-        check=True, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            str(ROOT),
+            "supervisor>=4.2,<5",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
     for whl in out.glob("gpuwatch-*.whl"):
@@ -65,18 +90,29 @@ def node_name() -> str:
 
 
 def converge(cluster, tmp_path, extra_vars, controller, name):
-    extra = write_inventory(cluster, tmp_path / "inventory.yml", controller, {
-        "gpuwatch_exporters_gpu_scenario_file": str(ROOT / "exporters/gpu/scenarios/default.yaml"),
-        "gpuwatch_exporters_basic_auth_password_file": str(tmp_path / "scrape_password"),
-        "gpuwatch_targets_dir": str(tmp_path / "targets"),
-        "gpuwatch_exporters_build_dir": str(tmp_path / "dist"),
-        "gpuwatch_cluster_name": "gwci",
-        **extra_vars,
-    })
+    extra = write_inventory(
+        cluster,
+        tmp_path / "inventory.yml",
+        controller,
+        {
+            "gpuwatch_exporters_gpu_scenario_file": str(ROOT / "exporters/gpu/scenarios/default.yaml"),
+            "gpuwatch_exporters_basic_auth_password_file": str(tmp_path / "scrape_password"),
+            "gpuwatch_targets_dir": str(tmp_path / "targets"),
+            "gpuwatch_exporters_build_dir": str(tmp_path / "dist"),
+            "gpuwatch_cluster_name": "gwci",
+            **extra_vars,
+        },
+    )
     started = time.monotonic()
-    run = playbook(CONFIGURE, "-e", f"@{extra}", inventory=tmp_path / "inventory.yml",
-                   log_path=tmp_path / f"{name}.log", timeout=600,
-                   env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(cluster.control_dir)})
+    run = playbook(
+        CONFIGURE,
+        "-e",
+        f"@{extra}",
+        inventory=tmp_path / "inventory.yml",
+        log_path=tmp_path / f"{name}.log",
+        timeout=600,
+        env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(cluster.control_dir)},
+    )
     run.seconds = time.monotonic() - started
     print(f"{name}: rc={run.rc} {run.seconds:.0f}s recap={run.recap}")
     assert run.rc == 0, run.out[-6000:]
@@ -105,7 +141,9 @@ def scrape(host, port, password, with_auth=True):
 
 
 def exporter_pid(host, program):
-    out = host.check_output(f"{PERSIST_DIR}/venv/bin/supervisorctl -c {PERSIST_DIR}/etc/supervisord.conf pid {program}")
+    out = host.check_output(
+        f"{PERSIST_DIR}/venv/bin/supervisorctl -c {PERSIST_DIR}/etc/supervisord.conf pid {program}"
+    )
     return int(out.strip())
 
 
@@ -138,17 +176,21 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
     require_root_and_programs()
     name = node_name()
     with Cluster(tmp_path / "hosts", [name]) as cluster:
-        first = converge(cluster, tmp_path, {"gpuwatch_exporters_wheelhouse": str(wheelhouse)}, name, "converge1")
+        first = converge(
+            cluster, tmp_path, {"gpuwatch_exporters_wheelhouse": str(wheelhouse)}, name, "converge1"
+        )
         password = (tmp_path / "scrape_password").read_text().strip()
         assert len(password) >= 32
         host = testinfra.get_host(f"ssh://{name}", ssh_config=str(cluster.ssh_config))
 
         # Daemons, found through their pid files in the host's private /run (the PID namespace is
         # the machine's), with their owners; all were started over SSH sessions that have ended.
-        for pidfile, comm, user in (("/run/munge/munged.pid", "munged", "munge"),
-                                    ("/run/slurm/slurmctld.pid", "slurmctld", "slurm"),
-                                    ("/run/slurm/slurmd.pid", "slurmd", "root"),
-                                    ("/run/gpuwatch/supervisord.pid", None, "root")):
+        for pidfile, comm, user in (
+            ("/run/munge/munged.pid", "munged", "munge"),
+            ("/run/slurm/slurmctld.pid", "slurmctld", "slurm"),
+            ("/run/slurm/slurmd.pid", "slurmd", "root"),
+            ("/run/gpuwatch/supervisord.pid", None, "root"),
+        ):
             proc = daemon(host, pidfile)
             assert proc.user == user and (comm is None or proc.comm == comm), (pidfile, proc)
         gpu_exporter = host.process.get(pid=exporter_pid(host, "gpu-exporter"))
@@ -157,7 +199,9 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
         assert "bin/gpuwatch-gpu-exporter --web.listen-address=:9400" in gpu_exporter.args
         assert f"--nvml.scenario={PERSIST_DIR}/etc/gpu-scenario.yaml" in gpu_exporter.args
         assert "bin/gpuwatch-slurm-exporter --web.listen-address=:9341" in slurm_exporter.args
-        assert daemon(host, "/run/slurm/slurmd.pid").args.endswith(f"--conf-server {name}.runpod.internal:6817")
+        assert daemon(host, "/run/slurm/slurmd.pid").args.endswith(
+            f"--conf-server {name}.runpod.internal:6817"
+        )
 
         # Files: owners, modes, contents.
         key = host.file("/etc/munge/munge.key")
@@ -167,7 +211,10 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
         assert has(conf, f"^SlurmctldHost={name}\\({name}.runpod.internal\\)$")
         assert has(conf, "^SlurmctldParameters=enable_configless$")
         assert has(conf, "^ProctrackType=proctrack/linuxproc$")
-        assert has(conf, f"^NodeName={name} NodeAddr={name}.runpod.internal CPUs=[0-9]+ RealMemory=[0-9]+ State=UNKNOWN$")
+        assert has(
+            conf,
+            f"^NodeName={name} NodeAddr={name}.runpod.internal CPUs=[0-9]+ RealMemory=[0-9]+ State=UNKNOWN$",
+        )
         assert has(conf, "# Managed by gpuwatch Ansible")
         cgroup = host.file("/etc/slurm/cgroup.conf").content_string
         expected_plugin = "cgroup/v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "cgroup/v1"
@@ -212,18 +259,32 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
         # The start script on the persistent volume finds everything running.
         out = host.check_output(f"{PERSIST_DIR}/start.sh")
         assert [line.split(" ")[:2] for line in out.splitlines()] == [
-            ["munged", "running"], ["slurmctld", "running"], ["slurmd", "running"], ["supervisord", "running"]]
+            ["munged", "running"],
+            ["slurmctld", "running"],
+            ["slurmd", "running"],
+            ["supervisord", "running"],
+        ]
 
         # A pod restart wipes the container disk: the daemons and /run are gone, and so are the
         # files outside the persistent volume. start.sh brings everything back from the volume.
         bin_dir = f"{PERSIST_DIR}/bin"
-        host.check_output(" && ".join(f"{bin_dir}/{c} stop" for c in
-                                      ("gpuwatch-exporters-ctl", "slurmd-ctl", "slurmctld-ctl", "munge-ctl")))
-        host.check_output("rm -rf /etc/munge/munge.key /etc/slurm/slurm.conf /etc/slurm/gres.conf"
-                          " /etc/slurm/cgroup.conf /run/munge /run/slurm /run/gpuwatch")
+        host.check_output(
+            " && ".join(
+                f"{bin_dir}/{c} stop"
+                for c in ("gpuwatch-exporters-ctl", "slurmd-ctl", "slurmctld-ctl", "munge-ctl")
+            )
+        )
+        host.check_output(
+            "rm -rf /etc/munge/munge.key /etc/slurm/slurm.conf /etc/slurm/gres.conf"
+            " /etc/slurm/cgroup.conf /run/munge /run/slurm /run/gpuwatch"
+        )
         out = host.check_output(f"{PERSIST_DIR}/start.sh")
         assert [line.split(" ")[:2] for line in out.splitlines()] == [
-            ["munged", "started"], ["slurmctld", "started"], ["slurmd", "started"], ["supervisord", "started"]]
+            ["munged", "started"],
+            ["slurmctld", "started"],
+            ["slurmd", "started"],
+            ["supervisord", "started"],
+        ]
         key = host.file("/etc/munge/munge.key")
         assert (key.user, key.mode) == ("munge", 0o400)
         deadline = time.monotonic() + 60
@@ -239,18 +300,33 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
 
         # file_sd targets for compose/.
         gpu_targets = json.loads((tmp_path / "targets" / "gpuwatch-gpu.json").read_text())
-        assert gpu_targets == [{"targets": [f"{name}-9400.proxy.runpod.net:443"],
-                                "labels": {"node": name, "pod": name, "role": "head", "hourly_cost_usd": "0.69"}}]
+        assert gpu_targets == [
+            {
+                "targets": [f"{name}-9400.proxy.runpod.net:443"],
+                "labels": {"node": name, "pod": name, "role": "head", "hourly_cost_usd": "0.69"},
+            }
+        ]
         slurm_targets = json.loads((tmp_path / "targets" / "gpuwatch-slurm.json").read_text())
-        assert slurm_targets == [{"targets": [f"{name}-9341.proxy.runpod.net:443"],
-                                  "labels": {"pod": name, "role": "head", "hourly_cost_usd": "0.69"}}]
+        assert slurm_targets == [
+            {
+                "targets": [f"{name}-9341.proxy.runpod.net:443"],
+                "labels": {"pod": name, "role": "head", "hourly_cost_usd": "0.69"},
+            }
+        ]
 
         # Converge again: nothing changes.
-        second = converge(cluster, tmp_path, {"gpuwatch_exporters_wheelhouse": str(wheelhouse)}, name, "converge2")
+        second = converge(
+            cluster, tmp_path, {"gpuwatch_exporters_wheelhouse": str(wheelhouse)}, name, "converge2"
+        )
         assert second.changed() == 0, second.changed_tasks()
 
         munge_key = host.check_output("base64 -w0 /etc/munge/munge.key")
-        logs = [first.out, second.out, (tmp_path / "converge1.log").read_text(), (tmp_path / "converge2.log").read_text()]
+        logs = [
+            first.out,
+            second.out,
+            (tmp_path / "converge1.log").read_text(),
+            (tmp_path / "converge2.log").read_text(),
+        ]
         assert_no_secret_in(logs, password, munge_key)
         print(f"converge timings: first {first.seconds:.0f}s, second {second.seconds:.0f}s")
         pids = [identity(p) for p in cluster.hosts[0].pids()]
@@ -264,12 +340,21 @@ def test_two_hosts_configless_and_srun_on_both(tmp_path, wheelhouse):
     head, worker = node_name(), node_name()
     with Cluster(tmp_path / "hosts", [head, worker]) as cluster:
         # Two fake GPUs on the worker (character devices, as Slurm's GRES needs).
-        cluster.ssh(worker, "mkdir -p /opt/fakegpu && mknod /opt/fakegpu/nvidia0 c 1 3 && mknod /opt/fakegpu/nvidia1 c 1 3")
-        run = converge(cluster, tmp_path, {
-            "gpuwatch_exporters_wheelhouse": str(wheelhouse),
-            "slurm_compute_gpu_devices_glob": "/opt/fakegpu/nvidia[0-9]*",
-            "slurm_compute_gpu_type": "fake",
-        }, head, "converge")
+        cluster.ssh(
+            worker,
+            "mkdir -p /opt/fakegpu && mknod /opt/fakegpu/nvidia0 c 1 3 && mknod /opt/fakegpu/nvidia1 c 1 3",
+        )
+        run = converge(
+            cluster,
+            tmp_path,
+            {
+                "gpuwatch_exporters_wheelhouse": str(wheelhouse),
+                "slurm_compute_gpu_devices_glob": "/opt/fakegpu/nvidia[0-9]*",
+                "slurm_compute_gpu_type": "fake",
+            },
+            head,
+            "converge",
+        )
         password = (tmp_path / "scrape_password").read_text().strip()
         h = testinfra.get_host(f"ssh://{head}", ssh_config=str(cluster.ssh_config))
         w = testinfra.get_host(f"ssh://{worker}", ssh_config=str(cluster.ssh_config))
@@ -278,21 +363,31 @@ def test_two_hosts_configless_and_srun_on_both(tmp_path, wheelhouse):
         # veth link from HEAD.runpod.internal:6817 into its spool's conf-cache.
         assert not w.file("/etc/slurm/slurm.conf").exists
         assert has(w.file("/var/spool/slurmd/conf-cache/slurm.conf"), f"^SlurmctldHost={head}\\(")
-        assert has(w.file("/var/spool/slurmd/conf-cache/gres.conf"), 
-            f"^NodeName={worker} Name=gpu Type=fake File=/opt/fakegpu/nvidia0,/opt/fakegpu/nvidia1$")
+        assert has(
+            w.file("/var/spool/slurmd/conf-cache/gres.conf"),
+            f"^NodeName={worker} Name=gpu Type=fake File=/opt/fakegpu/nvidia0,/opt/fakegpu/nvidia1$",
+        )
         assert daemon(w, "/run/slurm/slurmd.pid").args.endswith(f"--conf-server {head}.runpod.internal:6817")
-        assert has(h.file("/etc/slurm/slurm.conf"), f"^NodeName={worker} NodeAddr={worker}.runpod.internal .* Gres=gpu:fake:2 ")
+        assert has(
+            h.file("/etc/slurm/slurm.conf"),
+            f"^NodeName={worker} NodeAddr={worker}.runpod.internal .* Gres=gpu:fake:2 ",
+        )
         assert not w.file("/run/slurm/slurmctld.pid").exists
 
         # One munge key, made on the controller.
-        assert h.check_output("sha256sum /etc/munge/munge.key").split()[0] == w.check_output("sha256sum /etc/munge/munge.key").split()[0]
+        assert (
+            h.check_output("sha256sum /etc/munge/munge.key").split()[0]
+            == w.check_output("sha256sum /etc/munge/munge.key").split()[0]
+        )
         wkey = w.file("/etc/munge/munge.key")
         assert (wkey.user, wkey.mode) == ("munge", 0o400)
 
         # Both nodes idle, a job step runs on both.
         states = h.check_output("sinfo --noheader --Node --format '%N %T %G'").splitlines()
         assert sorted(states) == sorted([f"{head} idle (null)", f"{worker} idle gpu:fake:2"])
-        assert sorted(h.check_output("srun --nodes=2 --ntasks-per-node=1 hostname").split()) == sorted([head, worker])
+        assert sorted(h.check_output("srun --nodes=2 --ntasks-per-node=1 hostname").split()) == sorted(
+            [head, worker]
+        )
         # The worker's own client commands find the configless config too.
         assert w.check_output("sinfo --noheader --format %D").strip() == "2"
 
@@ -304,7 +399,9 @@ def test_two_hosts_configless_and_srun_on_both(tmp_path, wheelhouse):
         assert "slurm-exporter" not in w.file(f"{PERSIST_DIR}/etc/supervisord.conf").content_string
 
         gpu_targets = json.loads((tmp_path / "targets" / "gpuwatch-gpu.json").read_text())
-        assert sorted((t["labels"]["node"], t["labels"]["role"]) for t in gpu_targets) == sorted([(head, "head"), (worker, "compute")])
+        assert sorted((t["labels"]["node"], t["labels"]["role"]) for t in gpu_targets) == sorted(
+            [(head, "head"), (worker, "compute")]
+        )
         key = w.check_output("base64 -w0 /etc/munge/munge.key")
         assert_no_secret_in([run.out, (tmp_path / "converge.log").read_text()], password, key)
         print(f"two-host converge: {run.seconds:.0f}s")

@@ -6,7 +6,6 @@ import os
 import subprocess
 
 import pytest
-
 from playbook_runner import ANSIBLE_DIR, ROOT, tool
 
 pytestmark = pytest.mark.ansible
@@ -15,8 +14,11 @@ PLAYBOOKS = sorted(p.name for p in ANSIBLE_DIR.glob("*.yml") if p.name != "requi
 
 
 def env():
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")},
-            "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "NO_COLOR": "1"}
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")},
+        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+        "NO_COLOR": "1",
+    }
 
 
 def test_every_playbook_is_listed():
@@ -26,7 +28,11 @@ def test_every_playbook_is_listed():
 def test_ansible_lint_production_profile():
     proc = subprocess.run(
         [tool("ansible-lint"), "--offline", "--profile", "production", "--nocolor", "ansible/"],
-        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     assert "Profile 'production' was required, and it passed" in proc.stdout + proc.stderr
@@ -36,7 +42,11 @@ def test_ansible_lint_production_profile():
 def test_syntax_check(playbook):
     proc = subprocess.run(
         [tool("ansible-playbook"), "--syntax-check", str(ANSIBLE_DIR / playbook)],
-        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -52,4 +62,4 @@ def test_control_scripts_refresh_package_lists_before_reinstalling():
         lines = path.read_text().splitlines()
         for i, line in enumerate(lines):
             if "apt-get install" in line:
-                assert any("apt-get update" in prev for prev in lines[max(0, i - 3):i]), f"{path}:{i + 1}"
+                assert any("apt-get update" in prev for prev in lines[max(0, i - 3) : i]), f"{path}:{i + 1}"

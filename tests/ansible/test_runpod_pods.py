@@ -11,7 +11,6 @@ import json
 import subprocess
 
 import pytest
-
 from conftest import require_programs
 from playbook_runner import ANSIBLE_DIR, ROOT, playbook
 from runpod_standin import SPEC, RunpodStandin
@@ -44,12 +43,18 @@ def api():
 
 def common_args(api, tmp_path, ssh_key, *extra):
     return (
-        "-e", f"runpod_pods_api_url={api.url}",
-        "-e", f"runpod_pods_ssh_public_key_file={ssh_key}.pub",
-        "-e", f"runpod_pods_state_file={tmp_path / 'state' / 'pods.json'}",
-        "-e", "runpod_pods_wait_delay=0",
-        "-e", "runpod_pods_api_retry_delay=0",
-        "-e", "gpuwatch_cluster_name=gw-test",
+        "-e",
+        f"runpod_pods_api_url={api.url}",
+        "-e",
+        f"runpod_pods_ssh_public_key_file={ssh_key}.pub",
+        "-e",
+        f"runpod_pods_state_file={tmp_path / 'state' / 'pods.json'}",
+        "-e",
+        "runpod_pods_wait_delay=0",
+        "-e",
+        "runpod_pods_api_retry_delay=0",
+        "-e",
+        "gpuwatch_cluster_name=gw-test",
         *extra,
     )
 
@@ -57,8 +62,12 @@ def common_args(api, tmp_path, ssh_key, *extra):
 def run(pb, api, tmp_path, ssh_key, *extra, key=API_KEY, name="run"):
     log = tmp_path / f"{name}.log"
     result = playbook(
-        pb, *common_args(api, tmp_path, ssh_key, *extra), "-vvv",
-        env={"RUNPOD_API_KEY": key}, log_path=log, timeout=300,
+        pb,
+        *common_args(api, tmp_path, ssh_key, *extra),
+        "-vvv",
+        env={"RUNPOD_API_KEY": key},
+        log_path=log,
+        timeout=300,
     )
     texts = [result.out, log.read_text() if log.exists() else ""]
     state = tmp_path / "state" / "pods.json"
@@ -84,8 +93,18 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     own_env = ("-e", json.dumps({"runpod_pods_env": {"HF_TOKEN": OWN_SECRET}}))
     probe_out = tmp_path / "inventory.json"
 
-    first = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
-                "-e", f"probe_out={probe_out}", *own_env, name="provision1")
+    first = run(
+        PROBE,
+        api,
+        tmp_path,
+        ssh_key,
+        "-e",
+        "runpod_pods_worker_count=2",
+        "-e",
+        f"probe_out={probe_out}",
+        *own_env,
+        name="provision1",
+    )
     assert first.rc == 0, first.out[-4000:]
 
     creates = api.requests("POST", "/v2/pods")
@@ -123,12 +142,24 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
         assert hv["runpod_pod_cost"] == pytest.approx(0.69)
 
     recorded = json.loads((tmp_path / "state" / "pods.json").read_text())
-    assert sorted(p["name"] for p in recorded["pods"]) == sorted(by_name.keys() - {"gw-test-head-old", "training-run-7"})
+    assert sorted(p["name"] for p in recorded["pods"]) == sorted(
+        by_name.keys() - {"gw-test-head-old", "training-run-7"}
+    )
 
     # Second run: everything exists, nothing is created, nothing reported changed.
     before = len(api.requests("POST"))
-    second = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
-                 "-e", f"probe_out={probe_out}", *own_env, name="provision2")
+    second = run(
+        PROBE,
+        api,
+        tmp_path,
+        ssh_key,
+        "-e",
+        "runpod_pods_worker_count=2",
+        "-e",
+        f"probe_out={probe_out}",
+        *own_env,
+        name="provision2",
+    )
     assert second.rc == 0, second.out[-4000:]
     assert len(api.requests("POST")) == before
     assert second.recap["localhost"]["changed"] == 0, second.recap
@@ -136,8 +167,18 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     # A stopped pod (its container disk is gone) is started again, not recreated.
     head_id = by_name["gw-test-head"]["id"]
     api.stop_pod(head_id)
-    third = run(PROBE, api, tmp_path, ssh_key, "-e", "runpod_pods_worker_count=2",
-                "-e", f"probe_out={probe_out}", *own_env, name="provision3")
+    third = run(
+        PROBE,
+        api,
+        tmp_path,
+        ssh_key,
+        "-e",
+        "runpod_pods_worker_count=2",
+        "-e",
+        f"probe_out={probe_out}",
+        *own_env,
+        name="provision3",
+    )
     assert third.rc == 0, third.out[-4000:]
     assert len(api.requests("POST", "/v2/pods")) == 3
     assert [r.body for r in api.requests("POST", f"/v2/pods/{head_id}/action")] == [{"action": "start"}]
@@ -148,10 +189,19 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     worker2 = by_name["gw-test-worker-2"]
     api.state.fail_deletes[head_id] = 1
     api.state.fail_deletes[worker2["id"]] = 1000
-    down = run(ANSIBLE_DIR / "teardown.yml", api, tmp_path, ssh_key,
-               "-e", "runpod_pods_api_retries=2", name="teardown1")
+    down = run(
+        ANSIBLE_DIR / "teardown.yml",
+        api,
+        tmp_path,
+        ssh_key,
+        "-e",
+        "runpod_pods_api_retries=2",
+        name="teardown1",
+    )
     assert down.rc != 0
-    assert f"could not delete 1 pod(s): gw-test-worker-2 ({worker2['id']}, RUNNING)" in " ".join(down.out.split())
+    assert f"could not delete 1 pod(s): gw-test-worker-2 ({worker2['id']}, RUNNING)" in " ".join(
+        down.out.split()
+    )
     assert json.loads((tmp_path / "state" / "pods.json").read_text())["pods"] == [
         {"id": worker2["id"], "name": "gw-test-worker-2"}
     ]
@@ -163,23 +213,38 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     assert again.rc == 0, again.out[-4000:]
     assert "terminated 1 pod(s): gw-test-worker-2" in again.out
     deleted = sorted(r.path.rsplit("/", 1)[1] for r in api.requests("DELETE") if r.status == 204)
-    cluster_ids = sorted(p["id"] for n, p in by_name.items() if n not in ("gw-test-head-old", "training-run-7"))
+    cluster_ids = sorted(
+        p["id"] for n, p in by_name.items() if n not in ("gw-test-head-old", "training-run-7")
+    )
     assert deleted == cluster_ids
     assert sorted(p["id"] for p in api.live_pods()) == sorted([foreign["id"], other["id"]])
-    assert not api.requests("DELETE", f"/v2/pods/{foreign['id']}") and not api.requests("DELETE", f"/v2/pods/{other['id']}")
+    assert not api.requests("DELETE", f"/v2/pods/{foreign['id']}") and not api.requests(
+        "DELETE", f"/v2/pods/{other['id']}"
+    )
     assert not (tmp_path / "state" / "pods.json").exists()
 
 
 def test_bad_key_and_bad_data_center_fail_clearly(api, tmp_path, ssh_key):
-    bad = run(ANSIBLE_DIR / "provision.yml", api, tmp_path, ssh_key, key="rpa_WRONG_" + "7" * 30, name="badkey")
+    bad = run(
+        ANSIBLE_DIR / "provision.yml", api, tmp_path, ssh_key, key="rpa_WRONG_" + "7" * 30, name="badkey"
+    )
     assert bad.rc != 0
     assert "GET /catalog/datacenters answered HTTP 401: invalid API key" in " ".join(bad.out.split())
     assert not api.requests("POST")
 
-    dc = run(ANSIBLE_DIR / "provision.yml", api, tmp_path, ssh_key,
-             "-e", '{"runpod_pods_data_center_ids": ["CA-MTL-1"]}', name="baddc")
+    dc = run(
+        ANSIBLE_DIR / "provision.yml",
+        api,
+        tmp_path,
+        ssh_key,
+        "-e",
+        '{"runpod_pods_data_center_ids": ["CA-MTL-1"]}',
+        name="baddc",
+    )
     assert dc.rc != 0
-    assert "runpod_pods_data_center_ids: CA-MTL-1 do not support global networking" in " ".join(dc.out.split())
+    assert "runpod_pods_data_center_ids: CA-MTL-1 do not support global networking" in " ".join(
+        dc.out.split()
+    )
     assert not api.requests("POST")
 
     nokey = playbook(ANSIBLE_DIR / "provision.yml", *common_args(api, tmp_path, ssh_key), env={})

@@ -9,7 +9,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from runpod_standin import SPEC, RunpodStandin
 
 TOKEN = "rpa_STANDIN_" + "0" * 24
@@ -17,8 +16,12 @@ TOKEN = "rpa_STANDIN_" + "0" * 24
 
 def call(api, method: str, path: str, body=None, token: str = TOKEN):
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(api.url + path, data=data, method=method,
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        api.url + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
@@ -35,11 +38,19 @@ def api():
 
 
 def create(api) -> dict:
-    status, pod = call(api, "POST", "/v2/pods", {
-        "name": "p", "image": "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404",
-        "gpu": {"id": "NVIDIA GeForce RTX 4090", "count": 1}, "globalNetworking": True,
-        "dataCenterIds": ["US-KS-2"], "ports": ["22/tcp"],
-    })
+    status, pod = call(
+        api,
+        "POST",
+        "/v2/pods",
+        {
+            "name": "p",
+            "image": "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404",
+            "gpu": {"id": "NVIDIA GeForce RTX 4090", "count": 1},
+            "globalNetworking": True,
+            "dataCenterIds": ["US-KS-2"],
+            "ports": ["22/tcp"],
+        },
+    )
     assert status == 201, pod
     return pod
 

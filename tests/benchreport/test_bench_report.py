@@ -47,16 +47,26 @@ def test_report_tables_plots_and_machine(tmp_path):
                 "notes": ["a note"],
             },
         },
-        {"name": "broken", "status": "failed", "seconds": 0.1, "error": "RuntimeError: boom\n", "result": None},
+        {
+            "name": "broken",
+            "status": "failed",
+            "seconds": 0.1,
+            "error": "RuntimeError: boom\n",
+            "result": None,
+        },
     ]
     out = tmp_path / "RESULTS.md"
     info = ra.machine()
-    plots = ra.write_report(runs, info, quick=True, skipped=["`bench/x.py` is not present yet: skipped"], out=out)
+    plots = ra.write_report(
+        runs, info, quick=True, skipped=["`bench/x.py` is not present yet: skipped"], out=out
+    )
     text = out.read_text()
     for key in ("cpu", "cores", "memory", "python", "slurm", "date"):
         assert f"| {key} |" in text, key
     assert "## Demo benchmark (`bench/demo.py`)" in text
-    assert "| jobs | parse_ms | rss_mb |" in text and "| 10000 | 101 | 30.00 |" in text.replace("10,000", "10000")
+    assert "| jobs | parse_ms | rss_mb |" in text and "| 10000 | 101 | 30.00 |" in text.replace(
+        "10,000", "10000"
+    )
     assert "| size | compile_s |" in text
     assert "|  | p50_ms | errors |" in text and "| b | 2.00 | 3 |" in text
     assert "RuntimeError: boom" in text and "**Quick mode**" in text and "not present yet" in text

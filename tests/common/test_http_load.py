@@ -13,12 +13,19 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import load  # noqa: E402  (bench/load.py)
+import load
 
 
 @pytest.mark.parametrize("secure", [False, True], ids=["http", "https+basic-auth"])
 def test_50_concurrent_scrapers_get_no_errors(tmp_path, secure):
-    argv = [sys.executable, str(load.HERE / "trivial_exporter.py"), "--web.listen-address", "127.0.0.1:0", "--log.level", "warn"]
+    argv = [
+        sys.executable,
+        str(load.HERE / "trivial_exporter.py"),
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--log.level",
+        "warn",
+    ]
     auth = cafile = None
     scheme = "http"
     if secure:

@@ -11,10 +11,9 @@ import threading
 import time
 
 import pytest
+from webtls import PASSWORD, password_hash, pki, serve, trivial_site  # noqa: F401 - fixtures
 
 from gpuwatch.exporters.common.server import StartupError, start_server
-
-from webtls import PASSWORD, password_hash, pki, serve, trivial_site  # noqa: F401 - fixtures
 
 FAIL = (ssl.SSLError, OSError, http.client.HTTPException)
 
@@ -86,7 +85,9 @@ def test_mutual_tls_require_and_verify(serve, pki):
 
 
 def test_verify_client_cert_if_given(serve, pki):
-    server, _ = serve(tls_config(pki, f"  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: {pki.ca}\n"))
+    server, _ = serve(
+        tls_config(pki, f"  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: {pki.ca}\n")
+    )
     assert get(server, ctx=pki.client_context())[0] == 200
     assert get(server, ctx=pki.client_context(pki.client_crt, pki.client_key))[0] == 200
     with pytest.raises(FAIL):
@@ -133,7 +134,9 @@ def test_basic_auth_keepalive_many_scrapes(serve, password_hash):
 
 
 def test_response_headers_from_config(serve):
-    server, _ = serve("http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n")
+    server, _ = serve(
+        "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n"
+    )
     for path in ("/", "/metrics", "/nope"):
         _, headers, _ = get(server, path)
         assert headers["X-Frame-Options"] == "deny" and headers["X-Content-Type-Options"] == "nosniff"
@@ -154,7 +157,9 @@ def test_idle_and_slow_connections_do_not_stall_scrapes(serve, pki, tls):
     ctx = pki.client_context() if tls else None
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]  # say nothing
     slow = socket.create_connection(("127.0.0.1", server.port))
-    slow.sendall(b"\x16\x03\x01\x00" if tls else b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # half a hello / request
+    slow.sendall(
+        b"\x16\x03\x01\x00" if tls else b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+    )  # half a hello / request
     try:
         times = _scrape_times(server, 20, ctx)
         assert max(times) < 2.0, times  # with the handshake in the accept loop, the first would hang for good
@@ -182,7 +187,9 @@ def test_idle_connections_are_closed_and_threads_released(serve):
 
 
 def test_failed_handshakes_do_not_leak_threads(serve, pki):
-    server, _ = serve(tls_config(pki, f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki.ca}\n"))
+    server, _ = serve(
+        tls_config(pki, f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki.ca}\n")
+    )
     base = threading.active_count()
     for _ in range(20):
         with pytest.raises(FAIL):
@@ -204,7 +211,9 @@ def _args(tmp_path, config_text=None, listen=("127.0.0.1", 0)):
 
 
 def test_start_server_refuses_a_bad_web_config(tmp_path):
-    with pytest.raises(StartupError, match=r"web config .*web.yml:2: basic_auth_users.alice: not a bcrypt hash"):
+    with pytest.raises(
+        StartupError, match=r"web config .*web.yml:2: basic_auth_users.alice: not a bcrypt hash"
+    ):
         start_server(_args(tmp_path, "basic_auth_users:\n  alice: plaintext\n"), trivial_site())
 
 

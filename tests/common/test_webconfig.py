@@ -7,11 +7,10 @@ import ssl
 
 import bcrypt
 import pytest
+from webtls import PASSWORD, password_hash, pki  # noqa: F401 - fixtures
 
 from gpuwatch.exporters.common import webconfig
 from gpuwatch.exporters.common.webconfig import WebConfigError, load
-
-from webtls import PASSWORD, password_hash, pki  # noqa: F401 - fixtures
 
 
 def basic(user: str, password: str) -> str:
@@ -93,7 +92,9 @@ def test_unknown_users_cost_a_bcrypt_check_too(tmp_path, monkeypatch, password_h
     guard = load(write(tmp_path, f"basic_auth_users:\n  alice: {password_hash}\n"))
     calls = []
     real = bcrypt.checkpw
-    monkeypatch.setattr(webconfig.bcrypt, "checkpw", lambda pw, hashed: calls.append(hashed) or real(pw, hashed))
+    monkeypatch.setattr(
+        webconfig.bcrypt, "checkpw", lambda pw, hashed: calls.append(hashed) or real(pw, hashed)
+    )
     assert not guard.authorized(basic("mallory", PASSWORD))
     assert len(calls) == 1 and calls[0] != password_hash.encode()
 
@@ -158,16 +159,32 @@ TLS = "tls_server_config:\n  cert_file: {crt}\n  key_file: {key}\n"
 
 BAD = [
     ("basic_auth_user:\n  a: b\n", 1, "unknown field 'basic_auth_user'"),
-    ("tls_server_config:\n  cert_file: {crt}\n  key_file: {key}\n  client_auth: x\n", 4, "tls_server_config.client_auth: unknown field"),
+    (
+        "tls_server_config:\n  cert_file: {crt}\n  key_file: {key}\n  client_auth: x\n",
+        4,
+        "tls_server_config.client_auth: unknown field",
+    ),
     ("basic_auth_users:\n  alice: hunter2-plaintext\n", 2, "basic_auth_users.alice: not a bcrypt hash"),
     ("basic_auth_users:\n  alice: [a]\n", 2, "basic_auth_users.alice: expected a string"),
     ("basic_auth_users: [alice]\n", 1, "basic_auth_users: expected a mapping"),
     ("basic_auth_users:\n  'a:b': {hash}\n", 2, "cannot contain ':'"),
-    (TLS + "  client_auth_type: RequireClientCert\n", 4, "client_auth_type: 'RequireClientCert' is not one of"),
+    (
+        TLS + "  client_auth_type: RequireClientCert\n",
+        4,
+        "client_auth_type: 'RequireClientCert' is not one of",
+    ),
     (TLS + "  client_auth_type: RequireAndVerifyClientCert\n", 4, "needs client_ca_file"),
     (TLS + "  client_auth_type: VerifyClientCertIfGiven\n", 4, "needs client_ca_file"),
-    (TLS + "  client_auth_type: RequireAnyClientCert\n", 4, "RequireAnyClientCert admits any self-made certificate"),
-    (TLS + "  client_ca_file: {ca}\n", 4, "client_ca_file: a client CA is configured but client_auth_type is NoClientCert"),
+    (
+        TLS + "  client_auth_type: RequireAnyClientCert\n",
+        4,
+        "RequireAnyClientCert admits any self-made certificate",
+    ),
+    (
+        TLS + "  client_ca_file: {ca}\n",
+        4,
+        "client_ca_file: a client CA is configured but client_auth_type is NoClientCert",
+    ),
     (TLS + "  min_version: TLS1.2\n", 4, "min_version: 'TLS1.2' is not one of TLS10, TLS11, TLS12, TLS13"),
     (TLS + "  min_version: TLS13\n  max_version: TLS12\n", 5, "min_version is above max_version"),
     (TLS + "  cipher_suites: [RC4]\n", 4, "cipher_suites: unknown or insecure cipher suite 'RC4'"),
@@ -177,11 +194,23 @@ BAD = [
     (TLS + "  cert: '-----BEGIN CERTIFICATE-----'\n", 4, "inline PEM is not supported"),
     ("tls_server_config:\n  cert_file: {crt}\n", 1, "key_file is required"),
     ("tls_server_config: {{}}\n", 1, "cert_file and key_file are required"),
-    ("tls_server_config:\n  cert_file: /nonexistent/x.crt\n  key_file: {key}\n", 2, "cert_file: /nonexistent/x.crt: no such file"),
+    (
+        "tls_server_config:\n  cert_file: /nonexistent/x.crt\n  key_file: {key}\n",
+        2,
+        "cert_file: /nonexistent/x.crt: no such file",
+    ),
     ("tls_server_config:\n  cert_file: {crt}\n  key_file: {other_key}\n", 2, "cannot load certificate"),
     ("tls_server_config:\n  cert_file: {key}\n  key_file: {key}\n", 2, "cannot load certificate"),
-    (TLS + "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {key}\n", 5, "client_ca_file: cannot load client CA"),
-    ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", 3, "X-Frame-Options: 'allow' is not one of deny, sameorigin"),
+    (
+        TLS + "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {key}\n",
+        5,
+        "client_ca_file: cannot load client CA",
+    ),
+    (
+        "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
+        3,
+        "X-Frame-Options: 'allow' is not one of deny, sameorigin",
+    ),
     ("http_server_config:\n  headers:\n    Server: x\n", 3, "unknown field 'Server'"),
     ("http_server_config:\n  http3: true\n", 2, "unknown field 'http3'"),
     ("rate_limit:\n  interval: 1s\n", 1, "rate_limit: not supported"),
@@ -193,7 +222,9 @@ BAD = [
 
 @pytest.mark.parametrize("text,line,message", BAD, ids=[b[2][:40] for b in BAD])
 def test_bad_files_name_file_line_and_field(tmp_path, pki, password_hash, text, line, message):
-    text = text.format(crt=pki.server_crt, key=pki.server_key, ca=pki.ca, other_key=pki.client_key, hash=password_hash)
+    text = text.format(
+        crt=pki.server_crt, key=pki.server_key, ca=pki.ca, other_key=pki.client_key, hash=password_hash
+    )
     path = write(tmp_path, text)
     with pytest.raises(WebConfigError) as err:
         load(path)
@@ -230,12 +261,18 @@ def test_command_line_check_and_hash(tmp_path, pki):
     assert r.returncode == 0, r.stderr
     hashed = r.stdout.strip()
     assert bcrypt.checkpw(b"s3cret pass", hashed.encode()) and "s3cret" not in r.stdout
-    good = write(tmp_path, f"tls_server_config:\n  cert_file: {pki.server_crt}\n  key_file: {pki.server_key}\n"
-                           f"basic_auth_users:\n  prometheus: {hashed}\n")
+    good = write(
+        tmp_path,
+        f"tls_server_config:\n  cert_file: {pki.server_crt}\n  key_file: {pki.server_key}\n"
+        f"basic_auth_users:\n  prometheus: {hashed}\n",
+    )
     r = subprocess.run(mod + ["check", str(good)], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == f"{good}: OK (TLS, basic auth)"
     bad = tmp_path / "bad.yml"
     bad.write_text("basic_auth_users:\n  prometheus: s3cret pass\n")
     r = subprocess.run(mod + ["check", str(good), str(bad)], capture_output=True, text=True)
-    assert r.returncode == 1 and f"web config {bad}:2: basic_auth_users.prometheus: not a bcrypt hash" in r.stderr
+    assert (
+        r.returncode == 1
+        and f"web config {bad}:2: basic_auth_users.prometheus: not a bcrypt hash" in r.stderr
+    )
     assert "s3cret" not in r.stderr

@@ -29,7 +29,9 @@ leaves = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["TLS12", "TLS13", "RequireAndVerifyClientCert", HASH, "/nonexistent", "deny"]),
 )
-documents = st.recursive(leaves, lambda c: st.lists(c, max_size=4) | st.dictionaries(keys, c, max_size=4), max_leaves=12)
+documents = st.recursive(
+    leaves, lambda c: st.lists(c, max_size=4) | st.dictionaries(keys, c, max_size=4), max_leaves=12
+)
 
 
 def _check(path):
@@ -63,7 +65,9 @@ def test_arbitrary_text_loads_or_fails_cleanly(tmp_path, text):
     header=st.one_of(
         st.none(),
         st.text(max_size=80),
-        st.builds(lambda s, b: f"{s} {b}", st.sampled_from(["Basic", "basic", "Bearer", ""]), st.text(max_size=60)),
+        st.builds(
+            lambda s, b: f"{s} {b}", st.sampled_from(["Basic", "basic", "Bearer", ""]), st.text(max_size=60)
+        ),
         st.binary(max_size=90).map(lambda b: "Basic " + __import__("base64").b64encode(b).decode()),
     )
 )

@@ -30,14 +30,16 @@ def _name(cn: str) -> x509.Name:
 
 def _write_key(key, path: Path) -> None:
     path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     path.chmod(0o600)
 
 
 def _ca(cn: str, folder: Path):
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
@@ -59,7 +61,7 @@ def _ca(cn: str, folder: Path):
 
 def _leaf(cn: str, sans: list[x509.GeneralName], usage, ca_key, ca_cert, folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
@@ -115,9 +117,15 @@ def pki(tmp_path_factory) -> PKI:
         ca_cert,
         d,
     )
-    client = _leaf("client", [x509.DNSName("prometheus.test")], ExtendedKeyUsageOID.CLIENT_AUTH, ca_key, ca_cert, d)
-    other = _leaf("other", [x509.DNSName("intruder.test")], ExtendedKeyUsageOID.CLIENT_AUTH, ca_key, ca_cert, d)
-    rogue = _leaf("rogue", [x509.DNSName("prometheus.test")], ExtendedKeyUsageOID.CLIENT_AUTH, rogue_key, rogue_cert, d)
+    client = _leaf(
+        "client", [x509.DNSName("prometheus.test")], ExtendedKeyUsageOID.CLIENT_AUTH, ca_key, ca_cert, d
+    )
+    other = _leaf(
+        "other", [x509.DNSName("intruder.test")], ExtendedKeyUsageOID.CLIENT_AUTH, ca_key, ca_cert, d
+    )
+    rogue = _leaf(
+        "rogue", [x509.DNSName("prometheus.test")], ExtendedKeyUsageOID.CLIENT_AUTH, rogue_key, rogue_cert, d
+    )
     return PKI(d, d / "test-ca.crt", *server, *client, *other, d / "rogue-ca.crt", *rogue)
 
 

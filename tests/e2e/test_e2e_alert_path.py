@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, require_programs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm, pytest.mark.prometheus, pytest.mark.timeout(420)]
@@ -42,7 +41,10 @@ def scenario(gpus: int, faults: list[dict], uuid_prefix: str) -> str:
     doc = {
         "description": "gpuwatch e2e test scenario",
         "gpus": [
-            {"uuid": f"GPU-{uuid_prefix}{i:04x}-0000-4000-8000-{i:012x}", "values": {"temperature": 45, "utilization": 0.5}}
+            {
+                "uuid": f"GPU-{uuid_prefix}{i:04x}-0000-4000-8000-{i:012x}",
+                "values": {"temperature": 45, "utilization": 0.5},
+            }
             for i in range(gpus)
         ],
         "faults": faults,
@@ -74,10 +76,21 @@ class Run:
     def expect(self, alertname: str, status: str, timeout: float, since: float = 0.0, **labels):
         event = self.hook.wait_for(alertname, status=status, timeout=timeout, since=since, **labels)
         if event is None:
-            seen = [(e.alertname, e.status, {k: v for k, v in e.labels.items() if k in ("node", "gpu", "instance")})
-                    for e in self.hook.events()]
-            firing = [(a["labels"]["alertname"], a["state"], a["labels"].get("node")) for a in self.stack.prometheus.alerts()]
-            pytest.fail(f"no {status} {alertname} {labels} within {timeout:.0f}s\nwebhook got: {seen}\nPrometheus alerts: {firing}")
+            seen = [
+                (
+                    e.alertname,
+                    e.status,
+                    {k: v for k, v in e.labels.items() if k in ("node", "gpu", "instance")},
+                )
+                for e in self.hook.events()
+            ]
+            firing = [
+                (a["labels"]["alertname"], a["state"], a["labels"].get("node"))
+                for a in self.stack.prometheus.alerts()
+            ]
+            pytest.fail(
+                f"no {status} {alertname} {labels} within {timeout:.0f}s\nwebhook got: {seen}\nPrometheus alerts: {firing}"
+            )
         return event
 
     def record(self, alertname: str, status: str, fault_time: float, event) -> None:
@@ -101,7 +114,9 @@ def amtool_receiver(amtool: str, config: Path, labels: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, pytestconfig):
-    progs = require_programs("prometheus", "prometheus-alertmanager", "amtool", "slurmctld", "slurmd", "munged", "scontrol")
+    progs = require_programs(
+        "prometheus", "prometheus-alertmanager", "amtool", "slurmctld", "slurmd", "munged", "scontrol"
+    )
     from gpuwatch.localstack.slurm import SlurmLab
     from gpuwatch.localstack.stack import GpuNode, LocalStack, fast_overlay
 
@@ -113,13 +128,42 @@ def run(tmp_path_factory, pytestconfig):
         lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", "e2e-train"], user="nobody")
         lab.sbatch(["-p", "gpu", "--gres=gpu:2", "-J", "e2e-waits"], user="nobody")
         a = workdir / "node-a.yml"
-        a.write_text(scenario(2, [{"kind": "overheat", "gpu": 0, "temperature": HOT, "at": A_OVERHEAT[0], "until": A_OVERHEAT[1]}], "aaaa"))
+        a.write_text(
+            scenario(
+                2,
+                [
+                    {
+                        "kind": "overheat",
+                        "gpu": 0,
+                        "temperature": HOT,
+                        "at": A_OVERHEAT[0],
+                        "until": A_OVERHEAT[1],
+                    }
+                ],
+                "aaaa",
+            )
+        )
         b = workdir / "node-b.yml"
-        b.write_text(scenario(2, [
-            {"kind": "overheat", "gpu": 0, "temperature": HOT, "at": B_OVERHEAT[0], "until": B_OVERHEAT[1]},
-            {"kind": "xid", "gpu": 1, "xid": 79, "at": B_LOST[0], "until": B_LOST[1]},
-        ], "bbbb"))
-        nodes = [GpuNode(node=lab.node, scenario=a, pod="pod-a"), GpuNode(node=NODE_B, scenario=b, pod="pod-b")]
+        b.write_text(
+            scenario(
+                2,
+                [
+                    {
+                        "kind": "overheat",
+                        "gpu": 0,
+                        "temperature": HOT,
+                        "at": B_OVERHEAT[0],
+                        "until": B_OVERHEAT[1],
+                    },
+                    {"kind": "xid", "gpu": 1, "xid": 79, "at": B_LOST[0], "until": B_LOST[1]},
+                ],
+                "bbbb",
+            )
+        )
+        nodes = [
+            GpuNode(node=lab.node, scenario=a, pod="pod-a"),
+            GpuNode(node=NODE_B, scenario=b, pod="pod-b"),
+        ]
         stack = LocalStack(workdir / "stack", gpu_nodes=nodes, slurm_env=lab.env, overlay=fast_overlay())
         started = time.time()
         stack.start()
@@ -131,7 +175,14 @@ def run(tmp_path_factory, pytestconfig):
                 for rule in group["rules"]:
                     if "alert" in rule:
                         rules.setdefault(rule["alert"], []).append(rule)
-        r = Run(stack=stack, lab=lab, workdir=workdir, exporters_started=exporters_started, started=started, rules=rules)
+        r = Run(
+            stack=stack,
+            lab=lab,
+            workdir=workdir,
+            exporters_started=exporters_started,
+            started=started,
+            rules=rules,
+        )
         r.faults["amtool"] = progs["amtool"]
         yield r
     finally:
@@ -163,7 +214,9 @@ def print_latencies(r: Run, pytestconfig) -> None:
 def check_labels_and_route(r: Run, event) -> None:
     """Every alert carries severity and component as its rule says; the webhook it reached is the
     receiver Alertmanager's routing picks for its labels (amtool routes test on the same config)."""
-    declared = {(rule["labels"]["severity"], rule["labels"]["component"]) for rule in r.rules[event.alertname]}
+    declared = {
+        (rule["labels"]["severity"], rule["labels"]["component"]) for rule in r.rules[event.alertname]
+    }
     assert (event.labels["severity"], event.labels["component"]) in declared, (event.labels, declared)
     assert event.labels["severity"] in ("critical", "warning", "info")
     config = r.stack.generated / "alertmanager" / "alertmanager.yml"
@@ -180,7 +233,9 @@ def test_every_target_is_scraped(run):
     jobs = {t["labels"]["job"] for t in run.stack.prometheus.targets()}
     assert jobs == {"prometheus", "alertmanager", "gpuwatch-gpu", "gpuwatch-slurm"}
     # GPU and Slurm series meet on `node`: the Slurm exporter's own label and the GPU target label.
-    query = f'gpuwatch_gpu_temperature_celsius{{node="{run.lab.node}"}} and on(node) gpuwatch_slurm_node_state'
+    query = (
+        f'gpuwatch_gpu_temperature_celsius{{node="{run.lab.node}"}} and on(node) gpuwatch_slurm_node_state'
+    )
     deadline = time.time() + 15
     while not (joined := run.stack.prometheus.query(query)["result"]) and time.time() < deadline:
         time.sleep(0.5)
@@ -224,15 +279,25 @@ def test_node_down_inhibits_its_gpu_warnings(run):
     prom, am = run.stack.prometheus, run.stack.alertmanager
     deadline = time.time() + 90
     while time.time() < deadline:
-        active = [a for a in am.alerts() if a["labels"].get("alertname") == "GpuTemperatureHigh" and a["labels"].get("node") == node]
+        active = [
+            a
+            for a in am.alerts()
+            if a["labels"].get("alertname") == "GpuTemperatureHigh" and a["labels"].get("node") == node
+        ]
         if active:
             break
         time.sleep(0.5)
     else:
         pytest.fail(f"GpuTemperatureHigh for {node} never reached Alertmanager; Prometheus: {prom.alerts()}")
     time.sleep(3)  # several group intervals: a notification would have gone out by now
-    active = [a for a in am.alerts() if a["labels"].get("alertname") == "GpuTemperatureHigh" and a["labels"].get("node") == node]
-    assert active and all(a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"] for a in active), active
+    active = [
+        a
+        for a in am.alerts()
+        if a["labels"].get("alertname") == "GpuTemperatureHigh" and a["labels"].get("node") == node
+    ]
+    assert active and all(
+        a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"] for a in active
+    ), active
     assert not run.hook.find("GpuTemperatureHigh", node=node), "an inhibited alert was notified"
     # Bring the node back: the inhibition lifts and the warning goes out.
     t0 = time.time()
@@ -248,7 +313,9 @@ def test_gpu_faults_resolve_when_they_end(run):
     for name, gpu, end in (("GpuTemperatureHigh", "0", B_OVERHEAT[1]), ("GpuLost", "1", B_LOST[1])):
         event = run.expect(name, "resolved", 120, node=NODE_B, gpu=gpu)
         run.record(name, "resolved", run.at(end), event)
-        assert event.receiver == amtool_receiver(run.faults["amtool"], run.stack.generated / "alertmanager" / "alertmanager.yml", event.labels)
+        assert event.receiver == amtool_receiver(
+            run.faults["amtool"], run.stack.generated / "alertmanager" / "alertmanager.yml", event.labels
+        )
     event = run.expect("GpuXidError", "resolved", 180, node=NODE_B, gpu="1")
     run.record("GpuXidError", "resolved", run.at(B_XID_AT), event)
 

@@ -12,11 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from faultkit import Scraper, parse, scrape, threads_of, value, wait_metrics  # noqa: E402
-from load import exporter_process, wait_http  # noqa: E402
+from faultkit import Scraper, parse, scrape, threads_of, value, wait_metrics
+from load import exporter_process, wait_http
 
 GPUS = """\
 description: fault test
@@ -52,13 +50,21 @@ def start(tmp_path, path: Path, *extra: str):
 
     port = _free_port()
     argv = [
-        sys.executable, "-m", "gpuwatch.exporters.gpu",
-        "--web.listen-address", f"127.0.0.1:{port}",
-        "--nvml.scenario", str(path),
-        "--collect.interval", "0.25s",
-        "--collect.max-age", "2s",
-        "--nvml.init-retry-min", "0.2s",
-        "--nvml.init-retry-max", "0.5s",
+        sys.executable,
+        "-m",
+        "gpuwatch.exporters.gpu",
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        "--nvml.scenario",
+        str(path),
+        "--collect.interval",
+        "0.25s",
+        "--collect.max-age",
+        "2s",
+        "--nvml.init-retry-min",
+        "0.2s",
+        "--nvml.init-retry-max",
+        "0.5s",
         *extra,
     ]
     return port, exporter_process(argv)
@@ -68,7 +74,9 @@ def assert_scrapes_unaffected(scraper: Scraper) -> None:
     log = scraper.log
     assert log.failures == [], log.failures[:5]
     assert log.ok >= 10, log.ok
-    assert log.max_latency < 1.5, f"slowest scrape {log.max_latency:.2f} s"  # generous for a loaded CI machine
+    assert log.max_latency < 1.5, (
+        f"slowest scrape {log.max_latency:.2f} s"
+    )  # generous for a loaded CI machine
 
 
 def test_gpu_lost_mid_run_then_back(tmp_path):
@@ -79,12 +87,16 @@ def test_gpu_lost_mid_run_then_back(tmp_path):
         with Scraper(port) as scraper:
             m = wait_metrics(port, lambda m: value(m, "gpuwatch_gpu_up", gpu="1") == 1, 10, "both GPUs up")
             threads_before = threads_of(exp.pid)
-            m = wait_metrics(port, lambda m: value(m, "gpuwatch_gpu_up", gpu="1") == 0, 10, "GPU 1 reported down")
+            m = wait_metrics(
+                port, lambda m: value(m, "gpuwatch_gpu_up", gpu="1") == 0, 10, "GPU 1 reported down"
+            )
             # the other GPU and NVML itself are unaffected; the error is counted
             assert value(m, "gpuwatch_gpu_up", gpu="0") == 1
             assert value(m, "gpuwatch_nvml_up") == 1
             assert value(m, "gpuwatch_gpu_temperature_celsius", gpu="0") == 60
-            m = wait_metrics(port, lambda m: value(m, "gpuwatch_gpu_up", gpu="1") == 1, 15, "GPU 1 back by itself")
+            m = wait_metrics(
+                port, lambda m: value(m, "gpuwatch_gpu_up", gpu="1") == 1, 15, "GPU 1 back by itself"
+            )
             assert (value(m, "gpuwatch_nvml_errors_total", error="GpuIsLost") or 0) >= 1
             assert value(m, "gpuwatch_gpu_temperature_celsius", gpu="1") == 60
             time.sleep(1)
@@ -104,7 +116,12 @@ def test_nvml_init_failing_then_recovering(tmp_path):
             m = parse(body)
             assert status == 200 and value(m, "gpuwatch_nvml_up") == 0, body.decode()[:2000]
             assert value(m, "gpuwatch_gpu_up", gpu="0") in (None, 0)
-            m = wait_metrics(port, lambda m: (value(m, "gpuwatch_nvml_errors_total", error="DriverNotLoaded") or 0) >= 2, 5, "retries counted")
+            m = wait_metrics(
+                port,
+                lambda m: (value(m, "gpuwatch_nvml_errors_total", error="DriverNotLoaded") or 0) >= 2,
+                5,
+                "retries counted",
+            )
             m = wait_metrics(
                 port,
                 lambda m: value(m, "gpuwatch_nvml_up") == 1 and value(m, "gpuwatch_gpu_up", gpu="1") == 1,
@@ -123,17 +140,28 @@ def test_xid_storm_of_10000_events_counted_exactly(tmp_path):
     path = scenario(
         tmp_path,
         2,
-        ["{kind: xid, gpu: 0, at: 3, xid: 13, count: 10000}", "{kind: xid, gpu: 0, at: 3.5, xid: 31, count: 7}"],
+        [
+            "{kind: xid, gpu: 0, at: 3, xid: 13, count: 10000}",
+            "{kind: xid, gpu: 0, at: 3.5, xid: 31, count: 7}",
+        ],
     )
     port, ctx = start(tmp_path, path)
     with ctx as exp:
         wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
         with Scraper(port, interval=0.1) as scraper:
-            m = wait_metrics(port, lambda m: value(m, "gpuwatch_gpu_xid_events_total", gpu="1") is not None, 10, "per-GPU XID totals exist")
+            m = wait_metrics(
+                port,
+                lambda m: value(m, "gpuwatch_gpu_xid_events_total", gpu="1") is not None,
+                10,
+                "per-GPU XID totals exist",
+            )
             # the per-GPU total exists from start-up at 0 (so rate() sees the first event)
             assert value(m, "gpuwatch_gpu_xid_events_total", gpu="0") == 0
             m = wait_metrics(
-                port, lambda m: value(m, "gpuwatch_gpu_xid_events_total", gpu="0") == 10007, 30, "all 10,007 events counted"
+                port,
+                lambda m: value(m, "gpuwatch_gpu_xid_events_total", gpu="0") == 10007,
+                30,
+                "all 10,007 events counted",
             )
             time.sleep(2)  # nothing more arrives: no double counting
             m = parse(scrape(port)[1])

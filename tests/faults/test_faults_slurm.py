@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from conftest import require_programs  # noqa: E402
-from faultkit import Scraper, children_of, parse, scrape, threads_of, value, wait_metrics, zombies_of  # noqa: E402
-from load import _free_port, exporter_process, wait_http  # noqa: E402
+from conftest import require_programs
+from faultkit import Scraper, children_of, parse, scrape, threads_of, value, wait_metrics, zombies_of
+from load import _free_port, exporter_process, wait_http
 
 pytestmark = pytest.mark.slurm
 
@@ -81,9 +81,11 @@ class Running:
         return wait_metrics(self.port, pred, timeout, what)
 
     def healthy(self, m) -> bool:
-        return value(m, "gpuwatch_slurm_up") == 1 and all(
-            value(m, "gpuwatch_slurm_collector_success", collector=c) == 1 for c in COLLECTORS
-        ) and sum(v for (n, ls), v in m.items() if n == "gpuwatch_slurm_jobs") >= JOBS
+        return (
+            value(m, "gpuwatch_slurm_up") == 1
+            and all(value(m, "gpuwatch_slurm_collector_success", collector=c) == 1 for c in COLLECTORS)
+            and sum(v for (n, ls), v in m.items() if n == "gpuwatch_slurm_jobs") >= JOBS
+        )
 
 
 @pytest.fixture
@@ -92,8 +94,15 @@ def exporter(lab, wrappers):
     port = _free_port()
     exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
     argv = [
-        str(exe), "--web.listen-address", f"127.0.0.1:{port}", "--slurm.poll-interval", str(POLL),
-        "--slurm.timeout", str(TIMEOUT), "--slurm.bin-dir", str(wrappers),
+        str(exe),
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        "--slurm.poll-interval",
+        str(POLL),
+        "--slurm.timeout",
+        str(TIMEOUT),
+        "--slurm.bin-dir",
+        str(wrappers),
     ]
     with exporter_process(argv, env=lab.env) as exp:
         wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
@@ -119,7 +128,9 @@ def recovered_without_leaks(run: Running) -> dict:
 def assert_served(scraper: Scraper) -> None:
     assert scraper.log.failures == [], scraper.log.failures[:5]
     assert scraper.log.ok >= 5
-    assert scraper.log.max_latency < 1.5, f"slowest scrape {scraper.log.max_latency:.2f} s"  # a stall would be >= the 2 s command timeout
+    assert scraper.log.max_latency < 1.5, (
+        f"slowest scrape {scraper.log.max_latency:.2f} s"
+    )  # a stall would be >= the 2 s command timeout
 
 
 def test_slurmctld_stopped(lab, exporter):
@@ -170,7 +181,9 @@ def test_slurm_binary_missing(lab, exporter, wrappers):
     with Scraper(exporter.port) as scraper:
         (wrappers / "sdiag").unlink()
         m = exporter.wait(
-            lambda m: value(m, "gpuwatch_slurm_collector_success", collector="scheduler") == 0, 10, "scheduler failing"
+            lambda m: value(m, "gpuwatch_slurm_collector_success", collector="scheduler") == 0,
+            10,
+            "scheduler failing",
         )
         # the rest of the scrape still comes out: slurmctld answers, the other collectors work
         assert value(m, "gpuwatch_slurm_up") == 1
@@ -179,7 +192,9 @@ def test_slurm_binary_missing(lab, exporter, wrappers):
         before = value(m, "gpuwatch_slurm_collector_errors_total", collector="scheduler", kind="command")
         time.sleep(4 * POLL)
         m = parse(scrape(exporter.port)[1])
-        assert value(m, "gpuwatch_slurm_collector_errors_total", collector="scheduler", kind="command") > before
+        assert (
+            value(m, "gpuwatch_slurm_collector_errors_total", collector="scheduler", kind="command") > before
+        )
         # one log line for the failure, not one per cycle
         assert exporter.exp.log().count("sdiag not found") == 1, exporter.exp.log()
 
@@ -199,10 +214,16 @@ def test_output_truncated_mid_line(lab, exporter, wrappers):
     bad0 = value(full, "gpuwatch_slurm_bad_lines_total", command="squeue") or 0
     with Scraper(exporter.port) as scraper:
         # exit status 0, last row cut in the middle (as from a client killed by a pipe or a full disk)
-        wrap(wrappers, "squeue", 'out=$(REAL "$@"); n=$(printf %s "$out" | head -n 1 | wc -c); printf %s "$out" | head -c $((n + n / 2))\n')
+        wrap(
+            wrappers,
+            "squeue",
+            'out=$(REAL "$@"); n=$(printf %s "$out" | head -n 1 | wc -c); printf %s "$out" | head -c $((n + n / 2))\n',
+        )
         m = exporter.wait(
-            lambda m: (value(m, "gpuwatch_slurm_bad_lines_total", command="squeue") or 0) > bad0
-            or value(m, "gpuwatch_slurm_collector_success", collector="jobs") == 0,
+            lambda m: (
+                (value(m, "gpuwatch_slurm_bad_lines_total", command="squeue") or 0) > bad0
+                or value(m, "gpuwatch_slurm_collector_success", collector="jobs") == 0
+            ),
             10,
             "the cut row counted as a bad line (or the collector failed)",
         )
@@ -210,10 +231,12 @@ def test_output_truncated_mid_line(lab, exporter, wrappers):
         assert jobs_cut <= jobs_full, "truncated output must not invent jobs"
         # truncated and a failing exit status: the collector fails, the rest still comes out
         wrap(wrappers, "squeue", 'REAL "$@" | head -c 70; exit 1\n')
-        m = exporter.wait(lambda m: value(m, "gpuwatch_slurm_collector_success", collector="jobs") == 0, 10, "jobs failing")
+        m = exporter.wait(
+            lambda m: value(m, "gpuwatch_slurm_collector_success", collector="jobs") == 0, 10, "jobs failing"
+        )
         assert value(m, "gpuwatch_slurm_collector_success", collector="scheduler") == 1
         # garbage instead of output
-        wrap(wrappers, "squeue", 'head -c 3000 /dev/urandom; echo\n')
+        wrap(wrappers, "squeue", "head -c 3000 /dev/urandom; echo\n")
         time.sleep(4 * POLL)
         exporter.exp.check_alive()
         wrap(wrappers, "squeue")

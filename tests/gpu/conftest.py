@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,9 @@ def make_exporter(clock, tmp_path):
         sim.load(path, clock=clock)
         kw.setdefault("threaded", False)
         kw.setdefault("clock", clock)
-        exp = GpuExporter(lambda: sim, collectors, options or Options(proc_root=str(tmp_path / "noproc")), **kw)
+        exp = GpuExporter(
+            lambda: sim, collectors, options or Options(proc_root=str(tmp_path / "noproc")), **kw
+        )
         made.append(exp)
         return exp
 

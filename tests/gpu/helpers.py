@@ -62,8 +62,18 @@ class ExporterProcess:
     def __init__(self, args: list[str], env: dict | None = None, cwd: str | None = None):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gpuwatch.exporters.gpu", "--web.listen-address", f"127.0.0.1:{self.port}", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+            [
+                sys.executable,
+                "-m",
+                "gpuwatch.exporters.gpu",
+                "--web.listen-address",
+                f"127.0.0.1:{self.port}",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
         )
 
     def get(self, path: str = "/metrics", timeout: float = 10.0) -> tuple[int, bytes]:

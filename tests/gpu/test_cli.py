@@ -14,8 +14,16 @@ from .helpers import value
 
 def test_serves_packaged_scenario_and_passes_promtool(exporter_process):
     promtool = require_programs("promtool")["promtool"]
-    p = exporter_process(["--nvml.scenario", str(packaged("default")), "--collector.pcie_throughput", "--no-collector.media",
-                          "--web.telemetry-path", "/gpu-metrics"])
+    p = exporter_process(
+        [
+            "--nvml.scenario",
+            str(packaged("default")),
+            "--collector.pcie_throughput",
+            "--no-collector.media",
+            "--web.telemetry-path",
+            "/gpu-metrics",
+        ]
+    )
     status, body = p.get("/gpu-metrics")
     assert status == 200
     res = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
@@ -45,7 +53,12 @@ def test_demo_node_b_loses_gpu_on_time(exporter_process, tmp_path):
 
 
 def run(*args, timeout=30):
-    return subprocess.run([sys.executable, "-m", "gpuwatch.exporters.gpu", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "gpuwatch.exporters.gpu", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_bad_scenario_exits_2_naming_file_and_line(tmp_path):

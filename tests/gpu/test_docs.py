@@ -27,8 +27,12 @@ def test_every_metric_documented():
 
 def test_every_flag_and_collector_documented():
     doc = section()
-    flags = [o for a in build_parser()._actions for o in a.option_strings if o.startswith("--") and o != "--help"]
-    missing = [f for f in flags if not f.startswith(("--collector.", "--no-collector.")) and f"`{f}" not in doc]
+    flags = [
+        o for a in build_parser()._actions for o in a.option_strings if o.startswith("--") and o != "--help"
+    ]
+    missing = [
+        f for f in flags if not f.startswith(("--collector.", "--no-collector.")) and f"`{f}" not in doc
+    ]
     assert not missing, missing
     assert [n for n in COLLECTORS.specs if f"| `{n}` |" not in doc] == []
 

@@ -45,7 +45,9 @@ def test_gpu_error_isolated_to_that_gpu(make_exporter, clock, error):
     assert value(m, "gpuwatch_gpu_up", gpu="0") == 1
     assert value(m, "gpuwatch_gpu_temperature_celsius", gpu="0") == 50
     assert value(m, "gpuwatch_nvml_errors_total", error=error) >= 1
-    assert all(v == 1 for v in series(m, "gpuwatch_gpu_collector_success").values()), "a lost GPU is not a collector failure"
+    assert all(v == 1 for v in series(m, "gpuwatch_gpu_collector_success").values()), (
+        "a lost GPU is not a collector failure"
+    )
 
     clock.t = 21
     exp.collect_once()
@@ -80,15 +82,30 @@ def test_not_supported_is_absent_and_not_asked_again(make_exporter, clock):
         exp.collect_once()
         clock.advance(2)
     m = scrape(exp)
-    for name in ("gpuwatch_gpu_fan_speed_ratio", "gpuwatch_gpu_memory_temperature_celsius", "gpuwatch_gpu_ecc_errors_total",
-                 "gpuwatch_gpu_power_watts", "gpuwatch_gpu_energy_joules_total", "gpuwatch_gpu_nvlink_active",
-                 "gpuwatch_gpu_mig_enabled", "gpuwatch_gpu_utilization_ratio", "gpuwatch_gpu_sm_clock_hertz"):
+    for name in (
+        "gpuwatch_gpu_fan_speed_ratio",
+        "gpuwatch_gpu_memory_temperature_celsius",
+        "gpuwatch_gpu_ecc_errors_total",
+        "gpuwatch_gpu_power_watts",
+        "gpuwatch_gpu_energy_joules_total",
+        "gpuwatch_gpu_nvlink_active",
+        "gpuwatch_gpu_mig_enabled",
+        "gpuwatch_gpu_utilization_ratio",
+        "gpuwatch_gpu_sm_clock_hertz",
+    ):
         assert not series(m, name), f"{name} must be absent, not 0"
     assert value(m, "gpuwatch_gpu_temperature_celsius", gpu="0") == 35  # supported fields still there
     assert value(m, "gpuwatch_gpu_up", gpu="0") == 1
     calls = sim.simulator().calls
-    for fn in ("nvmlDeviceGetFanSpeed", "nvmlDeviceGetTotalEccErrors", "nvmlDeviceGetPowerUsage", "nvmlDeviceGetNvLinkState",
-               "nvmlDeviceGetMigMode", "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetFieldValues"):
+    for fn in (
+        "nvmlDeviceGetFanSpeed",
+        "nvmlDeviceGetTotalEccErrors",
+        "nvmlDeviceGetPowerUsage",
+        "nvmlDeviceGetNvLinkState",
+        "nvmlDeviceGetMigMode",
+        "nvmlDeviceGetUtilizationRates",
+        "nvmlDeviceGetFieldValues",
+    ):
         assert calls[(fn, 0)] == 1, f"{fn} asked {calls[(fn, 0)]} times in 4 cycles"
     assert calls[("nvmlDeviceGetTemperature", 0)] == 4
     assert value(m, "gpuwatch_nvml_errors_total", error="NotSupported") is None  # not an error
@@ -109,7 +126,11 @@ def test_not_supported_memory_remembered_again_after_reinit(make_exporter, clock
 
 @pytest.mark.parametrize("error", ["DriverNotLoaded", "LibraryNotFound", "Unknown"])
 def test_init_failing_then_recovering_with_backoff(make_exporter, clock, error):
-    exp = make_exporter(TWO_GPUS + f"  - {{kind: nvml_init_failure, at: 0, until: 20, error: {error}}}\n", retry_min=1, retry_max=8)
+    exp = make_exporter(
+        TWO_GPUS + f"  - {{kind: nvml_init_failure, at: 0, until: 20, error: {error}}}\n",
+        retry_min=1,
+        retry_max=8,
+    )
     attempts = []
     while clock.t < 30:
         exp.collect_once()
@@ -128,7 +149,9 @@ def test_init_failing_then_recovering_with_backoff(make_exporter, clock, error):
 
 
 def test_driver_unloaded_while_running(make_exporter, clock):
-    exp = make_exporter(TWO_GPUS + "  - {kind: nvml_init_failure, at: 10, until: 15}\n", retry_min=1, retry_max=2)
+    exp = make_exporter(
+        TWO_GPUS + "  - {kind: nvml_init_failure, at: 10, until: 15}\n", retry_min=1, retry_max=2
+    )
     exp.collect_once()
     clock.t = 11
     exp.collect_once()
@@ -143,7 +166,10 @@ def test_driver_unloaded_while_running(make_exporter, clock):
         exp.collect_once()
     m = scrape(exp)
     assert value(m, "gpuwatch_nvml_up") == 1
-    assert value(m, "gpuwatch_gpu_up", gpu="0") == 1 and value(m, "gpuwatch_gpu_temperature_celsius", gpu="0") == 50
+    assert (
+        value(m, "gpuwatch_gpu_up", gpu="0") == 1
+        and value(m, "gpuwatch_gpu_temperature_celsius", gpu="0") == 50
+    )
 
 
 def test_collector_bug_fails_only_that_collector(make_exporter, clock, monkeypatch):
@@ -167,7 +193,9 @@ def test_hung_gpu_goes_stale_and_scrapes_stay_fast(tmp_path):
     path = tmp_path / "hang.yaml"
     path.write_text(TWO_GPUS + "  - {kind: hang, gpu: 1, at: 0.5, until: 3, delay: 2.5}\n")
     sim.load(path)
-    exp = GpuExporter(lambda: sim, ["thermal", "utilization"], Options(proc_root=str(tmp_path)), interval=0.1, max_age=0.6)
+    exp = GpuExporter(
+        lambda: sim, ["thermal", "utilization"], Options(proc_root=str(tmp_path)), interval=0.1, max_age=0.6
+    )
     exp.start()
     try:
         deadline = time.monotonic() + 5
@@ -191,15 +219,15 @@ def test_hung_gpu_goes_stale_and_scrapes_stay_fast(tmp_path):
         exp.stop()
 
 
-
-
 def test_nvml_library_missing_serves_nvml_up_0(exporter_process):
     """The real nvidia-ml-py without libnvidia-ml.so (no driver on this machine)."""
     import ctypes.util
 
     if ctypes.util.find_library("nvidia-ml"):
         pytest.skip("this machine has libnvidia-ml: the real-driver path is covered by the device check")
-    p = exporter_process(["--nvml.init-retry-min", "100ms", "--nvml.init-retry-max", "200ms", "--collect.interval", "100ms"])
+    p = exporter_process(
+        ["--nvml.init-retry-min", "100ms", "--nvml.init-retry-max", "200ms", "--collect.interval", "100ms"]
+    )
     m = p.wait_for(lambda m: (value(m, "gpuwatch_nvml_errors_total", error="LibraryNotFound") or 0) >= 3)
     assert value(m, "gpuwatch_nvml_up") == 0
     assert not series(m, "gpuwatch_gpu_up")
@@ -215,7 +243,10 @@ def test_pynvml_module_missing(exporter_process, tmp_path):
     shim.mkdir()
     (shim / "pynvml.py").write_text("raise ImportError('nvidia-ml-py is not installed')\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shim)] + sys.path))
-    p = exporter_process(["--nvml.init-retry-min", "100ms", "--nvml.init-retry-max", "100ms", "--collect.interval", "100ms"], env=env)
+    p = exporter_process(
+        ["--nvml.init-retry-min", "100ms", "--nvml.init-retry-max", "100ms", "--collect.interval", "100ms"],
+        env=env,
+    )
     m = p.wait_for(lambda m: (value(m, "gpuwatch_nvml_errors_total", error="ModuleNotFound") or 0) >= 2)
     assert value(m, "gpuwatch_nvml_up") == 0
     assert p.stop() == 0
@@ -239,8 +270,12 @@ def test_another_pynvml_first_on_the_path_is_used(exporter_process, tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shim)] + sys.path))
     p = exporter_process(["--collect.interval", "100ms"], env=env)
     # nvml_up turns 1 at init, before the GPU readers' first reads land: wait for a reading
-    m = p.wait_for(lambda m: value(m, "gpuwatch_nvml_up") == 1
-                   and value(m, "gpuwatch_gpu_utilization_ratio", gpu="1") is not None)
+    m = p.wait_for(
+        lambda m: (
+            value(m, "gpuwatch_nvml_up") == 1
+            and value(m, "gpuwatch_gpu_utilization_ratio", gpu="1") is not None
+        )
+    )
     assert value(m, "gpuwatch_gpu_utilization_ratio", gpu="1") == 0.7
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 
+from conftest import require_programs
+
 from gpuwatch.exporters.gpu import metrics
 from gpuwatch.exporters.gpu.collectors import COLLECTORS
 from gpuwatch.exporters.gpu.collectors.base import Options
 
-from conftest import require_programs
 from .helpers import GPU_FIXTURES, parse_metrics, value
 
 # Durations measure this machine, not the scenario: left out of the comparison.
@@ -16,7 +17,11 @@ VOLATILE = ("gpuwatch_gpu_collector_duration_seconds", "gpuwatch_gpu_read_durati
 
 
 def stable(body: bytes) -> str:
-    return "".join(line + "\n" for line in body.decode().splitlines() if not line.startswith(VOLATILE) and not any(f" {v} " in line for v in VOLATILE))
+    return "".join(
+        line + "\n"
+        for line in body.decode().splitlines()
+        if not line.startswith(VOLATILE) and not any(f" {v} " in line for v in VOLATILE)
+    )
 
 
 def golden_exporter(make_exporter, clock):
@@ -40,7 +45,9 @@ def test_golden_metrics(make_exporter, clock, update_golden):
     golden = GPU_FIXTURES / "golden.metrics"
     if update_golden:
         golden.write_text(got)
-    assert got == golden.read_text(), "output differs from tests/fixtures/gpu/golden.metrics (pytest tests/gpu --update-golden to accept)"
+    assert got == golden.read_text(), (
+        "output differs from tests/fixtures/gpu/golden.metrics (pytest tests/gpu --update-golden to accept)"
+    )
 
 
 def test_golden_content_is_what_the_scenario_says(make_exporter, clock):
@@ -68,18 +75,36 @@ def test_golden_content_is_what_the_scenario_says(make_exporter, clock):
     assert value(m, "gpuwatch_gpu_retired_pages", cause="double_bit_ecc", **g1) == 1
     assert value(m, "gpuwatch_gpu_remapped_rows_pending", **g1) == 1
     # jobs: cgroup v1 (uid 0 -> root), cgroup v2 (+ environ user), environ fallback, allocation by minor
-    assert value(m, "gpuwatch_gpu_job_info", job_id="1234", **g0) == 1 and value(m, "gpuwatch_gpu_job_info", job_id="1234", user="root", **g0) == 1
+    assert (
+        value(m, "gpuwatch_gpu_job_info", job_id="1234", **g0) == 1
+        and value(m, "gpuwatch_gpu_job_info", job_id="1234", user="root", **g0) == 1
+    )
     assert value(m, "gpuwatch_gpu_job_info", job_id="5678", user="bob", **g0) == 1
     assert value(m, "gpuwatch_gpu_job_memory_used_bytes", job_id="1234", **g0) == 8 * 2**30
     assert value(m, "gpuwatch_gpu_job_info", job_id="91011", user="carol", **g1) == 1
     assert value(m, "gpuwatch_gpu_job_info", job_id="777", user="dave", **g2) == 1
     # NotSupported fields are absent, never 0
-    for name in ("gpuwatch_gpu_fan_speed_ratio", "gpuwatch_gpu_memory_temperature_celsius", "gpuwatch_gpu_sm_occupancy_ratio"):
+    for name in (
+        "gpuwatch_gpu_fan_speed_ratio",
+        "gpuwatch_gpu_memory_temperature_celsius",
+        "gpuwatch_gpu_sm_occupancy_ratio",
+    ):
         assert value(m, name, **g1) is None, name
-    for name in ("gpuwatch_gpu_memory_reserved_bytes", "gpuwatch_gpu_energy_joules_total", "gpuwatch_gpu_remapped_rows_failed",
-                 "gpuwatch_gpu_encoder_utilization_ratio", "gpuwatch_gpu_mig_enabled", "gpuwatch_gpu_clock_event_active",
-                 "gpuwatch_gpu_nvlink_active", "gpuwatch_gpu_pcie_throughput_bytes_per_second"):
-        assert value(m, name, **g2) is None if name != "gpuwatch_gpu_clock_event_active" else not [k for k in m if k[0] == name and ("gpu", "2") in k[1]], name
+    for name in (
+        "gpuwatch_gpu_memory_reserved_bytes",
+        "gpuwatch_gpu_energy_joules_total",
+        "gpuwatch_gpu_remapped_rows_failed",
+        "gpuwatch_gpu_encoder_utilization_ratio",
+        "gpuwatch_gpu_mig_enabled",
+        "gpuwatch_gpu_clock_event_active",
+        "gpuwatch_gpu_nvlink_active",
+        "gpuwatch_gpu_pcie_throughput_bytes_per_second",
+    ):
+        assert (
+            value(m, name, **g2) is None
+            if name != "gpuwatch_gpu_clock_event_active"
+            else not [k for k in m if k[0] == name and ("gpu", "2") in k[1]]
+        ), name
     # v1 memory info on the old GPU still gives used/free/total
     assert value(m, "gpuwatch_gpu_memory_total_bytes", **g2) == 16 * 2**30
 
@@ -92,7 +117,7 @@ def test_every_series_is_declared(make_exporter, clock):
             declared[s] = d
     emitted = {name for name, _ in m}
     assert emitted <= set(declared), f"undeclared: {sorted(emitted - set(declared))}"
-    for (name, labels) in m:
+    for name, labels in m:
         assert {k for k, _ in labels} == set(declared[name].labels), (name, labels)
     # and the golden run covers nearly every declaration
     missing = {d.name for d in metrics.METRICS} - emitted

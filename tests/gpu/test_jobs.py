@@ -49,7 +49,9 @@ def jobs_by_gpu(m) -> dict[str, set[tuple[str, str]]]:
 def test_allocation_from_real_process_environ_joined_by_minor(make_exporter, start_job_process):
     start_job_process(SLURM_JOB_ID="4242", SLURM_JOB_USER="alice", SLURM_JOB_GPUS="5")
     start_job_process(SLURM_JOB_ID="4243", SLURM_JOB_USER="bob", SLURM_JOB_GPUS="4,5", SLURM_STEP_GPUS="4")
-    start_job_process(SLURM_JOB_ID="4244", SLURM_JOB_USER="eve", SLURM_JOB_GPUS="0,1")  # other GPUs of the node
+    start_job_process(
+        SLURM_JOB_ID="4244", SLURM_JOB_USER="eve", SLURM_JOB_GPUS="0,1"
+    )  # other GPUs of the node
     start_job_process(SLURM_JOB_ID="4245", SLURM_JOB_USER="cpuonly")  # no GPUs
     exp = make_exporter(POD_GPUS, ["jobs"], options=Options(proc_root="/proc"))
     exp.collect_once()
@@ -60,7 +62,9 @@ def test_allocation_from_real_process_environ_joined_by_minor(make_exporter, sta
 
 def test_allocation_by_pci_bus_id_and_uuid(make_exporter, start_job_process):
     start_job_process(SLURM_JOB_ID="51", SLURM_JOB_USER="ann", SLURM_JOB_GPUS="0000:9a:00.0")
-    start_job_process(SLURM_JOB_ID="52", SLURM_JOB_USER="ben", SLURM_STEP_GPUS="GPU-55555555-0000-4000-8000-000000000000")
+    start_job_process(
+        SLURM_JOB_ID="52", SLURM_JOB_USER="ben", SLURM_STEP_GPUS="GPU-55555555-0000-4000-8000-000000000000"
+    )
     exp = make_exporter(POD_GPUS, ["jobs"], options=Options(proc_root="/proc"))
     exp.collect_once()
     assert jobs_by_gpu(parse_metrics(exp.render())) == {"0": {("51", "ann")}, "1": {("52", "ben")}}
@@ -80,7 +84,11 @@ def test_job_ends_series_goes(make_exporter, start_job_process):
 def test_nvml_process_resolved_through_real_proc_environ(make_exporter, start_job_process, tmp_path):
     """Bare metal: NVML reports the PID of a job's process; no GPU variables needed."""
     p = start_job_process(SLURM_JOB_ID="7001", SLURM_JOB_USER="carol")
-    exp = make_exporter(POD_GPUS + f"processes:\n  - {{gpu: 1, pid: {p.pid}, memory_used: 3GiB}}\n", ["jobs"], options=Options(proc_root="/proc"))
+    exp = make_exporter(
+        POD_GPUS + f"processes:\n  - {{gpu: 1, pid: {p.pid}, memory_used: 3GiB}}\n",
+        ["jobs"],
+        options=Options(proc_root="/proc"),
+    )
     exp.collect_once()
     m = parse_metrics(exp.render())
     assert jobs_by_gpu(m) == {"1": {("7001", "carol")}}
@@ -99,11 +107,16 @@ def test_nvml_processes_resolved_through_cgroup_fixtures(make_exporter):
     """Bare metal (method b): job 1234 by its cgroup v1 path, 5678 by its cgroup v2 path. PID 1002's
     environ says its job holds GPU 0: on GPU 0 it is trusted, on GPU 1 (NVML listing it there
     means another process with the same PID, as in a container) it is not."""
-    exp = make_exporter(BARE_GPUS + """processes:
+    exp = make_exporter(
+        BARE_GPUS
+        + """processes:
   - {gpu: 0, pid: 1001, memory_used: 1GiB}
   - {gpu: 0, pid: 1002, memory_used: 2GiB}
   - {gpu: 1, pid: 1002, memory_used: 4GiB}
-""", ["jobs"], options=Options(proc_root=str(GPU_FIXTURES / "proc")))
+""",
+        ["jobs"],
+        options=Options(proc_root=str(GPU_FIXTURES / "proc")),
+    )
     exp.collect_once()
     m = parse_metrics(exp.render())
     assert jobs_by_gpu(m) == {"0": {("1234", "root"), ("5678", "bob")}}
@@ -116,8 +129,12 @@ def test_nvml_processes_resolved_through_cgroup_fixtures(make_exporter):
 def test_container_host_pids_count_for_the_only_job(make_exporter, start_job_process):
     """RunPod: NVML's PIDs are host PIDs absent from the pod's /proc; the GPU's one job gets the memory."""
     start_job_process(SLURM_JOB_ID="8001", SLURM_JOB_USER="dan", SLURM_JOB_GPUS="4")
-    exp = make_exporter(POD_GPUS + "processes:\n  - {gpu: 0, pid: 4000000, memory_used: 5GiB}\n  - {gpu: 0, pid: 4000001, memory_used: 1GiB}\n",
-                        ["jobs"], options=Options(proc_root="/proc"))
+    exp = make_exporter(
+        POD_GPUS
+        + "processes:\n  - {gpu: 0, pid: 4000000, memory_used: 5GiB}\n  - {gpu: 0, pid: 4000001, memory_used: 1GiB}\n",
+        ["jobs"],
+        options=Options(proc_root="/proc"),
+    )
     exp.collect_once()
     m = parse_metrics(exp.render())
     assert jobs_by_gpu(m) == {"0": {("8001", "dan")}}
@@ -132,7 +149,9 @@ def test_mapping_dir(make_exporter, tmp_path):
     (d / "00000000:9A:00.0").write_text("9004\n")
     (d / "7").write_text("9999\n")  # a GPU this node does not have
     (d / ".hidden").write_text("9998\n")
-    exp = make_exporter(POD_GPUS, ["jobs"], options=Options(proc_root=str(tmp_path / "noproc"), job_mapping_dir=str(d)))
+    exp = make_exporter(
+        POD_GPUS, ["jobs"], options=Options(proc_root=str(tmp_path / "noproc"), job_mapping_dir=str(d))
+    )
     exp.collect_once()
     m = parse_metrics(exp.render())
     assert jobs_by_gpu(m) == {"0": {("9001", ""), ("9002", "alice"), ("9004", "")}, "1": {("9003", "")}}
@@ -145,19 +164,24 @@ def test_mapping_dir(make_exporter, tmp_path):
     assert value(m, "gpuwatch_gpu_up", gpu="0") == 1
 
 
-@pytest.mark.parametrize("text,want", [
-    ("0,1", ["minor:0", "minor:1"]),
-    ("0-2,6", ["minor:0", "minor:1", "minor:2", "minor:6"]),
-    ("", []),
-    ("GPU-abc", ["uuid:GPU-abc"]),
-    ("0000:3b:00.0", ["bus:00000000:3B:00.0"]),
-    ("x,,7", ["minor:7"]),
-])
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("0,1", ["minor:0", "minor:1"]),
+        ("0-2,6", ["minor:0", "minor:1", "minor:2", "minor:6"]),
+        ("", []),
+        ("GPU-abc", ["uuid:GPU-abc"]),
+        ("0000:3b:00.0", ["bus:00000000:3B:00.0"]),
+        ("x,,7", ["minor:7"]),
+    ],
+)
 def test_parse_gpu_list(text, want):
     assert [f"{r.kind}:{r.value}" for r in J.parse_gpu_list(text)] == want
 
 
-@pytest.mark.parametrize("fixture,job,uid", [("1001", "1234", 0), ("1002", "5678", None), ("1003", None, None)])
+@pytest.mark.parametrize(
+    "fixture,job,uid", [("1001", "1234", 0), ("1002", "5678", None), ("1003", None, None)]
+)
 def test_cgroup_parsing(fixture, job, uid):
     text = (GPU_FIXTURES / "proc" / fixture / "cgroup").read_text()
     assert J.job_from_cgroup(text) == (job, uid)
@@ -187,11 +211,19 @@ def test_host_pid_colliding_with_an_unrelated_local_process(make_exporter, tmp_p
     # local PID 301: a plain shell (no Slurm trace at all)
     write_proc(proc, 301, "0::/user.slice/user-0.slice/session-1.scope\n", b"HOME=/root\0")
     # local PID 302: a step of job 8003 whose GPU is 5 (NVML saw the host PID 302 on GPU 4)
-    write_proc(proc, 302, "0::/system.slice/slurmstepd.scope/job_8003/step_0/user/task_0\n",
-               b"SLURM_JOB_ID=8003\0SLURM_JOB_USER=fay\0SLURM_STEP_GPUS=5\0")
+    write_proc(
+        proc,
+        302,
+        "0::/system.slice/slurmstepd.scope/job_8003/step_0/user/task_0\n",
+        b"SLURM_JOB_ID=8003\0SLURM_JOB_USER=fay\0SLURM_STEP_GPUS=5\0",
+    )
     # local PID 303: a step of job 8004 on GPU 4 itself: plausible, attributed
-    write_proc(proc, 303, "0::/system.slice/slurmstepd.scope/job_8004/step_0/user/task_0\n",
-               b"SLURM_JOB_ID=8004\0SLURM_JOB_USER=gus\0SLURM_JOB_GPUS=4\0")
+    write_proc(
+        proc,
+        303,
+        "0::/system.slice/slurmstepd.scope/job_8004/step_0/user/task_0\n",
+        b"SLURM_JOB_ID=8004\0SLURM_JOB_USER=gus\0SLURM_JOB_GPUS=4\0",
+    )
     for p in (1001, 1003):  # a cgroup v1 job and an environ-only job, neither listing GPUs
         shutil.copytree(GPU_FIXTURES / "proc" / str(p), proc / str(p))
     on4 = ("GPU-44444444-0000-4000-8000-000000000000", 4, "00000000:9A:00.0", frozenset())
@@ -200,14 +232,19 @@ def test_host_pid_colliding_with_an_unrelated_local_process(make_exporter, tmp_p
     assert scanner.pid_job(302, on4) is None  # ...but not one holding GPU 4
     assert scanner.pid_job(300, on4) is None and scanner.pid_job(301, on4) is None
     assert scanner.pid_job(303, on4) == ("8004", "gus")
-    exp = make_exporter(POD_GPUS + """processes:
+    exp = make_exporter(
+        POD_GPUS
+        + """processes:
   - {gpu: 0, pid: 300, memory_used: 1GiB}
   - {gpu: 0, pid: 301, memory_used: 2GiB}
   - {gpu: 0, pid: 302, memory_used: 4GiB}
   - {gpu: 0, pid: 303, memory_used: 8GiB}
   - {gpu: 1, pid: 1001, memory_used: 16GiB}
   - {gpu: 1, pid: 1003, memory_used: 32GiB}
-""", ["jobs"], options=Options(proc_root=str(proc)))
+""",
+        ["jobs"],
+        options=Options(proc_root=str(proc)),
+    )
     exp.collect_once()
     m = parse_metrics(exp.render())
     got = jobs_by_gpu(m)
@@ -225,13 +262,26 @@ def test_mig_uuids_map_to_their_parent_gpu(make_exporter, tmp_path):
     that MIG device; the old MIG-GPU-<parent>/gi/ci form names the parent directly; an unknown MIG
     UUID matches nothing."""
     proc = tmp_path / "proc"
-    write_proc(proc, 400, "0::/system.slice/slurmstepd.scope/job_71/step_0/user/task_0\n",
-               b"SLURM_JOB_ID=71\0SLURM_JOB_USER=ann\0SLURM_STEP_GPUS=MIG-aaaaaaaa-0000-4000-8000-000000000002\0")
-    write_proc(proc, 401, "0::/system.slice/slurmstepd.scope/job_72/step_0/user/task_0\n",
-               b"SLURM_JOB_ID=72\0SLURM_JOB_USER=ben\0SLURM_JOB_GPUS=MIG-GPU-55555555-0000-4000-8000-000000000000/1/0\0")
-    write_proc(proc, 402, "0::/system.slice/slurmstepd.scope/job_73/step_0/user/task_0\n",
-               b"SLURM_JOB_ID=73\0SLURM_JOB_USER=cat\0SLURM_JOB_GPUS=MIG-ffffffff-0000-4000-8000-00000000000f\0")
-    exp = make_exporter("""
+    write_proc(
+        proc,
+        400,
+        "0::/system.slice/slurmstepd.scope/job_71/step_0/user/task_0\n",
+        b"SLURM_JOB_ID=71\0SLURM_JOB_USER=ann\0SLURM_STEP_GPUS=MIG-aaaaaaaa-0000-4000-8000-000000000002\0",
+    )
+    write_proc(
+        proc,
+        401,
+        "0::/system.slice/slurmstepd.scope/job_72/step_0/user/task_0\n",
+        b"SLURM_JOB_ID=72\0SLURM_JOB_USER=ben\0SLURM_JOB_GPUS=MIG-GPU-55555555-0000-4000-8000-000000000000/1/0\0",
+    )
+    write_proc(
+        proc,
+        402,
+        "0::/system.slice/slurmstepd.scope/job_73/step_0/user/task_0\n",
+        b"SLURM_JOB_ID=73\0SLURM_JOB_USER=cat\0SLURM_JOB_GPUS=MIG-ffffffff-0000-4000-8000-00000000000f\0",
+    )
+    exp = make_exporter(
+        """
 gpus:
   - uuid: GPU-44444444-0000-4000-8000-000000000000
     minor: 4
@@ -241,7 +291,10 @@ gpus:
   - {uuid: GPU-55555555-0000-4000-8000-000000000000, minor: 5}
 processes:
   - {gpu: 0, pid: 400, memory_used: 1GiB}
-""", ["jobs"], options=Options(proc_root=str(proc)))
+""",
+        ["jobs"],
+        options=Options(proc_root=str(proc)),
+    )
     exp.collect_once()
     m = parse_metrics(exp.render())
     assert jobs_by_gpu(m) == {"0": {("71", "ann")}, "1": {("72", "ben")}}
@@ -270,11 +323,15 @@ def test_environ_cache_rereads_new_process(tmp_path):
 
 def test_real_slurm_job_environ_fixture(make_exporter):
     """Captured from a real Slurm 22.05 job (batch script + srun step); NVML order differs from minors."""
-    exp = make_exporter("""
+    exp = make_exporter(
+        """
 gpus:
   - {uuid: GPU-22222222-0000-4000-8000-000000000000, minor: 2}
   - {uuid: GPU-00000000-0000-4000-8000-000000000000, minor: 0}
   - {uuid: GPU-11111111-0000-4000-8000-000000000000, minor: 1}
-""", ["jobs"], options=Options(proc_root=str(GPU_FIXTURES / "proc-slurm-22.05")))
+""",
+        ["jobs"],
+        options=Options(proc_root=str(GPU_FIXTURES / "proc-slurm-22.05")),
+    )
     exp.collect_once()
     assert jobs_by_gpu(parse_metrics(exp.render())) == {"1": {("1", "nobody")}, "2": {("1", "nobody")}}

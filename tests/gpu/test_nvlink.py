@@ -61,4 +61,6 @@ def test_summed_nvlink_errors_never_go_down(make_exporter, clock, monkeypatch):
     raw[2] = 13
     assert replay() == 28
     assert value(parse_metrics(exp.render()), "gpuwatch_nvml_up") == 1
-    assert value(parse_metrics(exp.render()), "gpuwatch_gpu_nvlink_errors_total", gpu="0", type="crc_flit") == 0
+    assert (
+        value(parse_metrics(exp.render()), "gpuwatch_gpu_nvlink_errors_total", gpu="0", type="crc_flit") == 0
+    )

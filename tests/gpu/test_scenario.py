@@ -31,23 +31,44 @@ def test_unknown_packaged_scenario():
         S.packaged("nope")
 
 
-@pytest.mark.parametrize("text,where", [
-    ("gpus: []\n", ":1: gpus: expected a non-empty list"),
-    ("gpus:\n  - {name: x, colour: red}\n", ":2: gpus[0].colour: unknown key"),
-    ("gpus:\n  - name: x\n    values:\n      temperature: hot\n", ":4: gpus[0].values.temperature: expected a number"),
-    ("gpus:\n  - values:\n      utilization: 1.5\n", ":3: gpus[0].values.utilization: 1.5 is outside 0..1"),
-    ("gpus:\n  - {}\nfaults:\n  - {kind: xid, gpu: 3, xid: 79}\n", ":4: faults[0].gpu: there are only 1 GPUs"),
-    ("gpus:\n  - {}\nfaults:\n  - {kind: melt, gpu: 0}\n", ":4: faults[0].kind: 'melt' is not one of"),
-    ("gpus:\n  - {}\nfaults:\n  - {kind: lost, gpu: 0, at: 5, until: 2}\n", ":4: faults[0].until: must be after at"),
-    ("gpus:\n  - {}\nfaults:\n  - {kind: lost, gpu: 0, error: Melted}\n", ":4: faults[0].error: one of GpuIsLost, Unknown, Timeout"),
-    ("gpus:\n  - {uuid: GPU-1}\n  - {uuid: GPU-1}\n", ":3: gpus[1].uuid: GPU-1 is also used by gpus[0]"),
-    ("gpus:\n  - {pci_bus_id: nowhere}\n", ":2: gpus[0].pci_bus_id: 'nowhere' is not a PCI bus id"),
-    ("gpus:\n  - {memory_total: 80 parsecs}\n", "gpus[0].memory_total: '80 parsecs' is not a size"),
-    ("gpus:\n  - {}\n  bad indent\n", ":4: invalid YAML: could not find expected"),
-    ("gpus:\n  - {}\ngpus: []\n", ":3: duplicate key 'gpus'"),
-    ("gpus:\n  - {not_supported: [warp_drive]}\n", ":2: gpus[0].not_supported: unknown feature 'warp_drive'"),
-    ("- 1\n", ":1: a scenario is a mapping"),
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("gpus: []\n", ":1: gpus: expected a non-empty list"),
+        ("gpus:\n  - {name: x, colour: red}\n", ":2: gpus[0].colour: unknown key"),
+        (
+            "gpus:\n  - name: x\n    values:\n      temperature: hot\n",
+            ":4: gpus[0].values.temperature: expected a number",
+        ),
+        (
+            "gpus:\n  - values:\n      utilization: 1.5\n",
+            ":3: gpus[0].values.utilization: 1.5 is outside 0..1",
+        ),
+        (
+            "gpus:\n  - {}\nfaults:\n  - {kind: xid, gpu: 3, xid: 79}\n",
+            ":4: faults[0].gpu: there are only 1 GPUs",
+        ),
+        ("gpus:\n  - {}\nfaults:\n  - {kind: melt, gpu: 0}\n", ":4: faults[0].kind: 'melt' is not one of"),
+        (
+            "gpus:\n  - {}\nfaults:\n  - {kind: lost, gpu: 0, at: 5, until: 2}\n",
+            ":4: faults[0].until: must be after at",
+        ),
+        (
+            "gpus:\n  - {}\nfaults:\n  - {kind: lost, gpu: 0, error: Melted}\n",
+            ":4: faults[0].error: one of GpuIsLost, Unknown, Timeout",
+        ),
+        ("gpus:\n  - {uuid: GPU-1}\n  - {uuid: GPU-1}\n", ":3: gpus[1].uuid: GPU-1 is also used by gpus[0]"),
+        ("gpus:\n  - {pci_bus_id: nowhere}\n", ":2: gpus[0].pci_bus_id: 'nowhere' is not a PCI bus id"),
+        ("gpus:\n  - {memory_total: 80 parsecs}\n", "gpus[0].memory_total: '80 parsecs' is not a size"),
+        ("gpus:\n  - {}\n  bad indent\n", ":4: invalid YAML: could not find expected"),
+        ("gpus:\n  - {}\ngpus: []\n", ":3: duplicate key 'gpus'"),
+        (
+            "gpus:\n  - {not_supported: [warp_drive]}\n",
+            ":2: gpus[0].not_supported: unknown feature 'warp_drive'",
+        ),
+        ("- 1\n", ":1: a scenario is a mapping"),
+    ],
+)
 def test_bad_scenarios_name_file_line_and_field(tmp_path, text, where):
     p = tmp_path / "bad.yaml"
     p.write_text(text)
@@ -76,7 +97,9 @@ def test_sim_raises_real_pynvml_errors(tmp_path):
     import pynvml
 
     p = tmp_path / "s.yaml"
-    p.write_text("gpus:\n  - {not_supported: [fan_speed]}\nfaults:\n  - {kind: lost, gpu: 0, at: 5, error: Unknown}\n")
+    p.write_text(
+        "gpus:\n  - {not_supported: [fan_speed]}\nfaults:\n  - {kind: lost, gpu: 0, at: 5, error: Unknown}\n"
+    )
     t = [0.0]
     sim.load(p, clock=lambda: t[0])
     with pytest.raises(pynvml.NVMLError_Uninitialized):

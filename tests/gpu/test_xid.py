@@ -31,18 +31,25 @@ def test_xid_totals_exist_from_start_at_zero(make_exporter, clock):
     exp = make_exporter(GPUS + "  - {kind: xid, gpu: 0, at: 50, xid: 13}\n")
     exp.collect_once()
     m = parse_metrics(exp.render())
-    assert {dict(k)["gpu"]: v for k, v in series(m, "gpuwatch_gpu_xid_events_total").items()} == {"0": 0, "1": 0, "2": 0}
+    assert {dict(k)["gpu"]: v for k, v in series(m, "gpuwatch_gpu_xid_events_total").items()} == {
+        "0": 0,
+        "1": 0,
+        "2": 0,
+    }
     assert not series(m, "gpuwatch_gpu_xid_errors_total")
 
 
 def test_each_event_counted_once_per_gpu_and_code(make_exporter, clock):
-    exp = make_exporter(GPUS + """\
+    exp = make_exporter(
+        GPUS
+        + """\
   - {kind: xid, gpu: 0, at: 1, xid: 13}
   - {kind: xid, gpu: 0, at: 2, xid: 13}
   - {kind: xid, gpu: 0, at: 2, xid: 31, count: 3}
   - {kind: xid, gpu: 2, at: 3, xid: 48}
   - {kind: xid, gpu: 1, at: 100, xid: 13}
-""")
+"""
+    )
     exp.collect_once()
     clock.t = 5
     assert drain(exp) == 6
@@ -82,11 +89,16 @@ def test_xid_79_marks_gpu_down_until_it_answers_again(make_exporter, clock):
 
 
 def test_counts_survive_nvml_reinit(make_exporter, clock):
-    exp = make_exporter(GPUS + """\
+    exp = make_exporter(
+        GPUS
+        + """\
   - {kind: xid, gpu: 0, at: 1, xid: 13}
   - {kind: nvml_init_failure, at: 5, until: 6}
   - {kind: xid, gpu: 0, at: 20, xid: 13}
-""", retry_min=1, retry_max=1)
+""",
+        retry_min=1,
+        retry_max=1,
+    )
     exp.collect_once()
     clock.t = 2
     drain(exp)

@@ -24,8 +24,17 @@ def test_gpu_exporter_under_50_scrapers(tmp_path):
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(load.GPU_SCENARIO)
     port = load._free_port()
-    argv = [sys.executable, "-m", "gpuwatch.exporters.gpu", "--web.listen-address", f"127.0.0.1:{port}",
-            "--nvml.scenario", str(scenario), "--log.level", "warn"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gpuwatch.exporters.gpu",
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        "--nvml.scenario",
+        str(scenario),
+        "--log.level",
+        "warn",
+    ]
     with load.exporter_process(argv) as exp:
         url = f"http://127.0.0.1:{port}/metrics"
         load.wait_http(url, exporter=exp)
@@ -46,7 +55,15 @@ def test_slurm_exporter_under_50_scrapers(tmp_path):
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"load{i}", "--wrap", "sleep 600"])
         port = load._free_port()
         exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
-        argv = [str(exe), "--web.listen-address", f"127.0.0.1:{port}", "--slurm.poll-interval", "1", "--log.level", "warn"]
+        argv = [
+            str(exe),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--slurm.poll-interval",
+            "1",
+            "--log.level",
+            "warn",
+        ]
         with load.exporter_process(argv, env=lab.env) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             load.wait_http(url, exporter=exp)

@@ -9,8 +9,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,8 +31,9 @@ def free_port() -> int:
 
 def api(base: str, path: str, body: object | None = None) -> object:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"},
-                                 method="POST" if data else "GET")
+    req = urllib.request.Request(
+        base + path, data=data, headers={"Content-Type": "application/json"}, method="POST" if data else "GET"
+    )
     with OPENER.open(req, timeout=5) as resp:
         text = resp.read()
     return json.loads(text) if text and path.startswith("/api/") else text
@@ -45,9 +45,17 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("am")
     port = free_port()
     log = open(tmp / "am.log", "wb")
-    proc = subprocess.Popen([binary, f"--config.file={AM_CONFIG}", f"--storage.path={tmp}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={AM_CONFIG}",
+            f"--storage.path={tmp}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -71,9 +79,13 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory):
 
 
 def alert(**labels: str) -> dict:
-    now = datetime.now(timezone.utc)
-    return {"labels": labels, "annotations": {"summary": "test"},
-            "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat()}
+    now = datetime.now(UTC)
+    return {
+        "labels": labels,
+        "annotations": {"summary": "test"},
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(minutes=10)).isoformat(),
+    }
 
 
 def statuses(base: str) -> dict[tuple[str, ...], list[str]]:
@@ -85,19 +97,72 @@ def statuses(base: str) -> dict[tuple[str, ...], list[str]]:
 
 
 def test_pack_inhibitions(alertmanager: str) -> None:
-    api(alertmanager, "/api/v2/alerts", [
-        alert(alertname="SlurmNodeDown", severity="critical", component="slurm", node="n1", instance="head:9341"),
-        alert(alertname="GpuTemperatureHigh", severity="warning", component="gpu", node="n1", instance="n1:9400", gpu="0"),
-        alert(alertname="GpuTemperatureHigh", severity="warning", component="gpu", node="n2", instance="n2:9400", gpu="0"),
-        alert(alertname="NvmlDown", severity="critical", component="gpu", node="n3", instance="n3:9400"),
-        alert(alertname="GpuLost", severity="critical", component="gpu", node="n3", instance="n3:9400", gpu="1"),
-        alert(alertname="SlurmNodeDrained", severity="warning", component="slurm", node="n4", instance="head:9341"),
-        alert(alertname="SlurmNodeDrained", severity="critical", component="slurm", node="n4", instance="head:9341"),
-        alert(alertname="SlurmNodeNotResponding", severity="warning", component="slurm", node="n1", instance="head:9341"),
-    ])
+    api(
+        alertmanager,
+        "/api/v2/alerts",
+        [
+            alert(
+                alertname="SlurmNodeDown",
+                severity="critical",
+                component="slurm",
+                node="n1",
+                instance="head:9341",
+            ),
+            alert(
+                alertname="GpuTemperatureHigh",
+                severity="warning",
+                component="gpu",
+                node="n1",
+                instance="n1:9400",
+                gpu="0",
+            ),
+            alert(
+                alertname="GpuTemperatureHigh",
+                severity="warning",
+                component="gpu",
+                node="n2",
+                instance="n2:9400",
+                gpu="0",
+            ),
+            alert(alertname="NvmlDown", severity="critical", component="gpu", node="n3", instance="n3:9400"),
+            alert(
+                alertname="GpuLost",
+                severity="critical",
+                component="gpu",
+                node="n3",
+                instance="n3:9400",
+                gpu="1",
+            ),
+            alert(
+                alertname="SlurmNodeDrained",
+                severity="warning",
+                component="slurm",
+                node="n4",
+                instance="head:9341",
+            ),
+            alert(
+                alertname="SlurmNodeDrained",
+                severity="critical",
+                component="slurm",
+                node="n4",
+                instance="head:9341",
+            ),
+            alert(
+                alertname="SlurmNodeNotResponding",
+                severity="warning",
+                component="slurm",
+                node="n1",
+                instance="head:9341",
+            ),
+        ],
+    )
     # Alertmanager's inhibitor learns of source alerts asynchronously: wait until the expected
     # mutes are in place (or time runs out), then check them and the alerts that must stay.
-    muted = [("GpuTemperatureHigh", "n1", "warning"), ("GpuLost", "n3", "critical"), ("SlurmNodeDrained", "n4", "warning")]
+    muted = [
+        ("GpuTemperatureHigh", "n1", "warning"),
+        ("GpuLost", "n3", "critical"),
+        ("SlurmNodeDrained", "n4", "warning"),
+    ]
     deadline = time.monotonic() + 10
     while True:
         st = statuses(alertmanager)
@@ -109,5 +174,7 @@ def test_pack_inhibitions(alertmanager: str) -> None:
     assert st[("SlurmNodeNotResponding", "n1", "warning")] == [], "only GPU alerts are muted by a node down"
     assert st[("GpuLost", "n3", "critical")], "NvmlDown explains the node's other GPU alerts"
     assert st[("NvmlDown", "n3", "critical")] == []
-    assert st[("SlurmNodeDrained", "n4", "warning")], "critical mutes the warning of the same alert and instance"
+    assert st[("SlurmNodeDrained", "n4", "warning")], (
+        "critical mutes the warning of the same alert and instance"
+    )
     assert st[("SlurmNodeDown", "n1", "critical")] == []

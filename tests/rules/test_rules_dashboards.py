@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from gpuwatch.rules.cli import cli
+
 try:  # conftest's module name depends on pytest's import mode
     from conftest import ROOT
 except ImportError:  # pragma: no cover
@@ -24,7 +25,9 @@ def panels(path: Path) -> dict[str, dict]:
 
 
 def line(panel: dict) -> list:
-    return [s["value"] for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"] if s["value"] is not None]
+    return [
+        s["value"] for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"] if s["value"] is not None
+    ]
 
 
 def test_three_dashboards_with_datasource_variable() -> None:
@@ -72,7 +75,11 @@ def test_overlay_threshold_moves_the_line(tmp_path: Path, monkeypatch: pytest.Mo
 def test_provisioning() -> None:
     ds = yaml.safe_load((ROOT / "grafana/provisioning/datasources/gpuwatch.yml").read_text())
     (d,) = ds["datasources"]
-    assert d["uid"] == "gpuwatch-prometheus" and d["type"] == "prometheus" and d["url"] == "http://prometheus:9090"
+    assert (
+        d["uid"] == "gpuwatch-prometheus"
+        and d["type"] == "prometheus"
+        and d["url"] == "http://prometheus:9090"
+    )
     prov = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/gpuwatch.yml").read_text())
     (p,) = prov["providers"]
     assert p["type"] == "file" and p["options"]["path"] == "/var/lib/grafana/dashboards"

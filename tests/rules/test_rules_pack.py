@@ -14,11 +14,30 @@ try:  # conftest's module name depends on pytest's import mode
 except ImportError:  # pragma: no cover
     from tests.conftest import ROOT
 
-REQUIRED = {"GpuTemperatureHigh", "GpuXidError", "GpuLost", "GpuEccUncorrectable", "NvmlDown", "SlurmNodeDown",
-            "SlurmNodeDrained", "SlurmNodeNotResponding", "SlurmControllerUnreachable", "SlurmJobsPendingTooLong",
-            "ExporterDown", "GpuMissing", "GpuIdleWhileAllocated", "GpuPowerCapped", "GpuRowRemapFailure",
-            "SlurmJobsNodeFail", "SlurmJobsOutOfMemory", "Watchdog", "AlertmanagerNotificationsFailing",
-            "PrometheusRuleEvaluationFailures", "ExporterCollectorFailing", "GpuExporterMissing"}
+REQUIRED = {
+    "GpuTemperatureHigh",
+    "GpuXidError",
+    "GpuLost",
+    "GpuEccUncorrectable",
+    "NvmlDown",
+    "SlurmNodeDown",
+    "SlurmNodeDrained",
+    "SlurmNodeNotResponding",
+    "SlurmControllerUnreachable",
+    "SlurmJobsPendingTooLong",
+    "ExporterDown",
+    "GpuMissing",
+    "GpuIdleWhileAllocated",
+    "GpuPowerCapped",
+    "GpuRowRemapFailure",
+    "SlurmJobsNodeFail",
+    "SlurmJobsOutOfMemory",
+    "Watchdog",
+    "AlertmanagerNotificationsFailing",
+    "PrometheusRuleEvaluationFailures",
+    "ExporterCollectorFailing",
+    "GpuExporterMissing",
+}
 
 
 def compiled() -> compiler.Compiled:
@@ -28,8 +47,13 @@ def compiled() -> compiler.Compiled:
 def test_alert_names_and_labels() -> None:
     c = compiled()
     assert {a.name for a in c.alerts} == REQUIRED
-    rules = [r for f in (ROOT / "compose/generated/prometheus/rules").glob("*.yml")
-             for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "alert" in r]
+    rules = [
+        r
+        for f in (ROOT / "compose/generated/prometheus/rules").glob("*.yml")
+        for g in yaml.safe_load(f.read_text())["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    ]
     assert len(rules) == 23
     for r in rules:
         assert r["labels"]["severity"] in ("critical", "warning", "info"), r["alert"]
@@ -67,4 +91,6 @@ def test_numbers_come_from_thresholds_file() -> None:
         doc = yaml.safe_load((ROOT / "rules/pack" / f).read_text())
         for a in doc.get("alerts", []):
             for m in re.finditer(r"(?:[<>]=?|[=!]=)\s*([0-9.]+)", a["expr"]):
-                assert m.group(1) in ("0", "1"), f"{a['alert']}: threshold {m.group(1)} belongs in thresholds.yml"
+                assert m.group(1) in ("0", "1"), (
+                    f"{a['alert']}: threshold {m.group(1)} belongs in thresholds.yml"
+                )

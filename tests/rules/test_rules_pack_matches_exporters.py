@@ -63,15 +63,27 @@ def emitted() -> dict[tuple[str, str], set[str]]:
     _values((FIXTURES / "slurm" / "golden" / "metrics.prom").read_text(), out)
     for stage in ("busy", "draining", "down"):
         d = SLURM_LAB / stage
-        exp = Exporter(["jobs", "nodes", "partitions"],
-                       CannedRunner({"sinfo": (d / "sinfo.txt").read_text(), "squeue": (d / "squeue.txt").read_text()}))
+        exp = Exporter(
+            ["jobs", "nodes", "partitions"],
+            CannedRunner({"sinfo": (d / "sinfo.txt").read_text(), "squeue": (d / "squeue.txt").read_text()}),
+        )
         _values(exp.collect_once().decode(), out)
     # A recorded sinfo line with the state column replaced by the flag words Slurm prints
     # (node_state_flag_string: MAINTENANCE, NOT_RESPONDING, DRAIN, ...; sinfo lowercases them).
     line = (SLURM_LAB / "busy" / "sinfo.txt").read_text().splitlines()[0].split("|")
     rows = []
-    for i, state in enumerate(["idle+maintenance+reserved", "down+not_responding", "idle+drain", "down*",
-                               "mixed+completing", "idle+powered_down", "idle+reboot_requested", "idle+fail"]):
+    for i, state in enumerate(
+        [
+            "idle+maintenance+reserved",
+            "down+not_responding",
+            "idle+drain",
+            "down*",
+            "mixed+completing",
+            "idle+powered_down",
+            "idle+reboot_requested",
+            "idle+fail",
+        ]
+    ):
         cols = list(line)
         cols[0], cols[4] = f"n{i}", state
         rows.append("|".join(cols))
@@ -92,7 +104,11 @@ def _exprs():
             node = stack.pop()
             if isinstance(node, dict):
                 if isinstance(node.get("expr"), str) and node["expr"]:
-                    yield f.name, node.get("legendFormat", "panel"), node["expr"].replace("$__rate_interval", "5m")
+                    yield (
+                        f.name,
+                        node.get("legendFormat", "panel"),
+                        node["expr"].replace("$__rate_interval", "5m"),
+                    )
                 stack.extend(node.values())
             elif isinstance(node, list):
                 stack.extend(node)
@@ -128,8 +144,10 @@ def test_pack_label_values_are_emitted_by_the_exporters() -> None:
         for v in wanted:
             checked += 1
             if v not in seen.get((metric, label), set()):
-                problems.append(f"{file} {alert}: {metric}{{{label}={v!r}}} but the exporter emits "
-                                f"{sorted(seen.get((metric, label), set()))}")
+                problems.append(
+                    f"{file} {alert}: {metric}{{{label}={v!r}}} but the exporter emits "
+                    f"{sorted(seen.get((metric, label), set()))}"
+                )
     assert not problems, "\n".join(problems)
     # flag drain/maint/not_responding, state down/node_fail/out_of_memory, type uncorrected,
     # reason sw_power_cap/hw_power_brake_slowdown: the test must actually have looked at them

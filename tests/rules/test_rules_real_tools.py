@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from gpuwatch.rules.cli import cli
+
 try:  # conftest's module name depends on pytest's import mode
     from conftest import ROOT, require_programs
 except ImportError:  # pragma: no cover
@@ -54,7 +55,10 @@ def test_promtool_catches_a_wrong_expectation(tmp_path: Path, monkeypatch: pytes
     for name in ("thresholds.yml", "RUNBOOK.md"):
         (src / name).write_text((ROOT / "rules/pack" / name).read_text())
     monkeypatch.chdir(ROOT)
-    r = CliRunner().invoke(cli, ["compile", str(src), "--notifications", "rules/pack/notifications.yml", "-o", str(tmp_path / "o")])
+    r = CliRunner().invoke(
+        cli,
+        ["compile", str(src), "--notifications", "rules/pack/notifications.yml", "-o", str(tmp_path / "o")],
+    )
     assert r.exit_code == 0, r.stderr
     r2 = sh(tool, "test", "rules", "gpu_test.yml", cwd=tmp_path / "o/prometheus/tests")
     assert r2.returncode != 0
@@ -104,18 +108,35 @@ def test_check_command_runs_the_tools(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "passed promtool check rules, promtool test rules, amtool check-config" in r.output
 
 
-def test_fast_overlay_with_webhooks_passes_promtool_and_amtool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_overlay_with_webhooks_passes_promtool_and_amtool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What the e2e test and `make demo` compile: valid for the real tools too."""
     tools = require_programs("promtool", "amtool")
     hooks = tmp_path / "hooks.yml"
-    hooks.write_text("route: {receiver: sink, group_by: [alertname, instance]}\n"
-                     "inhibit_rules: [{source_matchers: ['alertname=\"SlurmNodeDown\"'], target_matchers: ['component=\"gpu\"'], equal: [node]}]\n"
-                     "receivers: [{name: sink, webhook_configs: [{url: 'http://127.0.0.1:9/hook', send_resolved: true}]}]\n")
+    hooks.write_text(
+        "route: {receiver: sink, group_by: [alertname, instance]}\n"
+        "inhibit_rules: [{source_matchers: ['alertname=\"SlurmNodeDown\"'], target_matchers: ['component=\"gpu\"'], equal: [node]}]\n"
+        "receivers: [{name: sink, webhook_configs: [{url: 'http://127.0.0.1:9/hook', send_resolved: true}]}]\n"
+    )
     monkeypatch.chdir(ROOT)
     out = tmp_path / "o"
-    r = CliRunner().invoke(cli, ["compile", "--overlay", "rules/pack/overlays/fast.yml", "--notifications", str(hooks), "-o", str(out)])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "compile",
+            "--overlay",
+            "rules/pack/overlays/fast.yml",
+            "--notifications",
+            str(hooks),
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.stderr
-    rc = sh(tools["promtool"], "check", "rules", *sorted(str(p) for p in (out / "prometheus/rules").glob("*.yml")))
+    rc = sh(
+        tools["promtool"], "check", "rules", *sorted(str(p) for p in (out / "prometheus/rules").glob("*.yml"))
+    )
     assert rc.returncode == 0, rc.stdout + rc.stderr
     tests = sorted(p.name for p in (out / "prometheus/tests").glob("*.yml"))
     assert tests, "the overlay keeps the tests it does not invalidate"
@@ -125,8 +146,19 @@ def test_fast_overlay_with_webhooks_passes_promtool_and_amtool(tmp_path: Path, m
     assert ra.returncode == 0, ra.stdout + ra.stderr
 
 
-MATCHERS = ['severity="critical"', "severity=critical", '{a="x,y", b!=z}', 'c="x\\"y"', 'd=~"^(?:gpu|cpu)$"',
-            'e=""', 'severity=~"crit', 'instance=~"(gpu"', "severity", 'a="x" "y"', '1a="x"']
+MATCHERS = [
+    'severity="critical"',
+    "severity=critical",
+    '{a="x,y", b!=z}',
+    'c="x\\"y"',
+    'd=~"^(?:gpu|cpu)$"',
+    'e=""',
+    'severity=~"crit',
+    'instance=~"(gpu"',
+    "severity",
+    'a="x" "y"',
+    '1a="x"',
+]
 
 
 @pytest.mark.parametrize("matcher", MATCHERS)
@@ -137,25 +169,37 @@ def test_matcher_check_agrees_with_amtool(matcher: str, tmp_path: Path) -> None:
 
     tool = require_programs("amtool")["amtool"]
     cfg = tmp_path / "am.yml"
-    cfg.write_text(yaml.safe_dump({"route": {"receiver": "h", "routes": [{"receiver": "h", "matchers": [matcher]}]},
-                                   "receivers": [{"name": "h"}]}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "route": {"receiver": "h", "routes": [{"receiver": "h", "matchers": [matcher]}]},
+                "receivers": [{"name": "h"}],
+            }
+        )
+    )
     r = sh(tool, "check-config", str(cfg))
     assert (r.returncode == 0) == (matcher_problem(matcher) is None), (matcher, r.stdout + r.stderr)
 
 
-def test_check_points_amtool_unknown_field_at_the_notifications_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_points_amtool_unknown_field_at_the_notifications_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """amtool names a line of the generated alertmanager.yml; check reports the source's line."""
     require_programs("amtool")
     notif = tmp_path / "notifications.yml"
-    notif.write_text("route: {receiver: chat}\n"
-                     "receivers:\n"
-                     "  - name: chat\n"
-                     "    slack_configs:\n"
-                     "      - api_url_file: /run/secrets/slack\n"
-                     "        chanel: '#gpu'\n")
+    notif.write_text(
+        "route: {receiver: chat}\n"
+        "receivers:\n"
+        "  - name: chat\n"
+        "    slack_configs:\n"
+        "      - api_url_file: /run/secrets/slack\n"
+        "        chanel: '#gpu'\n"
+    )
     monkeypatch.chdir(ROOT)
     r = CliRunner().invoke(cli, ["check", "--notifications", str(notif)])
     assert r.exit_code == 1
-    assert r.stderr.splitlines()[0] == (f"{notif}:6:9: unknown field 'chanel': Alertmanager has no such field "
-                                        "there (amtool check-config refuses it)")
+    assert r.stderr.splitlines()[0] == (
+        f"{notif}:6:9: unknown field 'chanel': Alertmanager has no such field "
+        "there (amtool check-config refuses it)"
+    )
     assert "Traceback" not in r.stderr

@@ -7,17 +7,23 @@ import string
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gpuwatch.rules import model, promql, templates, yamlsrc
 from gpuwatch.rules.errors import Problems, RulesError
 
 # -- loader ------------------------------------------------------------------------------------
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(string.printable, max_size=12))
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(string.printable, max_size=12)
+)
 keys = st.text(string.ascii_letters + "_", min_size=1, max_size=8)
-docs = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                     st.dictionaries(keys, inner, max_size=4)), max_leaves=20)
+docs = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -63,55 +69,91 @@ def test_positions_are_one_based() -> None:
 
 # -- PromQL --------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def an() -> promql.Analyzer:
     return promql.Analyzer()
 
 
-@pytest.mark.parametrize("expr,has,hasnt", [
-    ("gpuwatch_gpu_temperature_celsius > 85", {"gpu", "uuid", "node", "instance"}, {"xid"}),
-    ("max by (node) (gpuwatch_gpu_temperature_celsius) > 85", {"node"}, {"gpu", "instance"}),
-    ("sum without (gpu, uuid) (gpuwatch_gpu_power_watts) > 1", {"node", "instance"}, {"gpu", "uuid"}),
-    ("gpuwatch_gpu_up == 0 unless on (instance) gpuwatch_nvml_up == 0", {"gpu"}, set()),
-    ("gpuwatch_gpu_utilization_ratio < 0.1 and on (instance, gpu) gpuwatch_gpu_job_info", {"gpu"}, {"job_id"}),
-    ("gpuwatch_gpu_utilization_ratio * on (instance, gpu) group_left (job_id) gpuwatch_gpu_job_info > 0", {"job_id", "gpu"}, {"user"}),
-    ("gpuwatch_gpu_up > on (node) gpuwatch_nvml_up", {"node"}, {"gpu"}),
-    ('absent(gpuwatch_nvml_up{node="n1"})', {"node"}, {"instance"}),
-    ('label_replace(gpuwatch_nvml_up, "host", "$1", "instance", "(.*):.*") == 0', {"host", "node"}, set()),
-    ("up == 0", {"anything"}, set()),
-    ("sum by (job) (up) == 0", {"job"}, {"instance"}),
-])
+@pytest.mark.parametrize(
+    "expr,has,hasnt",
+    [
+        ("gpuwatch_gpu_temperature_celsius > 85", {"gpu", "uuid", "node", "instance"}, {"xid"}),
+        ("max by (node) (gpuwatch_gpu_temperature_celsius) > 85", {"node"}, {"gpu", "instance"}),
+        ("sum without (gpu, uuid) (gpuwatch_gpu_power_watts) > 1", {"node", "instance"}, {"gpu", "uuid"}),
+        ("gpuwatch_gpu_up == 0 unless on (instance) gpuwatch_nvml_up == 0", {"gpu"}, set()),
+        (
+            "gpuwatch_gpu_utilization_ratio < 0.1 and on (instance, gpu) gpuwatch_gpu_job_info",
+            {"gpu"},
+            {"job_id"},
+        ),
+        (
+            "gpuwatch_gpu_utilization_ratio * on (instance, gpu) group_left (job_id) gpuwatch_gpu_job_info > 0",
+            {"job_id", "gpu"},
+            {"user"},
+        ),
+        ("gpuwatch_gpu_up > on (node) gpuwatch_nvml_up", {"node"}, {"gpu"}),
+        ('absent(gpuwatch_nvml_up{node="n1"})', {"node"}, {"instance"}),
+        (
+            'label_replace(gpuwatch_nvml_up, "host", "$1", "instance", "(.*):.*") == 0',
+            {"host", "node"},
+            set(),
+        ),
+        ("up == 0", {"anything"}, set()),
+        ("sum by (job) (up) == 0", {"job"}, {"instance"}),
+    ],
+)
 def test_result_labels(an: promql.Analyzer, expr: str, has: set[str], hasnt: set[str]) -> None:
     labels = an.analyze(expr).labels
     assert all(labels.has(x) for x in has), labels
     assert not any(labels.has(x) for x in hasnt), labels
 
 
-@pytest.mark.parametrize("expr,empty", [
-    ("gpuwatch_nvml_up", False), ("vector(1)", False), ("sum(gpuwatch_nvml_up)", False),
-    ("gpuwatch_nvml_up == bool 0", False), ("gpuwatch_nvml_up == 0", True), ("absent(gpuwatch_nvml_up)", True),
-    ("gpuwatch_nvml_up and gpuwatch_gpu_up", True), ("gpuwatch_nvml_up or gpuwatch_gpu_up == 0", False),
-    ("sum(gpuwatch_nvml_up == 0)", True), ("gpuwatch_nvml_up * (gpuwatch_gpu_up > 0)", True),
-])
+@pytest.mark.parametrize(
+    "expr,empty",
+    [
+        ("gpuwatch_nvml_up", False),
+        ("vector(1)", False),
+        ("sum(gpuwatch_nvml_up)", False),
+        ("gpuwatch_nvml_up == bool 0", False),
+        ("gpuwatch_nvml_up == 0", True),
+        ("absent(gpuwatch_nvml_up)", True),
+        ("gpuwatch_nvml_up and gpuwatch_gpu_up", True),
+        ("gpuwatch_nvml_up or gpuwatch_gpu_up == 0", False),
+        ("sum(gpuwatch_nvml_up == 0)", True),
+        ("gpuwatch_nvml_up * (gpuwatch_gpu_up > 0)", True),
+    ],
+)
 def test_may_be_empty(an: promql.Analyzer, expr: str, empty: bool) -> None:
     assert an.analyze(expr).may_be_empty is empty
 
 
 def test_threshold_from_comparison(an: promql.Analyzer) -> None:
-    assert an.analyze("gpuwatch_gpu_temperature_celsius > 85").threshold == ("gpuwatch_gpu_temperature_celsius", ">", 85.0)
-    assert an.analyze("0.05 > gpuwatch_gpu_utilization_ratio").threshold == ("gpuwatch_gpu_utilization_ratio", "<", 0.05)
+    assert an.analyze("gpuwatch_gpu_temperature_celsius > 85").threshold == (
+        "gpuwatch_gpu_temperature_celsius",
+        ">",
+        85.0,
+    )
+    assert an.analyze("0.05 > gpuwatch_gpu_utilization_ratio").threshold == (
+        "gpuwatch_gpu_utilization_ratio",
+        "<",
+        0.05,
+    )
     assert an.analyze("gpuwatch_gpu_up == 0 unless on (instance) gpuwatch_nvml_up == 0").threshold[2] == 0.0
     assert an.analyze("gpuwatch_gpu_up > gpuwatch_nvml_up").threshold is None
 
 
 def test_rate_over_gauge_and_info(an: promql.Analyzer) -> None:
-    assert an.analyze("rate(gpuwatch_gpu_power_watts[5m]) > 0").rate_over_gauge == [("rate", "gpuwatch_gpu_power_watts", "gauge")]
+    assert an.analyze("rate(gpuwatch_gpu_power_watts[5m]) > 0").rate_over_gauge == [
+        ("rate", "gpuwatch_gpu_power_watts", "gauge")
+    ]
     assert an.analyze("increase(gpuwatch_gpu_info[5m:1m]) > 0").rate_over_gauge[0][2] == "info"
     assert an.analyze("rate(gpuwatch_gpu_energy_joules_total[5m]) > 0").rate_over_gauge == []
 
 
 def test_catalog_is_the_source_of_metric_names(an: promql.Analyzer) -> None:
     from gpuwatch.exporters import catalog
+
     for name in catalog.all_metrics():
         assert an.known_metric(name)
     assert an.known_metric("up") and an.known_metric("prometheus_rule_evaluation_failures_total")
@@ -119,6 +161,7 @@ def test_catalog_is_the_source_of_metric_names(an: promql.Analyzer) -> None:
 
 
 # -- templates -----------------------------------------------------------------------------------
+
 
 def test_template_checks() -> None:
     L = promql.Labels(frozenset({"node"}), True)
@@ -129,8 +172,19 @@ def test_template_checks() -> None:
     assert templates.check("{{ $nope }}", L) == ["undefined variable $nope"]
 
 
-@pytest.mark.parametrize("v,go", [(90.0, "90"), (0.05, "0.05"), (1e6, "1e+06"), (123456.0, "123456"),
-                                  (1e-5, "1e-05"), (2.5, "2.5"), (1234567.5, "1.2345675e+06"), (-3.0, "-3")])
+@pytest.mark.parametrize(
+    "v,go",
+    [
+        (90.0, "90"),
+        (0.05, "0.05"),
+        (1e6, "1e+06"),
+        (123456.0, "123456"),
+        (1e-5, "1e-05"),
+        (2.5, "2.5"),
+        (1234567.5, "1.2345675e+06"),
+        (-3.0, "-3"),
+    ],
+)
 def test_go_float_formatting(v: float, go: str) -> None:
     assert templates.go_float(v) == go
 
@@ -141,12 +195,18 @@ def test_humanize_functions_match_prometheus() -> None:
     assert templates.humanize_duration(14780.0) == "4h 6m 20s"
     assert templates.humanize_duration(90061.0) == "1d 1h 1m 1s"
     assert templates.humanize_duration(0.5) == "500ms"
-    assert templates.render('{{ printf "%.1f" $value }} {{ $value | humanizePercentage }}', {}, 0.1234) == "0.1 12.34%"
-    assert templates.render("{{ if $labels.x }}X={{ $labels.x }}{{ else }}none{{ end }}", {"x": "7"}, 0) == "X=7"
+    assert (
+        templates.render('{{ printf "%.1f" $value }} {{ $value | humanizePercentage }}', {}, 0.1234)
+        == "0.1 12.34%"
+    )
+    assert (
+        templates.render("{{ if $labels.x }}X={{ $labels.x }}{{ else }}none{{ end }}", {"x": "7"}, 0) == "X=7"
+    )
     assert templates.render("{{ if $labels.x }}X{{ else }}none{{ end }}", {}, 0) == "none"
 
 
 # -- durations -----------------------------------------------------------------------------------
+
 
 def test_durations_beyond_prometheus_range_are_rejected() -> None:
     """A duration Go cannot hold used to reach promtool and fail there without FILE:LINE."""

@@ -18,10 +18,13 @@ ANSIBLE = ROOT / "ansible"
 
 # a Jinja expression using a variable whose name says it holds a secret value (not a path to one)
 SECRET_VAR = re.compile(
-    r"\{\{[^}]*\b(\w*(?:password|passwd|api_key|apikey|secret|token|webhook_url|slack_url)\w*)\b[^}]*\}\}", re.I
+    r"\{\{[^}]*\b(\w*(?:password|passwd|api_key|apikey|secret|token|webhook_url|slack_url)\w*)\b[^}]*\}\}",
+    re.I,
 )
 NOT_A_VALUE = re.compile(r"(_file|_path|_dir|_files|_name|_user|_length|_min_length)$", re.I)
-SECRET_DEST = re.compile(r"(munge\.key|munge_key|web[-_]config|web\.yml|api[-_]key|password|secret|\.pass$)", re.I)
+SECRET_DEST = re.compile(
+    r"(munge\.key|munge_key|web[-_]config|web\.yml|api[-_]key|password|secret|\.pass$)", re.I
+)
 WRITERS = ("copy", "template", "file", "get_url")
 # modules that move a file's content (unlike `file`, which sets owner and mode)
 CONTENT_MOVERS = ("copy", "template", "get_url", "fetch")
@@ -35,7 +38,9 @@ def _tasks(node, inherited_no_log=False, where=""):
     for i, task in enumerate(node):
         if not isinstance(task, dict):
             continue
-        no_log = bool(task.get("no_log", inherited_no_log)) if not isinstance(task.get("no_log"), str) else True
+        no_log = (
+            bool(task.get("no_log", inherited_no_log)) if not isinstance(task.get("no_log"), str) else True
+        )
         loc = f"{where}[{i}] {task.get('name', '')}"
         nested = False
         for key in ("block", "rescue", "always"):
@@ -50,7 +55,13 @@ def all_tasks(root: Path):
     for path in sorted(root.rglob("*.yml")):
         rel = path.relative_to(root)
         parts = rel.parts
-        if "meta" in parts or "defaults" in parts or "vars" in parts or "group_vars" in parts or "host_vars" in parts:
+        if (
+            "meta" in parts
+            or "defaults" in parts
+            or "vars" in parts
+            or "group_vars" in parts
+            or "host_vars" in parts
+        ):
             continue
         if "templates" in parts or "files" in parts:
             continue
@@ -62,13 +73,20 @@ def all_tasks(root: Path):
             if any("hosts" in x or "import_playbook" in x for x in doc):  # a playbook
                 for play in doc:
                     for key in TASK_LISTS:
-                        yield from ((t, nl, f"{rel} {key}{loc}") for t, nl, loc in _tasks(play.get(key), bool(play.get("no_log")), ""))
+                        yield from (
+                            (t, nl, f"{rel} {key}{loc}")
+                            for t, nl, loc in _tasks(play.get(key), bool(play.get("no_log")), "")
+                        )
             else:
                 yield from ((t, nl, f"{rel}{loc}") for t, nl, loc in _tasks(doc))
 
 
 def secret_vars(task: dict) -> set[str]:
-    body = {k: v for k, v in task.items() if k not in ("name", "no_log", "when", "tags", "fail_msg", "success_msg")}
+    body = {
+        k: v
+        for k, v in task.items()
+        if k not in ("name", "no_log", "when", "tags", "fail_msg", "success_msg")
+    }
     text = yaml.safe_dump(body, default_flow_style=True, width=10**6)
     return {m.group(1) for m in SECRET_VAR.finditer(text) if not NOT_A_VALUE.search(m.group(1))}
 
@@ -92,10 +110,16 @@ def audit(root: Path) -> list[str]:
         src = str(args.get("src") or "")
         if module in CONTENT_MOVERS and (SECRET_DEST.search(dest) or SECRET_DEST.search(src)) and not no_log:
             problems.append(f"{loc}: moves secret content ({src or dest}) without no_log: true")
-        if module in WRITERS and SECRET_DEST.search(dest) and args.get("state", "file") not in ("directory", "absent"):
+        if (
+            module in WRITERS
+            and SECRET_DEST.search(dest)
+            and args.get("state", "file") not in ("directory", "absent")
+        ):
             mode = str(args.get("mode", ""))
             if not re.fullmatch(r"0?[0-7][0-7]0", mode.strip("'\"")):
-                problems.append(f"{loc}: writes {dest} with mode {mode or '(none)'}; others must get no access")
+                problems.append(
+                    f"{loc}: writes {dest} with mode {mode or '(none)'}; others must get no access"
+                )
     return problems
 
 

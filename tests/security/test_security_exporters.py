@@ -46,7 +46,14 @@ def test_no_flag_takes_a_secret_on_argv(build):
 
 
 def _exporter_argv(kind: str, port: int, tmp_path: Path, cfg: Path) -> list[str]:
-    common = ["--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(cfg), "--log.level", "debug"]
+    common = [
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        "--web.config.file",
+        str(cfg),
+        "--log.level",
+        "debug",
+    ]
     if kind == "gpu":
         sc = tmp_path / "scenario.yaml"
         sc.write_text(SCENARIO)
@@ -74,7 +81,9 @@ def listening_addresses(port: int) -> set[str]:
             if len(raw) == 4:
                 out.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
             else:
-                out.add(socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))))
+                out.add(
+                    socket.inet_ntop(socket.AF_INET6, b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
+                )
     return out
 
 
@@ -96,12 +105,19 @@ def test_exporter_leaks_nothing(tmp_path, kind):
     cfg, cafile = load.make_tls_and_auth(tmp_path)
     hashed = cfg.read_text().split(f"{load.USER}: ", 1)[1].strip()
     wrong = "not-the-password-42"
-    secrets = [load.PASSWORD, wrong, hashed, base64.b64encode(f"{load.USER}:{load.PASSWORD}".encode()).decode()]
+    secrets = [
+        load.PASSWORD,
+        wrong,
+        hashed,
+        base64.b64encode(f"{load.USER}:{load.PASSWORD}".encode()).decode(),
+    ]
     port = load._free_port()
     argv = _exporter_argv(kind, port, tmp_path, cfg)
     ctx = ssl.create_default_context(cafile=cafile)
     with load.exporter_process(argv) as exp:
-        load.wait_http(f"https://127.0.0.1:{port}/metrics", auth=(load.USER, load.PASSWORD), cafile=cafile, exporter=exp)
+        load.wait_http(
+            f"https://127.0.0.1:{port}/metrics", auth=(load.USER, load.PASSWORD), cafile=cafile, exporter=exp
+        )
         assert listening_addresses(port) == {"127.0.0.1"}  # bound to the configured address only
         replies = []
         for path in ("/", "/metrics", "/-/ready", "/nope"):

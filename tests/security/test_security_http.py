@@ -36,7 +36,9 @@ def secret_value_flags(parser) -> list[str]:
             name = opt.lstrip("-").lower()
             if action.nargs == 0:
                 continue
-            if any(word in name for word in SECRET_FLAG) and not name.endswith(("file", "-file", ".file", "path", "dir")):
+            if any(word in name for word in SECRET_FLAG) and not name.endswith(
+                ("file", "-file", ".file", "path", "dir")
+            ):
                 bad.append(opt)
     return bad
 

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 HIGH_SIGNAL = {
     "private key": re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----"),
-    "Slack webhook URL": re.compile(r"hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{16,}"),
+    "Slack webhook URL": re.compile(
+        r"hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{16,}"
+    ),
     "Slack token": re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
     "RunPod API key": re.compile(r"\brpa_[A-Za-z0-9]{20,}"),
     "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}"),
@@ -34,7 +36,9 @@ ASSIGNMENT = re.compile(
     r"""\s*[:=]\s*["']?(?P<value>[^\s"'#]+)"""
 )
 CONFIG_SUFFIXES = (".yml", ".yaml", ".cfg", ".ini", ".env", ".conf", ".j2", ".json", ".toml")
-PLACEHOLDER = re.compile(r"(?i)^(\{\{.*|\$.*|<.*>|\*+|x+|changeme|example.*|null|none|~|true|false|""|''|/.*|.*_file)$")
+PLACEHOLDER = re.compile(
+    r"(?i)^(\{\{.*|\$.*|<.*>|\*+|x+|changeme|example.*|null|none|~|true|false|" "|''|/.*|.*_file)$"
+)
 
 
 def tracked_files() -> list[str]:
@@ -93,11 +97,17 @@ def test_no_secrets_in_tracked_files():
 
 
 def test_no_key_files_tracked():
-    bad = [p for p in tracked_files() if re.search(r"(?i)(\.key|\.pem|\.p12|\.pfx|munge\.key|id_rsa|id_ed25519|\.pass(word)?)$", p)]
+    bad = [
+        p
+        for p in tracked_files()
+        if re.search(r"(?i)(\.key|\.pem|\.p12|\.pfx|munge\.key|id_rsa|id_ed25519|\.pass(word)?)$", p)
+    ]
     assert bad == []
 
 
-@pytest.mark.parametrize("path", ["compose/secrets/runpod_api_key", "compose/secrets/slack_url", ".demo/web-config.yml", ".venv/x"])
+@pytest.mark.parametrize(
+    "path", ["compose/secrets/runpod_api_key", "compose/secrets/slack_url", ".demo/web-config.yml", ".venv/x"]
+)
 def test_secret_folders_are_git_ignored(path):
     res = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
     assert res.returncode == 0, f"{path} is not git-ignored"

@@ -13,7 +13,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, require_programs  # tests/conftest.py (tests/ is on sys.path)
 
 SLURM_FIXTURES = FIXTURES / "slurm"
@@ -29,7 +28,7 @@ def write_fake_slurm(bin_dir: Path, stage: Path) -> Path:
         "sdiag": f"cat {q('sdiag.txt')}",
         "sshare": f"cat {q('sshare.txt')}",
         "scontrol": f'case "$2" in licenses) cat {q("licenses.txt")};; reservation) cat {q("reservations.txt")};; '
-                    '*) echo "unexpected scontrol $*" >&2; exit 1;; esac',
+        '*) echo "unexpected scontrol $*" >&2; exit 1;; esac',
     }
     for name, body in scripts.items():
         p = bin_dir / name
@@ -48,10 +47,15 @@ def fake_slurm(tmp_path):
 
 @pytest.fixture(scope="module")
 def slurm_lab(tmp_path_factory):
-    require_programs("munged", "mungekey", "slurmctld", "slurmd", "sinfo", "squeue", "sdiag", "scontrol", "sbatch")
+    require_programs(
+        "munged", "mungekey", "slurmctld", "slurmd", "sinfo", "squeue", "sdiag", "scontrol", "sbatch"
+    )
     if os.geteuid() != 0:
-        pytest.skip("SlurmLab needs root") if os.environ.get("CI", "").lower() not in ("1", "true", "yes") \
-            else pytest.fail("CI=true and SlurmLab needs root")
+        pytest.skip("SlurmLab needs root") if os.environ.get("CI", "").lower() not in (
+            "1",
+            "true",
+            "yes",
+        ) else pytest.fail("CI=true and SlurmLab needs root")
     from gpuwatch.localstack.slurm import SlurmLab
 
     with SlurmLab(tmp_path_factory.mktemp("slurmlab"), cpus=4) as lab:

@@ -51,13 +51,19 @@ def main(out: str) -> None:
         lab.sbatch(["-J", "fails"], wrap="false", user="nobody")
         c = lab.sbatch(["-J", "cancelled", "--hold"])
         lab.run(["scancel", c])
-        lab.wait_for(lambda: "COMPLETED" in lab.run(["squeue", "-h", "-t", "all", "-o", "%T"]).stdout
-                     and "FAILED" in lab.run(["squeue", "-h", "-t", "all", "-o", "%T"]).stdout,
-                     what="short jobs finished")
+        lab.wait_for(
+            lambda: (
+                "COMPLETED" in lab.run(["squeue", "-h", "-t", "all", "-o", "%T"]).stdout
+                and "FAILED" in lab.run(["squeue", "-h", "-t", "all", "-o", "%T"]).stdout
+            ),
+            what="short jobs finished",
+        )
         a = lab.sbatch(["-p", "gpu", "--gpus=1", "-J", "gpus_flag", "-t", "10"], user="nobody")
         lab.sbatch(["-p", "gpu", "--gres=gpu:fake:1", "-J", "gres_typed", "-t", "10"], user="daemon")
-        lab.wait_for(lambda: lab.run(["squeue", "-h", "-t", "R", "-o", "%i"]).stdout.split().__len__() == 2,
-                     what="two GPU jobs running")
+        lab.wait_for(
+            lambda: lab.run(["squeue", "-h", "-t", "R", "-o", "%i"]).stdout.split().__len__() == 2,
+            what="two GPU jobs running",
+        )
         lab.sbatch(["-p", "gpu", "--gpus-per-node=2", "-J", "gpn", "-t", "10"], user="nobody")
         lab.sbatch(["-p", "debug,gpu", "--gres=gpu:1", "-J", "multi_part", "-t", "10"])
         lab.sbatch(["--hold", "-J", "held", "-t", "10"], user="daemon")
@@ -66,8 +72,16 @@ def main(out: str) -> None:
         lab.sbatch(["--array=0-3%2", "-L", "matlab:1", "-J", "arr", "-t", "10"], user="daemon")
         lab.sbatch(["-c", "8", "-J", "too_many_cpus", "-t", "10"])
         lab.sbatch(["-N", "2", "-J", "too_many_nodes", "-t", "10"])
-        lab.scontrol("create", "reservation", "ReservationName=maint_window", "StartTime=now+2hours",
-                     "Duration=60", "Nodes=ALL", "Users=root", "Flags=MAINT,IGNORE_JOBS")
+        lab.scontrol(
+            "create",
+            "reservation",
+            "ReservationName=maint_window",
+            "StartTime=now+2hours",
+            "Duration=60",
+            "Nodes=ALL",
+            "Users=root",
+            "Flags=MAINT,IGNORE_JOBS",
+        )
         lab.sbatch(["-J", "no_limit"], user="nobody")  # overlaps the reservation: ReqNodeNotAvail
         time.sleep(6)  # let the main and backfill schedulers assign reasons
         record(lab, outdir, "busy", index)

@@ -14,8 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import require_programs
+
 from gpuwatch.exporters.common.http import Site
 from gpuwatch.exporters.common.server import start_server
 from gpuwatch.exporters.slurm.cli import build_parser
@@ -54,7 +54,16 @@ def normalise(text: str) -> str:
 
 def test_default_collectors():
     assert DEFAULT == ["jobs", "nodes", "partitions", "scheduler"]
-    assert set(ALL) == {"fairshare", "jobs", "licenses", "nodes", "partitions", "reservations", "scheduler", "users"}
+    assert set(ALL) == {
+        "fairshare",
+        "jobs",
+        "licenses",
+        "nodes",
+        "partitions",
+        "reservations",
+        "scheduler",
+        "users",
+    }
 
 
 def test_golden_metrics(fake_slurm, update_golden):
@@ -65,7 +74,9 @@ def test_golden_metrics(fake_slurm, update_golden):
         GOLDEN.write_text(text)
         if not update_golden:
             pytest.fail(f"{GOLDEN} was missing and has been written; review and commit it")
-    assert text == GOLDEN.read_text(), "metrics differ from the golden file; rerun with --update-golden if intended"
+    assert text == GOLDEN.read_text(), (
+        "metrics differ from the golden file; rerun with --update-golden if intended"
+    )
 
 
 def test_busy_values(fake_slurm):
@@ -73,7 +84,10 @@ def test_busy_values(fake_slurm):
     assert value(smp, "gpuwatch_slurm_up") == 1
     assert all(value(smp, "gpuwatch_slurm_collector_success", collector=c) == 1 for c in ALL)
     assert value(smp, "gpuwatch_slurm_node_state", node="vm", state="mixed") == 1
-    assert value(smp, "gpuwatch_slurm_nodes", state="mixed") == 1 and value(smp, "gpuwatch_slurm_nodes", state="idle") == 0
+    assert (
+        value(smp, "gpuwatch_slurm_nodes", state="mixed") == 1
+        and value(smp, "gpuwatch_slurm_nodes", state="idle") == 0
+    )
     assert value(smp, "gpuwatch_slurm_node_gpus", node="vm", state="allocated") == 2
     assert value(smp, "gpuwatch_slurm_node_cpus", node="vm", state="idle") == 2
     # array tasks counted one by one; the two-partition job keeps its "a,b" partition
@@ -181,7 +195,11 @@ def test_output_cut_mid_line_fails_collector_but_exports_what_parsed(fake_slurm,
 
 def test_unreachable_controller_sets_up_0(fake_slurm):
     bin_dir = fake_slurm(LAB / "busy")
-    write_cmd(bin_dir, "squeue", "echo 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)' >&2; exit 1")
+    write_cmd(
+        bin_dir,
+        "squeue",
+        "echo 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)' >&2; exit 1",
+    )
     smp = samples(make_exporter(bin_dir).collect_once(now=NOW))
     assert value(smp, "gpuwatch_slurm_up") == 0
     assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="jobs", kind="command") == 1
@@ -234,7 +252,9 @@ def test_hang_is_killed_and_rest_of_cycle_skipped(fake_slurm, tmp_path, caplog):
     assert not pid_alive(child_sleep) and not pid_alive(shell)
     # our own child (the shell) was reaped; its orphaned child is init's to reap, not ours
     assert _ppid(shell) != os.getpid()
-    children = [int(p) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(int(p.name)) == os.getpid()]
+    children = [
+        int(p) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(int(p.name)) == os.getpid()
+    ]
     assert all(pid_alive(c) for c in children), "zombie children left"
 
 
@@ -264,8 +284,10 @@ def test_finished_jobs_counted_once(fake_slurm, tmp_path):
     bin_dir = fake_slurm(stage)
     exp = make_exporter(bin_dir, ["jobs"])
     base = (stage / "squeue.txt").read_text()
-    done = ("20|gpu|COMPLETED|nobody|(null)|1|1|1|N/A|N/A|N/A|cpu=1|N/A|2026-11-30T15:41:00|2026-11-30T15:41:30|None|\n"
-            "21_3|debug|TIMEOUT|daemon|(null)|1|1|1|N/A|N/A|N/A|cpu=1|N/A|2026-11-30T15:41:00|2026-11-30T15:41:40|TimeLimit|\n")
+    done = (
+        "20|gpu|COMPLETED|nobody|(null)|1|1|1|N/A|N/A|N/A|cpu=1|N/A|2026-11-30T15:41:00|2026-11-30T15:41:30|None|\n"
+        "21_3|debug|TIMEOUT|daemon|(null)|1|1|1|N/A|N/A|N/A|cpu=1|N/A|2026-11-30T15:41:00|2026-11-30T15:41:40|TimeLimit|\n"
+    )
     exp.collect_once(now=NOW)  # start-up: jobs 1-3 already finished are not counted
     (stage / "squeue.txt").write_text(base + done)
     for _ in range(3):  # visible for several cycles (MinJobAge), counted once
@@ -329,11 +351,19 @@ def test_cli_flags():
 
 
 def test_cli_errors_exit_nonzero(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "gpuwatch.exporters.slurm.cli", "--slurm.timeout=0"],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "gpuwatch.exporters.slurm.cli", "--slurm.timeout=0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 2 and "--slurm.timeout: must be > 0" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "gpuwatch.exporters.slurm.cli", f"--slurm.bin-dir={tmp_path}/nope"],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "gpuwatch.exporters.slurm.cli", f"--slurm.bin-dir={tmp_path}/nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 2 and "--slurm.bin-dir" in r.stderr and "not a directory" in r.stderr
 
 
@@ -368,8 +398,14 @@ def test_readme_documents_every_metric_flag_and_collector():
     section = readme.split("## Slurm exporter", 1)[1].split("\n## ", 1)[0]
     for m in METRICS:
         assert f"`{m.name}`" in section, m.name
-    for flag in ("--web.listen-address", "--web.telemetry-path", "--log.level", "--slurm.poll-interval",
-                 "--slurm.timeout", "--slurm.bin-dir"):
+    for flag in (
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--log.level",
+        "--slurm.poll-interval",
+        "--slurm.timeout",
+        "--slurm.bin-dir",
+    ):
         assert flag in section, flag
     for name in ALL:
         assert f"| `{name}` |" in section, name

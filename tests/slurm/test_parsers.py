@@ -9,7 +9,12 @@ import pytest
 from gpuwatch.exporters.slurm.parsers import ParseError
 from gpuwatch.exporters.slurm.parsers.common import parse_duration, parse_timestamp, split_top
 from gpuwatch.exporters.slurm.parsers.gres import parse_gres, parse_tres_alloc, parse_tres_request
-from gpuwatch.exporters.slurm.parsers.misc import parse_kv_line, parse_licenses, parse_reservations, parse_sshare
+from gpuwatch.exporters.slurm.parsers.misc import (
+    parse_kv_line,
+    parse_licenses,
+    parse_reservations,
+    parse_sshare,
+)
 from gpuwatch.exporters.slurm.parsers.reasons import normalize_reason
 from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag
 from gpuwatch.exporters.slurm.parsers.sinfo import parse_sinfo
@@ -28,62 +33,73 @@ def read(p):
 
 
 # ------------------------------------------------------------------------------- node states
-@pytest.mark.parametrize("text,base,flags", [
-    # scontrol / StateComplete BASE+FLAG
-    ("IDLE", "idle", set()),
-    ("MIXED+DRAIN", "mixed", {"drain"}),
-    ("allocated+drain", "allocated", {"drain"}),
-    ("down+drain", "down", {"drain"}),
-    ("IDLE+CLOUD+POWERED_DOWN", "idle", {"cloud", "powered_down"}),
-    ("IDLE+MAINTENANCE+RESERVED", "idle", {"maint", "reserved"}),
-    ("MIXED+DYNAMIC_NORM", "mixed", {"dynamic_norm"}),
-    ("IDLE+PLANNED", "idle", {"planned"}),
-    ("DOWN*+DRAIN", "down", {"not_responding", "drain"}),
-    ("DOWN+NOT_RESPONDING", "down", {"not_responding"}),
-    ("IDLE+REBOOT_REQUESTED", "idle", {"reboot_requested"}),
-    ("FUTURE", "future", set()),
-    ("UNKNOWN*", "unknown", {"not_responding"}),
-    ("ERROR", "error", set()),
-    # sinfo long names and suffixes (%T)
-    ("draining", "allocated", {"drain"}),
-    ("drained", "idle", {"drain"}),
-    ("drained*", "idle", {"drain", "not_responding"}),
-    ("draining@", "allocated", {"drain", "reboot_requested"}),
-    ("mixed-", "mixed", {"planned"}),
-    ("idle~", "idle", {"powered_down"}),
-    ("idle#", "idle", {"powering_up"}),
-    ("idle!", "idle", {"power_down"}),
-    ("idle%", "idle", {"powering_down"}),
-    ("allocated$", "allocated", {"maint"}),
-    ("idle^", "idle", {"reboot_issued"}),
-    ("down*", "down", {"not_responding"}),
-    ("completing", "allocated", {"completing"}),
-    ("planned", "idle", {"planned"}),
-    ("inval", "unknown", {"invalid"}),
-    ("maint", "idle", {"maint"}),
-    ("reserved", "idle", {"reserved"}),
-    ("fail", "idle", {"fail"}),
-    ("failing", "allocated", {"fail"}),
-    # sinfo compact names (%t)
-    ("drng", "allocated", {"drain"}),
-    ("drain", "idle", {"drain"}),
-    ("alloc", "allocated", {"drain"} - {"drain"}),
-    ("mix", "mixed", set()),
-    ("comp", "allocated", {"completing"}),
-    ("resv", "idle", {"reserved"}),
-    ("plnd", "idle", {"planned"}),
-    ("pow_up", "idle", {"powering_up"}),
-    ("futr", "future", set()),
-    ("unk", "unknown", set()),
-])
+@pytest.mark.parametrize(
+    "text,base,flags",
+    [
+        # scontrol / StateComplete BASE+FLAG
+        ("IDLE", "idle", set()),
+        ("MIXED+DRAIN", "mixed", {"drain"}),
+        ("allocated+drain", "allocated", {"drain"}),
+        ("down+drain", "down", {"drain"}),
+        ("IDLE+CLOUD+POWERED_DOWN", "idle", {"cloud", "powered_down"}),
+        ("IDLE+MAINTENANCE+RESERVED", "idle", {"maint", "reserved"}),
+        ("MIXED+DYNAMIC_NORM", "mixed", {"dynamic_norm"}),
+        ("IDLE+PLANNED", "idle", {"planned"}),
+        ("DOWN*+DRAIN", "down", {"not_responding", "drain"}),
+        ("DOWN+NOT_RESPONDING", "down", {"not_responding"}),
+        ("IDLE+REBOOT_REQUESTED", "idle", {"reboot_requested"}),
+        ("FUTURE", "future", set()),
+        ("UNKNOWN*", "unknown", {"not_responding"}),
+        ("ERROR", "error", set()),
+        # sinfo long names and suffixes (%T)
+        ("draining", "allocated", {"drain"}),
+        ("drained", "idle", {"drain"}),
+        ("drained*", "idle", {"drain", "not_responding"}),
+        ("draining@", "allocated", {"drain", "reboot_requested"}),
+        ("mixed-", "mixed", {"planned"}),
+        ("idle~", "idle", {"powered_down"}),
+        ("idle#", "idle", {"powering_up"}),
+        ("idle!", "idle", {"power_down"}),
+        ("idle%", "idle", {"powering_down"}),
+        ("allocated$", "allocated", {"maint"}),
+        ("idle^", "idle", {"reboot_issued"}),
+        ("down*", "down", {"not_responding"}),
+        ("completing", "allocated", {"completing"}),
+        ("planned", "idle", {"planned"}),
+        ("inval", "unknown", {"invalid"}),
+        ("maint", "idle", {"maint"}),
+        ("reserved", "idle", {"reserved"}),
+        ("fail", "idle", {"fail"}),
+        ("failing", "allocated", {"fail"}),
+        # sinfo compact names (%t)
+        ("drng", "allocated", {"drain"}),
+        ("drain", "idle", {"drain"}),
+        ("alloc", "allocated", {"drain"} - {"drain"}),
+        ("mix", "mixed", set()),
+        ("comp", "allocated", {"completing"}),
+        ("resv", "idle", {"reserved"}),
+        ("plnd", "idle", {"planned"}),
+        ("pow_up", "idle", {"powering_up"}),
+        ("futr", "future", set()),
+        ("unk", "unknown", set()),
+    ],
+)
 def test_node_state_forms(text, base, flags):
     st = parse_node_state(text)
     assert (st.base, set(st.flags)) == (base, flags)
     assert st.known
 
 
-@pytest.mark.parametrize("text,base", [("QUANTUM_ENTANGLED", "quantum_entangled"), ("blorp~", "blorp"),
-                                       ("WEIRD+DRAIN", "weird"), ("", "unknown"), ("+", "unknown")])
+@pytest.mark.parametrize(
+    "text,base",
+    [
+        ("QUANTUM_ENTANGLED", "quantum_entangled"),
+        ("blorp~", "blorp"),
+        ("WEIRD+DRAIN", "weird"),
+        ("", "unknown"),
+        ("+", "unknown"),
+    ],
+)
 def test_unknown_future_states_are_reported_not_raised(text, base):
     st = parse_node_state(text)
     assert st.base == base
@@ -100,28 +116,33 @@ def test_every_state_in_real_captures_is_known():
     for p in LAB.glob("*/sinfo.txt"):
         texts |= {line.split("|")[4] for line in read(p).splitlines() if line}
     texts |= {line.split()[-1] for line in read(NEWER / "osc__sinfo_gres.txt").splitlines() if line.strip()}
-    texts |= {line.split()[1] for line in read(NEWER / "25.05.3__sinfo_gpus_snapshot.txt").splitlines() if line}
+    texts |= {
+        line.split()[1] for line in read(NEWER / "25.05.3__sinfo_gpus_snapshot.txt").splitlines() if line
+    }
     assert {"MIXED+DYNAMIC_NORM", "mixed-", "drained*", "draining@", "allocated+drain", "down+drain"} <= texts
     for t in texts:
         assert parse_node_state(t).known, t
 
 
 # ------------------------------------------------------------------------------- GRES
-@pytest.mark.parametrize("text,expected", [
-    ("gpu:fake:2", {"fake": 2}),
-    ("gpu:h100:8", {"h100": 8}),
-    ("gpu:4", {"": 4}),
-    ("gpu:h100:4,gpu:a100:2", {"h100": 4, "a100": 2}),
-    ("gpu:a100:4(S:0-3),nsight:no_consume:1,vis:no_consume:1", {"a100": 4}),
-    ("gpu:fake:1(IDX:0)", {"fake": 1}),
-    ("gpu:model_a:0(IDX:N/A)", {"model_a": 0}),
-    ("gpu:2(IDX:0,2),nic:1", {"": 2}),
-    ("gpu:(null):3(IDX:0-2)", {"": 3}),
-    ("(null)", {}),
-    ("", {}),
-    ("N/A", {}),
-    ("mps:100,gpu:1", {"": 1}),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("gpu:fake:2", {"fake": 2}),
+        ("gpu:h100:8", {"h100": 8}),
+        ("gpu:4", {"": 4}),
+        ("gpu:h100:4,gpu:a100:2", {"h100": 4, "a100": 2}),
+        ("gpu:a100:4(S:0-3),nsight:no_consume:1,vis:no_consume:1", {"a100": 4}),
+        ("gpu:fake:1(IDX:0)", {"fake": 1}),
+        ("gpu:model_a:0(IDX:N/A)", {"model_a": 0}),
+        ("gpu:2(IDX:0,2),nic:1", {"": 2}),
+        ("gpu:(null):3(IDX:0-2)", {"": 3}),
+        ("(null)", {}),
+        ("", {}),
+        ("N/A", {}),
+        ("mps:100,gpu:1", {"": 1}),
+    ],
+)
 def test_parse_gres(text, expected):
     assert parse_gres(text) == expected
 
@@ -137,15 +158,29 @@ def test_gres_in_newer_captures():
     # 23.11: GresUsed without IDX on idle nodes, typed counts, "gpu:0"
     idle = [line.split() for line in read(NEWER / "slurm-23.11.10-2__sinfo_gpus_idle.txt").splitlines()]
     assert [(parse_gres(g), parse_gres(u)) for _, g, u in idle] == [
-        ({"": 0}, {"": 0}), ({"rtxa5000": 1}, {"rtxa5000": 0}), ({"h100": 1}, {"h100": 1}),
-        ({"mi210": 2}, {"mi210": 2})]
+        ({"": 0}, {"": 0}),
+        ({"rtxa5000": 1}, {"rtxa5000": 0}),
+        ({"h100": 1}, {"h100": 1}),
+        ({"mi210": 2}, {"mi210": 2}),
+    ]
     alloc = [line.split() for line in read(NEWER / "slurm-23.11.10__sinfo_gpus_allocated.txt").splitlines()]
     assert sum(int(n) * sum(parse_gres(u).values()) for n, u in alloc) == 3 + 24 + 3 + 0 + 2 + 1
 
 
-@pytest.mark.parametrize("text,n", [("gres:gpu:2", 2), ("gres/gpu:h100:1", 1), ("gres:gpu:fake:1", 1),
-                                    ("gres:gpu:1,gres:nic:1", 1), ("gpu:3", 3), ("gres/gpu=2", 2), ("N/A", 0),
-                                    ("gres:gpu", 1), ("gres:mps:50", 0)])
+@pytest.mark.parametrize(
+    "text,n",
+    [
+        ("gres:gpu:2", 2),
+        ("gres/gpu:h100:1", 1),
+        ("gres:gpu:fake:1", 1),
+        ("gres:gpu:1,gres:nic:1", 1),
+        ("gpu:3", 3),
+        ("gres/gpu=2", 2),
+        ("N/A", 0),
+        ("gres:gpu", 1),
+        ("gres:mps:50", 0),
+    ],
+)
 def test_parse_tres_request(text, n):
     assert parse_tres_request(text) == n
 
@@ -157,16 +192,24 @@ def test_parse_tres_alloc():
 
 
 # ------------------------------------------------------------------------------- reasons
-@pytest.mark.parametrize("text,short", [
-    ("(Priority)", "Priority"), ("Resources", "Resources"), ("(null)", "None"), ("None", "None"),
-    ("(Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions)",
-     "ReqNodeNotAvail"),
-    ("ReqNodeNotAvail, UnavailableNodes:gpu[01-03]", "ReqNodeNotAvail"),
-    ("ReqNodeNotAvail, Reserved for maintenance", "ReqNodeNotAvail"),
-    ("QOSMaxGRESPerUser", "QOSMaxGRESPerUser"),
-    ("launch failed requeued held", "JobHeldAdmin"),
-    ("some sentence nobody knows, with commas", "Other"),
-])
+@pytest.mark.parametrize(
+    "text,short",
+    [
+        ("(Priority)", "Priority"),
+        ("Resources", "Resources"),
+        ("(null)", "None"),
+        ("None", "None"),
+        (
+            "(Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions)",
+            "ReqNodeNotAvail",
+        ),
+        ("ReqNodeNotAvail, UnavailableNodes:gpu[01-03]", "ReqNodeNotAvail"),
+        ("ReqNodeNotAvail, Reserved for maintenance", "ReqNodeNotAvail"),
+        ("QOSMaxGRESPerUser", "QOSMaxGRESPerUser"),
+        ("launch failed requeued held", "JobHeldAdmin"),
+        ("some sentence nobody knows, with commas", "Other"),
+    ],
+)
 def test_normalize_reason(text, short):
     assert normalize_reason(text) == short
 
@@ -215,9 +258,16 @@ def test_sinfo_reason_with_pipe_stays_in_last_column():
     assert n.reason == "bad | psu" and n.gpus_total == 8
 
 
-@pytest.mark.parametrize("stage,state", [("busy", ("allocated", set())), ("draining", ("allocated", {"drain"})),
-                                         ("down", ("down", set())), ("mixed", ("mixed", set())),
-                                         ("idle", ("idle", set()))])
+@pytest.mark.parametrize(
+    "stage,state",
+    [
+        ("busy", ("allocated", set())),
+        ("draining", ("allocated", {"drain"})),
+        ("down", ("down", set())),
+        ("mixed", ("mixed", set())),
+        ("idle", ("idle", set())),
+    ],
+)
 def test_sinfo_shared_captures_statelong(stage, state):
     fields = "NodeList,Partition,StateLong,CPUsState,Gres,GresUsed,AllocMem,Memory,Reason".split(",")
     r = parse_sinfo(read(SHARED / stage / "sinfo_N_h_O_pipe.txt"), fields=fields)
@@ -254,7 +304,9 @@ def test_squeue_lab_busy():
     assert by_id["4"].gpus == 1  # --gpus=1 (tres-per-job)
     assert by_id["5"].gpus == 1  # --gres=gpu:fake:1 (tres-per-node)
     assert by_id["6"].gpus == 2  # --gpus-per-node=2
-    assert by_id["1"].state == "completed" and by_id["2"].state == "failed" and by_id["3"].state == "cancelled"
+    assert (
+        by_id["1"].state == "completed" and by_id["2"].state == "failed" and by_id["3"].state == "cancelled"
+    )
     assert by_id["14"].reason == "ReqNodeNotAvail, Reserved for maintenance"
     assert by_id["12"].cpus == 8
     assert by_id["10"].eligible == "N/A" and by_id["10"].submit == "2026-11-30T15:54:16"
@@ -263,8 +315,18 @@ def test_squeue_lab_busy():
     assert all(j.account == "none" for j in jobs)
 
 
-@pytest.mark.parametrize("jid,n", [("12", 1), ("6_3", 1), ("6_[1-4%2]", 4), ("6_[1,3,5-7]", 5), ("6_[0-9999]", 10000),
-                                   ("6_[x-y]", 1), ("6_[5-1]", 1)])
+@pytest.mark.parametrize(
+    "jid,n",
+    [
+        ("12", 1),
+        ("6_3", 1),
+        ("6_[1-4%2]", 4),
+        ("6_[1,3,5-7]", 5),
+        ("6_[0-9999]", 10000),
+        ("6_[x-y]", 1),
+        ("6_[5-1]", 1),
+    ],
+)
 def test_array_task_count(jid, n):
     from gpuwatch.exporters.slurm.parsers.squeue import array_task_count
 
@@ -272,7 +334,9 @@ def test_array_task_count(jid, n):
 
 
 def test_squeue_shared_capture_compact_states():
-    fields = "JobID,ArrayJobID,UserName,StateCompact,Partition,NumCPUs,tres-alloc,tres-per-node,Reason".split(",")
+    fields = "JobID,ArrayJobID,UserName,StateCompact,Partition,NumCPUs,tres-alloc,tres-per-node,Reason".split(
+        ","
+    )
     jobs, bad = parse_squeue(read(SHARED / "busy/squeue_h_O_pipe.txt"), fields=fields)
     states = {j.state for j in jobs}
     assert states == {"pending", "running"} and bad == 0
@@ -317,12 +381,16 @@ def test_licenses_reservations_sshare():
     lic = parse_licenses(read(SHARED / "busy/scontrol_show_licenses_o.txt"))
     assert [(x.name, x.total, x.used, x.free) for x in lic] == [("fluent", 4, 0, 4), ("matlab", 2, 1, 1)]
     res = parse_reservations(read(LAB / "busy/reservations.txt"))
-    assert len(res) == 1 and res[0].name == "maint_window" and res[0].node_count == 1 and res[0].core_count == 4
+    assert (
+        len(res) == 1 and res[0].name == "maint_window" and res[0].node_count == 1 and res[0].core_count == 4
+    )
     assert res[0].end - res[0].start == 3600 and "MAINT" in res[0].flags
     assert parse_reservations(read(SHARED / "busy/scontrol_show_reservation_o.txt")) == []
     assert parse_sshare(read(SHARED / "busy/sshare_a_P.txt")) == []
-    shares = parse_sshare("Account|User|RawShares|NormShares|RawUsage|EffectvUsage|FairShare\n"
-                          "root||||0|0.000000|\n ml|alice|10|0.5|123|0.25|0.75\n")
+    shares = parse_sshare(
+        "Account|User|RawShares|NormShares|RawUsage|EffectvUsage|FairShare\n"
+        "root||||0|0.000000|\n ml|alice|10|0.5|123|0.25|0.75\n"
+    )
     assert shares[1].fairshare == 0.75 and shares[1].user == "alice"
     with pytest.raises(ParseError, match="line 1"):
         parse_licenses("Total=4\n")
@@ -353,5 +421,9 @@ def test_recorded_rpc_costs_of_the_commands_used():
     for cmd in ("sinfo -N -h -o '%N|%T'", "squeue -h -o '%i|%u|%T|%R'", "sdiag"):
         for k, v in cost(cmd).items():
             total[k] = total.get(k, 0) + v
-    assert total == {"REQUEST_NODE_INFO": 1, "REQUEST_PARTITION_INFO": 2, "REQUEST_JOB_INFO": 1,
-                     "REQUEST_STATS_INFO": 1}
+    assert total == {
+        "REQUEST_NODE_INFO": 1,
+        "REQUEST_PARTITION_INFO": 2,
+        "REQUEST_JOB_INFO": 1,
+        "REQUEST_STATS_INFO": 1,
+    }

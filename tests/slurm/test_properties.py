@@ -23,7 +23,9 @@ LAB = SLURM_FIXTURES / "lab-22.05"
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LABEL = re.compile(r"^[a-z0-9_]+$")
 
-SINFO_LINES = (LAB / "busy/sinfo.txt").read_text().splitlines() + (LAB / "down/sinfo.txt").read_text().splitlines()
+SINFO_LINES = (LAB / "busy/sinfo.txt").read_text().splitlines() + (
+    LAB / "down/sinfo.txt"
+).read_text().splitlines()
 SQUEUE_LINES = (LAB / "busy/squeue.txt").read_text().splitlines()
 SDIAG = (LAB / "busy/sdiag.txt").read_text()
 
@@ -32,8 +34,16 @@ SDIAG = (LAB / "busy/sdiag.txt").read_text()
 def mangled(draw, lines):
     """A real line, mangled: truncated, characters replaced/inserted, separators dropped or doubled."""
     line = draw(st.sampled_from(lines))
-    ops = draw(st.lists(st.tuples(st.sampled_from(["cut", "insert", "replace", "drop_sep", "dup_sep"]),
-                                  st.integers(0, 400), st.text(max_size=5)), max_size=4))
+    ops = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["cut", "insert", "replace", "drop_sep", "dup_sep"]),
+                st.integers(0, 400),
+                st.text(max_size=5),
+            ),
+            max_size=4,
+        )
+    )
     for op, pos, txt in ops:
         pos = pos % (len(line) + 1)
         if op == "cut":
@@ -41,7 +51,7 @@ def mangled(draw, lines):
         elif op == "insert":
             line = line[:pos] + txt + line[pos:]
         elif op == "replace":
-            line = line[:pos] + txt + line[pos + len(txt):]
+            line = line[:pos] + txt + line[pos + len(txt) :]
         elif op == "drop_sep":
             line = line.replace("|", "", 1)
         else:

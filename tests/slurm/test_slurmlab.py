@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from conftest import IN_CI, require_programs
+
 from gpuwatch.localstack.slurm import SlurmLab, SlurmLabError, pid_alive
 
 pytestmark = pytest.mark.slurm
@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slurm
 
 def test_lab_runs_jobs_and_stops_cleanly(tmp_path):
     require_programs("munged", "mungekey", "slurmctld", "slurmd", "sbatch")
-    if os.geteuid() != 0:  # under CI=true a missing prerequisite fails, never skips (as in conftest.slurm_lab)
+    if (
+        os.geteuid() != 0
+    ):  # under CI=true a missing prerequisite fails, never skips (as in conftest.slurm_lab)
         if IN_CI:
             pytest.fail("CI=true and SlurmLab needs root")
         pytest.skip("SlurmLab needs root")
@@ -24,8 +26,10 @@ def test_lab_runs_jobs_and_stops_cleanly(tmp_path):
         assert "AuthInfo=socket=" in lab.conf.read_text()  # never the system munge socket
         assert f"SlurmctldPort={lab.ctld_port}" in lab.conf.read_text()
         jid = lab.sbatch(["-p", "gpu", "--gres=gpu:fake:1"], user="nobody", wrap="sleep 300")
-        lab.wait_for(lambda: lab.run(["squeue", "-h", "-j", jid, "-o", "%T"]).stdout.strip() == "RUNNING",
-                     what="job running")
+        lab.wait_for(
+            lambda: lab.run(["squeue", "-h", "-j", jid, "-o", "%T"]).stdout.strip() == "RUNNING",
+            what="job running",
+        )
         assert lab.run(["squeue", "-h", "-j", jid, "-o", "%u"]).stdout.strip() == "nobody"
         nodes = lab.scontrol("show", "node", lab.node, "-o", "-d")
         assert "Gres=gpu:fake:2" in nodes and "GresUsed=gpu:fake:1" in nodes

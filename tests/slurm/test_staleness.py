@@ -14,7 +14,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import require_programs
 
 from gpuwatch.exporters.common.http import Site
@@ -73,8 +72,9 @@ def test_default_bound_and_commands_per_collector(fake_slurm):
 
 def test_cycles_that_keep_raising_go_stale_then_recover(fake_slurm, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG, logger="gpuwatch.slurm")
-    exp = Exporter(DEFAULT, Runner(timeout=5, bin_dir=str(fake_slurm(LAB / "busy"))), poll_interval=0.1,
-                   stale_after=1.0)
+    exp = Exporter(
+        DEFAULT, Runner(timeout=5, bin_dir=str(fake_slurm(LAB / "busy"))), poll_interval=0.1, stale_after=1.0
+    )
     exp.start()
     try:
         assert wait_for(exp.ready)
@@ -153,8 +153,9 @@ class Boom(BaseException):
 
 
 def test_dead_poller_thread_is_restarted(fake_slurm, monkeypatch, caplog):
-    exp = Exporter(DEFAULT, Runner(timeout=5, bin_dir=str(fake_slurm(LAB / "busy"))), poll_interval=0.05,
-                   stale_after=30)
+    exp = Exporter(
+        DEFAULT, Runner(timeout=5, bin_dir=str(fake_slurm(LAB / "busy"))), poll_interval=0.05, stale_after=30
+    )
     real = exp.collect_once
     died = []
 
@@ -245,12 +246,22 @@ def test_cli_watchdog_logs_stale_without_scrapes_and_sigterm_does_not_wait(fake_
     port = free_port()
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gpuwatch.exporters.slurm.cli", f"--web.listen-address=127.0.0.1:{port}",
-             f"--slurm.bin-dir={bin_dir}", "--slurm.poll-interval=0.2", "--slurm.timeout=60",
-             "--slurm.stale-after=1.5"],
-            stdout=subprocess.DEVNULL, stderr=log_file)
+            [
+                sys.executable,
+                "-m",
+                "gpuwatch.exporters.slurm.cli",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--slurm.bin-dir={bin_dir}",
+                "--slurm.poll-interval=0.2",
+                "--slurm.timeout=60",
+                "--slurm.stale-after=1.5",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
+
         def ready():
             try:
                 return urllib.request.urlopen(base + "/-/ready", timeout=2).status == 200
@@ -264,7 +275,9 @@ def test_cli_watchdog_logs_stale_without_scrapes_and_sigterm_does_not_wait(fake_
         t0 = time.monotonic()
         smp = samples(urllib.request.urlopen(base + "/metrics", timeout=10).read())
         assert time.monotonic() - t0 < 2
-        assert value(smp, "gpuwatch_slurm_up") == 0 and value(smp, "gpuwatch_slurm_stale_after_seconds") == 1.5
+        assert (
+            value(smp, "gpuwatch_slurm_up") == 0 and value(smp, "gpuwatch_slurm_stale_after_seconds") == 1.5
+        )
         text = log_path.read_text()
         assert text.count("collection stale") == 1 and "running=sinfo" in text
         t0 = time.monotonic()

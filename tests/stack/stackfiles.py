@@ -44,7 +44,9 @@ def bind_mounts(service: dict) -> list[tuple[Path, str, bool]]:
         parts = spec.split(":")
         source, target = parts[0], parts[1]
         if source.startswith((".", "/")):
-            out.append(((COMPOSE_DIR / source).resolve(), target, len(parts) > 2 and "ro" in parts[2].split(",")))
+            out.append(
+                ((COMPOSE_DIR / source).resolve(), target, len(parts) > 2 and "ro" in parts[2].split(","))
+            )
     return out
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from stackfiles import COMPOSE_DIR, bind_mounts, compose, compose_raw, interpolate, named_volumes  # noqa: F401 (fixtures)
 
 ROOT = COMPOSE_DIR.parent
@@ -64,7 +63,9 @@ def test_services_pinned_restarting_healthchecked(compose):
     assert set(compose["services"]) == set(SERVICES)
     for name, svc in compose["services"].items():
         image, _, tag = svc["image"].rpartition(":")
-        assert image and tag and tag != "latest" and re.search(r"\d", tag), f"{name}: image {svc['image']} is not pinned"
+        assert image and tag and tag != "latest" and re.search(r"\d", tag), (
+            f"{name}: image {svc['image']} is not pinned"
+        )
         assert svc.get("restart") in ("unless-stopped", "always"), name
         check = svc.get("healthcheck", {})
         assert check.get("test") and check.get("interval") and check.get("retries"), f"{name}: no healthcheck"
@@ -77,7 +78,9 @@ def test_ports_match_what_each_program_listens_on(compose):
         assert svc["ports"] == [f"127.0.0.1:{host_port}:{container_port}"], name
         published.append(host_port)
         health = " ".join(svc["healthcheck"]["test"])
-        assert f"localhost:{container_port}/" in health, f"{name}: healthcheck does not probe :{container_port}"
+        assert f"localhost:{container_port}/" in health, (
+            f"{name}: healthcheck does not probe :{container_port}"
+        )
         listen = [a for a in svc.get("command", []) if a.startswith("--web.listen-address=")]
         if listen:
             assert listen == [f"--web.listen-address=:{container_port}"], name
@@ -111,7 +114,9 @@ def test_every_mounted_path_exists_in_the_repository(compose):
             assert read_only, f"{name}: {host} mounted writable"
             if "secrets" in host.relative_to(ROOT).parts:
                 continue
-            assert host.exists(), f"{name}: mounts {host.relative_to(ROOT)} at {container}, which does not exist"
+            assert host.exists(), (
+                f"{name}: mounts {host.relative_to(ROOT)} at {container}, which does not exist"
+            )
     config_files = {
         "prometheus": COMPOSE_DIR / "prometheus" / "prometheus.yml",
         "alertmanager": COMPOSE_DIR / "generated" / "alertmanager" / "alertmanager.yml",
@@ -151,7 +156,9 @@ def test_alertmanager_secret_files_live_under_the_mounted_folder():
 
     am = COMPOSE_DIR / "generated" / "alertmanager" / "alertmanager.yml"
     for name in alertmanager_secret_files(am):
-        assert name.startswith("/etc/alertmanager/secrets/"), f"{am}: {name} is not under the mounted secrets folder"
+        assert name.startswith("/etc/alertmanager/secrets/"), (
+            f"{am}: {name} is not under the mounted secrets folder"
+        )
 
 
 def test_grafana_provisioning_points_at_mounted_dashboards_and_prometheus(compose):
@@ -164,7 +171,9 @@ def test_grafana_provisioning_points_at_mounted_dashboards_and_prometheus(compos
     assert providers, "no dashboard provider in grafana/provisioning/dashboards"
     for p in providers:
         path = p["options"]["path"]
-        host = next((h / Path(path).relative_to(c) for c, h in mounts.items() if Path(path).is_relative_to(c)), None)
+        host = next(
+            (h / Path(path).relative_to(c) for c, h in mounts.items() if Path(path).is_relative_to(c)), None
+        )
         assert host is not None, f"dashboard provider path {path} is not mounted"
         assert list(host.glob("*.json")), f"no dashboards in {host} (provider path {path})"
     sources = []
@@ -224,6 +233,6 @@ def test_every_compose_variable_is_documented():
     text = (COMPOSE_DIR / "docker-compose.yml").read_text()
     used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Monitoring stack and demo"):]
+    section = readme[readme.index("## Monitoring stack and demo") :]
     missing = sorted(v for v in used if f"`{v}`" not in section)
     assert used and not missing, f"compose variables not documented in README: {missing}"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import FIXTURES, require_programs
+
 from gpuwatch.localstack import compose as compose_cli
 from gpuwatch.localstack.procs import ManagedProcess, StackError, free_port, pid_alive
 from gpuwatch.localstack.promstack import Alertmanager, Prometheus, Target, prometheus_config
@@ -39,12 +39,21 @@ def post(url: str, body: bytes) -> int:
 
 
 def test_parse_real_alertmanager_bodies():
-    firing = parse_notification(json.loads((AM_FIXTURES / "alertmanager_webhook_body_firing.json").read_text()), "/chat", 1.0)
+    firing = parse_notification(
+        json.loads((AM_FIXTURES / "alertmanager_webhook_body_firing.json").read_text()), "/chat", 1.0
+    )
     (event,) = firing.events
-    assert (event.alertname, event.status, event.receiver, event.path) == ("AlwaysFiring", "firing", "sink", "/chat")
+    assert (event.alertname, event.status, event.receiver, event.path) == (
+        "AlwaysFiring",
+        "firing",
+        "sink",
+        "/chat",
+    )
     assert event.labels["severity"] == "test"
     assert event.annotations["summary"] == "vector(1) > 0 always fires"
-    resolved = parse_notification(json.loads((AM_FIXTURES / "alertmanager_webhook_body_resolved.json").read_text()), "/", 2.0)
+    resolved = parse_notification(
+        json.loads((AM_FIXTURES / "alertmanager_webhook_body_resolved.json").read_text()), "/", 2.0
+    )
     (event,) = resolved.events
     assert event.status == "resolved" and event.labels["instance"] == "127.0.0.1:18000"
     assert event.ends_at.startswith("2026-11-30T13:49:51")
@@ -80,12 +89,16 @@ def test_receiver_records_prints_and_rejects_garbage():
 
 
 def test_managed_process_stops_by_pid_and_reports_early_exit(tmp_path):
-    proc = ManagedProcess("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log").start()
+    proc = ManagedProcess(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log"
+    ).start()
     pid = proc.pid
     assert pid_alive(pid)
     assert proc.stop(timeout=5) is not None
     assert not pid_alive(pid)
-    dying = ManagedProcess("dying", [sys.executable, "-c", "import sys; print('bad flag'); sys.exit(3)"], tmp_path / "d.log").start()
+    dying = ManagedProcess(
+        "dying", [sys.executable, "-c", "import sys; print('bad flag'); sys.exit(3)"], tmp_path / "d.log"
+    ).start()
     with pytest.raises(StackError, match=r"(?s)dying exited \(status 3\).*bad flag"):
         dying.wait_http(f"http://127.0.0.1:{free_port()}/", timeout=10)
     with pytest.raises(StackError, match="cannot run"):
@@ -105,7 +118,9 @@ def _compose_dir(tmp_path: Path, am_config: dict) -> Path:
 def test_prepare_secrets(tmp_path):
     am = {
         "route": {"receiver": "chat"},
-        "receivers": [{"name": "chat", "slack_configs": [{"api_url_file": "/etc/alertmanager/secrets/slack_api_url"}]}],
+        "receivers": [
+            {"name": "chat", "slack_configs": [{"api_url_file": "/etc/alertmanager/secrets/slack_api_url"}]}
+        ],
     }
     d = _compose_dir(tmp_path, am)
     with pytest.raises(compose_cli.ComposeError, match="scrape_password: missing"):
@@ -131,7 +146,12 @@ def test_prepare_secrets(tmp_path):
 
 
 def test_prepare_secrets_demo_and_outside_paths(tmp_path):
-    am = {"route": {"receiver": "x"}, "receivers": [{"name": "x", "pagerduty_configs": [{"routing_key_file": "/etc/alertmanager/secrets/pd"}]}]}
+    am = {
+        "route": {"receiver": "x"},
+        "receivers": [
+            {"name": "x", "pagerduty_configs": [{"routing_key_file": "/etc/alertmanager/secrets/pd"}]}
+        ],
+    }
     d = _compose_dir(tmp_path, am)
     lines = compose_cli.prepare_secrets(d, demo=True, environ={})
     assert (d / "secrets" / "scrape_password").stat().st_size > 10
@@ -251,9 +271,20 @@ def test_webhook_notifications_bad_file(tmp_path):
 
 def test_demo_rejects_a_bad_duration():
     env = {**os.environ, "GPUWATCH_DEMO_DURATION": "two minutes"}
-    proc = subprocess.run([sys.executable, "-m", "gpuwatch.localstack.demo"], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpuwatch.localstack.demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "GPUWATCH_DEMO_DURATION must be a number" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "gpuwatch.localstack.demo", "--duration", "-5"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpuwatch.localstack.demo", "--duration", "-5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "--duration must be >= 0" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -316,7 +347,11 @@ def test_demo_stops_slurm_even_when_stopping_the_stack_fails(monkeypatch, tmp_pa
     monkeypatch.setattr(demo, "LocalStack", FakeStack)
     made = []
     real_mkdtemp = tempfile.mkdtemp
-    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real_mkdtemp(**{**kw, "dir": str(tmp_path)})) or made[-1])
+    monkeypatch.setattr(
+        tempfile,
+        "mkdtemp",
+        lambda **kw: made.append(real_mkdtemp(**{**kw, "dir": str(tmp_path)})) or made[-1],
+    )
     code = demo.main(["--duration", "0.01", "--no-slurm-actions"])
     err = capsys.readouterr().err
     assert code == 1

@@ -9,11 +9,12 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from conftest import require_programs
 from stackfiles import COMPOSE_DIR, PROMETHEUS_FILE, bind_mounts, compose, compose_raw, prometheus_config  # noqa: F401 (fixtures)
 
-REMOTE_WRITE = re.compile(r"^# --- remote_write \(off\) -+\n(?P<body>.*?)^# --- end remote_write -+$", re.M | re.S)
+REMOTE_WRITE = re.compile(
+    r"^# --- remote_write \(off\) -+\n(?P<body>.*?)^# --- end remote_write -+$", re.M | re.S
+)
 
 
 def _promtool() -> str:
@@ -46,11 +47,15 @@ def mapped_config(text: str, compose: dict, tmp: Path, targets_dir: Path) -> Pat
 
 
 def promtool_check(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([_promtool(), "check", "config", str(path)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [_promtool(), "check", "config", str(path)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_promtool_check_config_passes(compose, tmp_path):
-    config = mapped_config(PROMETHEUS_FILE.read_text(), compose, tmp_path, COMPOSE_DIR / "prometheus" / "demo-targets")
+    config = mapped_config(
+        PROMETHEUS_FILE.read_text(), compose, tmp_path, COMPOSE_DIR / "prometheus" / "demo-targets"
+    )
     proc = promtool_check(config)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout + proc.stderr
@@ -166,7 +171,9 @@ def test_promtool_accepts_the_playbook_target_files(compose, tmp_path):
     for example in examples:
         groups = json.loads(example.read_text())
         for group in groups:
-            assert all(re.fullmatch(r"[a-z0-9]+-(9400|9341)\.proxy\.runpod\.net:443", t) for t in group["targets"]), group
+            assert all(
+                re.fullmatch(r"[a-z0-9]+-(9400|9341)\.proxy\.runpod\.net:443", t) for t in group["targets"]
+            ), group
         (targets / example.name.removesuffix(".example")).write_text(example.read_text())
     config = mapped_config(PROMETHEUS_FILE.read_text(), compose, tmp_path, targets)
     proc = promtool_check(config)

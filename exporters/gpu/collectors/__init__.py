@@ -3,7 +3,6 @@
 Importing this package imports the collector modules, which only records their classes.
 """
 
-from .base import COLLECTORS, Collector, Samples  # noqa: F401
 from . import (  # noqa: F401  (registration)
     clocks,
     ecc,
@@ -20,5 +19,6 @@ from . import (  # noqa: F401  (registration)
     utilization,
     xid,
 )
+from .base import COLLECTORS, Collector, Samples
 
 __all__ = ["COLLECTORS", "Collector", "Samples"]

@@ -49,14 +49,14 @@ class Collector:
     def __init__(self, options: Options) -> None:
         self.options = options
 
-    def collect_gpu(self, dev, out: Samples, extras: dict) -> None:  # noqa: ANN001
+    def collect_gpu(self, dev, out: Samples, extras: dict) -> None:
         pass
 
-    def collect_node(self, exporter) -> None:  # noqa: ANN001
+    def collect_node(self, exporter) -> None:
         pass
 
-    def finish(self, view, out: Samples) -> None:  # noqa: ANN001
+    def finish(self, view, out: Samples) -> None:
         pass
 
-    def reset_gpu(self, dev) -> None:  # noqa: ANN001
+    def reset_gpu(self, dev) -> None:
         """NVML was re-initialised: drop per-handle state for ``dev``."""

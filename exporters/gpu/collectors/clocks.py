@@ -27,7 +27,9 @@ def reason_bits(nv):
     return out
 
 
-@COLLECTORS.register("clocks", default=True, help="SM/memory clocks, clock-event (throttle) reasons, performance state")
+@COLLECTORS.register(
+    "clocks", default=True, help="SM/memory clocks, clock-event (throttle) reasons, performance state"
+)
 class ClocksCollector(Collector):
     name = "clocks"
 
@@ -40,7 +42,10 @@ class ClocksCollector(Collector):
         mem = dev.read("clock_mem", nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_MEM)
         if mem is not None:
             out.add("gpuwatch_gpu_memory_clock_hertz", lb, mem * 1e6)
-        fn = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None) or nv.nvmlDeviceGetCurrentClocksThrottleReasons
+        fn = (
+            getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
+            or nv.nvmlDeviceGetCurrentClocksThrottleReasons
+        )
         mask = dev.read("clock_event_reasons", fn)
         if mask is not None:
             for label, bit in reason_bits(nv):

@@ -10,7 +10,10 @@ class EccCollector(Collector):
     def collect_gpu(self, dev, out, extras):
         nv = dev.nv
         lb = dev.labels
-        for label, etype in (("corrected", nv.NVML_MEMORY_ERROR_TYPE_CORRECTED), ("uncorrected", nv.NVML_MEMORY_ERROR_TYPE_UNCORRECTED)):
+        for label, etype in (
+            ("corrected", nv.NVML_MEMORY_ERROR_TYPE_CORRECTED),
+            ("uncorrected", nv.NVML_MEMORY_ERROR_TYPE_UNCORRECTED),
+        ):
             n = dev.read("ecc", nv.nvmlDeviceGetTotalEccErrors, etype, nv.NVML_AGGREGATE_ECC)
             if n is None:
                 break

@@ -15,7 +15,11 @@ METRICS = (
 )
 
 
-@COLLECTORS.register("gpm", default=False, help="GPM metrics on Hopper and newer: SM occupancy, tensor activity, DRAM bandwidth")
+@COLLECTORS.register(
+    "gpm",
+    default=False,
+    help="GPM metrics on Hopper and newer: SM occupancy, tensor activity, DRAM bandwidth",
+)
 class GpmCollector(Collector):
     name = "gpm"
 

@@ -21,7 +21,9 @@ from .mig import mig_state
 log = logging.getLogger("gpuwatch.gpu.jobs")
 
 
-@COLLECTORS.register("jobs", default=True, help="GPU processes and Slurm job attribution (environ, cgroup, mapping folder)")
+@COLLECTORS.register(
+    "jobs", default=True, help="GPU processes and Slurm job attribution (environ, cgroup, mapping folder)"
+)
 class JobsCollector(Collector):
     name = "jobs"
 
@@ -63,7 +65,13 @@ class JobsCollector(Collector):
             except OSError as exc:
                 err = f"--gpu.job-mapping-dir {path}: {exc.strerror or exc}"
                 if err != self._mapping_error:
-                    kv(log, logging.WARNING, "cannot read job mapping folder", dir=path, error=exc.strerror or exc)
+                    kv(
+                        log,
+                        logging.WARNING,
+                        "cannot read job mapping folder",
+                        dir=path,
+                        error=exc.strerror or exc,
+                    )
         self._alloc, self._mapping, self._mapping_error = alloc, mapping, err
 
     def finish(self, view, out):

@@ -46,7 +46,9 @@ class NvlinkCollector(Collector):
                 if slot is None:
                     acc[k] = [n, n]  # first sight: the counter's value so far is its increase since boot
                 else:
-                    slot[1] += n - slot[0] if n >= slot[0] else n  # lower than last: this link's counter reset
+                    slot[1] += (
+                        n - slot[0] if n >= slot[0] else n
+                    )  # lower than last: this link's counter reset
                     slot[0] = n
             totals: dict[str, float] = {}
             for (_, label), (_, total) in acc.items():
@@ -82,9 +84,18 @@ class NvlinkCollector(Collector):
             state = dev.read(("nvlink_state", link), nv.nvmlDeviceGetNvLinkState, link)
             if state is None:
                 continue
-            out.add("gpuwatch_gpu_nvlink_active", lb + (str(link),), 1.0 if state == nv.NVML_FEATURE_ENABLED else 0.0)
+            out.add(
+                "gpuwatch_gpu_nvlink_active",
+                lb + (str(link),),
+                1.0 if state == nv.NVML_FEATURE_ENABLED else 0.0,
+            )
             for label, const in ERROR_TYPES:
-                n = dev.read(("nvlink_errors", link, label), nv.nvmlDeviceGetNvLinkErrorCounter, link, getattr(nv, const))
+                n = dev.read(
+                    ("nvlink_errors", link, label),
+                    nv.nvmlDeviceGetNvLinkErrorCounter,
+                    link,
+                    getattr(nv, const),
+                )
                 if n is not None:
                     raw[(link, label)] = float(n)
         totals = self._account(dev, raw)

@@ -3,7 +3,9 @@
 from .base import COLLECTORS, Collector
 
 
-@COLLECTORS.register("pcie_throughput", default=False, help="PCIe TX/RX throughput (NVML samples ~20 ms per GPU and direction)")
+@COLLECTORS.register(
+    "pcie_throughput", default=False, help="PCIe TX/RX throughput (NVML samples ~20 ms per GPU and direction)"
+)
 class PcieThroughputCollector(Collector):
     name = "pcie_throughput"
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pynvml as _real  # nvidia-ml-py: error classes, constants and data structures
 
@@ -28,7 +28,9 @@ from . import scenario as _sc
 # --- constants, error classes and structures, re-exported from nvidia-ml-py -------------------
 
 for _name in dir(_real):
-    if _name.startswith(("NVML_", "NVMLError", "nvmlClocksEventReason", "nvmlClocksThrottleReason", "nvmlEventType")):
+    if _name.startswith(
+        ("NVML_", "NVMLError", "nvmlClocksEventReason", "nvmlClocksThrottleReason", "nvmlEventType")
+    ):
         globals()[_name] = getattr(_real, _name)
 NVMLError = _real.NVMLError
 nvmlExceptionClass = _real.nvmlExceptionClass
@@ -203,7 +205,11 @@ class Simulator:
         return gpu.values[name].at(t)
 
     def ecc(self, gpu: _sc.Gpu, kind: str, t: float) -> int:
-        return sum(f.count for f in self.by_gpu.get(gpu.index, ()) if f.kind == "ecc" and f.ecc_type == kind and f.at <= t)
+        return sum(
+            f.count
+            for f in self.by_gpu.get(gpu.index, ())
+            if f.kind == "ecc" and f.ecc_type == kind and f.at <= t
+        )
 
 
 _SIM: Simulator | None = None
@@ -244,7 +250,7 @@ def _sim() -> Simulator:
 # --- init / system ----------------------------------------------------------------------------
 
 
-def nvmlInitWithFlags(flags: int) -> None:  # noqa: N802 - pynvml API names
+def nvmlInitWithFlags(flags: int) -> None:
     sim = _sim()
     code = sim.init_error(sim.now())
     sim.calls[("nvmlInit", -1)] += 1
@@ -254,11 +260,11 @@ def nvmlInitWithFlags(flags: int) -> None:  # noqa: N802 - pynvml API names
         sim.refcount += 1
 
 
-def nvmlInit() -> None:  # noqa: N802
+def nvmlInit() -> None:
     nvmlInitWithFlags(0)
 
 
-def nvmlShutdown() -> None:  # noqa: N802
+def nvmlShutdown() -> None:
     sim = _sim()
     with sim.lock:
         if sim.refcount <= 0:
@@ -266,31 +272,31 @@ def nvmlShutdown() -> None:  # noqa: N802
         sim.refcount -= 1
 
 
-def nvmlSystemGetDriverVersion() -> str:  # noqa: N802
+def nvmlSystemGetDriverVersion() -> str:
     sim = _sim()
     sim.session()
     return sim.scenario.driver_version
 
 
-def nvmlSystemGetNVMLVersion() -> str:  # noqa: N802
+def nvmlSystemGetNVMLVersion() -> str:
     sim = _sim()
     sim.session()
     return sim.scenario.nvml_version
 
 
-def nvmlSystemGetCudaDriverVersion() -> int:  # noqa: N802
+def nvmlSystemGetCudaDriverVersion() -> int:
     sim = _sim()
     sim.session()
     return sim.scenario.cuda_driver_version
 
 
-def nvmlDeviceGetCount() -> int:  # noqa: N802
+def nvmlDeviceGetCount() -> int:
     sim = _sim()
     sim.session()
     return len(sim.devices)
 
 
-def nvmlDeviceGetHandleByIndex(index: int):  # noqa: N802
+def nvmlDeviceGetHandleByIndex(index: int):
     sim = _sim()
     sim.session()
     if not 0 <= index < len(sim.devices):
@@ -303,12 +309,12 @@ def nvmlDeviceGetHandleByIndex(index: int):  # noqa: N802
 # --- static facts -----------------------------------------------------------------------------
 
 
-def nvmlDeviceGetName(handle) -> str:  # noqa: N802
+def nvmlDeviceGetName(handle) -> str:
     gpu, _ = _sim().device(handle, "nvmlDeviceGetName")
     return gpu.name
 
 
-def nvmlDeviceGetUUID(handle) -> str:  # noqa: N802
+def nvmlDeviceGetUUID(handle) -> str:
     if isinstance(handle, SimMigDevice):
         _sim().device(handle, "nvmlDeviceGetUUID")
         return handle.inst.uuid
@@ -316,7 +322,7 @@ def nvmlDeviceGetUUID(handle) -> str:  # noqa: N802
     return gpu.uuid
 
 
-def nvmlDeviceGetPciInfo(handle):  # noqa: N802
+def nvmlDeviceGetPciInfo(handle):
     gpu, _ = _sim().device(handle, "nvmlDeviceGetPciInfo")
     info = nvmlPciInfo_t()
     domain, bus, rest = gpu.pci_bus_id.split(":")
@@ -331,7 +337,7 @@ def nvmlDeviceGetPciInfo(handle):  # noqa: N802
 nvmlDeviceGetPciInfo_v3 = nvmlDeviceGetPciInfo
 
 
-def nvmlDeviceGetMinorNumber(handle) -> int:  # noqa: N802
+def nvmlDeviceGetMinorNumber(handle) -> int:
     gpu, _ = _sim().device(handle, "nvmlDeviceGetMinorNumber")
     return gpu.minor
 
@@ -339,13 +345,16 @@ def nvmlDeviceGetMinorNumber(handle) -> int:  # noqa: N802
 # --- readings ---------------------------------------------------------------------------------
 
 
-def nvmlDeviceGetUtilizationRates(handle):  # noqa: N802
+def nvmlDeviceGetUtilizationRates(handle):
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetUtilizationRates", "utilization")
-    return c_nvmlUtilization_t(gpu=round(sim.val(gpu, "utilization", t) * 100), memory=round(sim.val(gpu, "memory_utilization", t) * 100))
+    return c_nvmlUtilization_t(
+        gpu=round(sim.val(gpu, "utilization", t) * 100),
+        memory=round(sim.val(gpu, "memory_utilization", t) * 100),
+    )
 
 
-def nvmlDeviceGetMemoryInfo(handle, version=None):  # noqa: N802
+def nvmlDeviceGetMemoryInfo(handle, version=None):
     sim = _sim()
     if isinstance(handle, SimMigDevice):
         gpu, t = sim.device(handle, "nvmlDeviceGetMemoryInfo")
@@ -362,7 +371,7 @@ def nvmlDeviceGetMemoryInfo(handle, version=None):  # noqa: N802
     return c_nvmlMemory_t(total=total, free=free, used=used + reserved)
 
 
-def nvmlDeviceGetTemperature(handle, sensor: int) -> int:  # noqa: N802
+def nvmlDeviceGetTemperature(handle, sensor: int) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetTemperature", "temperature")
     if sensor != _real.NVML_TEMPERATURE_GPU:
@@ -371,7 +380,7 @@ def nvmlDeviceGetTemperature(handle, sensor: int) -> int:  # noqa: N802
     return round(hot.temperature if hot else sim.val(gpu, "temperature", t))
 
 
-def nvmlDeviceGetFieldValues(handle, fieldIds):  # noqa: N802, N803
+def nvmlDeviceGetFieldValues(handle, fieldIds):
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetFieldValues")
     values = (c_nvmlFieldValue_t * len(fieldIds))()
@@ -389,25 +398,25 @@ def nvmlDeviceGetFieldValues(handle, fieldIds):  # noqa: N802, N803
     return values
 
 
-def nvmlDeviceGetPowerUsage(handle) -> int:  # noqa: N802
+def nvmlDeviceGetPowerUsage(handle) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetPowerUsage", "power")
     return round(sim.val(gpu, "power", t) * 1000)
 
 
-def nvmlDeviceGetTotalEnergyConsumption(handle) -> int:  # noqa: N802
+def nvmlDeviceGetTotalEnergyConsumption(handle) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetTotalEnergyConsumption", "energy")
     joules = sim.val(gpu, "energy_start", 0) + gpu.values["power"].integral(t)
     return round(joules * 1000)
 
 
-def nvmlDeviceGetEnforcedPowerLimit(handle) -> int:  # noqa: N802
+def nvmlDeviceGetEnforcedPowerLimit(handle) -> int:
     gpu, _ = _sim().device(handle, "nvmlDeviceGetEnforcedPowerLimit", "power_limit")
     return round(gpu.power_limit * 1000)
 
 
-def nvmlDeviceGetClockInfo(handle, type: int) -> int:  # noqa: N802, A002
+def nvmlDeviceGetClockInfo(handle, type: int) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetClockInfo", "clocks")
     if type in (_real.NVML_CLOCK_SM, _real.NVML_CLOCK_GRAPHICS):
@@ -418,7 +427,7 @@ def nvmlDeviceGetClockInfo(handle, type: int) -> int:  # noqa: N802, A002
     _raise(_real.NVML_ERROR_NOT_SUPPORTED)
 
 
-def nvmlDeviceGetCurrentClocksEventReasons(handle) -> int:  # noqa: N802
+def nvmlDeviceGetCurrentClocksEventReasons(handle) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetCurrentClocksEventReasons", "clock_event_reasons")
     mask = int(sim.val(gpu, "clock_event_reasons", t))
@@ -430,58 +439,65 @@ def nvmlDeviceGetCurrentClocksEventReasons(handle) -> int:  # noqa: N802
 nvmlDeviceGetCurrentClocksThrottleReasons = nvmlDeviceGetCurrentClocksEventReasons
 
 
-def nvmlDeviceGetPerformanceState(handle) -> int:  # noqa: N802
+def nvmlDeviceGetPerformanceState(handle) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetPerformanceState", "performance_state")
     return round(sim.val(gpu, "performance_state", t))
 
 
-def nvmlDeviceGetFanSpeed(handle) -> int:  # noqa: N802
+def nvmlDeviceGetFanSpeed(handle) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetFanSpeed", "fan_speed")
     return round(sim.val(gpu, "fan_speed", t) * 100)
 
 
-def nvmlDeviceGetTotalEccErrors(handle, errorType: int, counterType: int) -> int:  # noqa: N802, N803
+def nvmlDeviceGetTotalEccErrors(handle, errorType: int, counterType: int) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetTotalEccErrors", "ecc")
     kind = "corrected" if errorType == _real.NVML_MEMORY_ERROR_TYPE_CORRECTED else "uncorrected"
     return sim.ecc(gpu, kind, t)
 
 
-def nvmlDeviceGetRetiredPages(device, sourceFilter: int) -> list[int]:  # noqa: N802, N803
+def nvmlDeviceGetRetiredPages(device, sourceFilter: int) -> list[int]:
     sim = _sim()
     gpu, t = sim.device(device, "nvmlDeviceGetRetiredPages", "retired_pages")
-    key = "retired_pages_single_bit" if sourceFilter == _real.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS else "retired_pages_double_bit"
+    key = (
+        "retired_pages_single_bit"
+        if sourceFilter == _real.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS
+        else "retired_pages_double_bit"
+    )
     return [0x1000 * (i + 1) for i in range(int(sim.val(gpu, key, t)))]
 
 
-def nvmlDeviceGetRetiredPagesPendingStatus(device) -> int:  # noqa: N802
+def nvmlDeviceGetRetiredPagesPendingStatus(device) -> int:
     sim = _sim()
     gpu, t = sim.device(device, "nvmlDeviceGetRetiredPagesPendingStatus", "retired_pages")
     return int(sim.val(gpu, "retired_pages_pending", t))
 
 
-def nvmlDeviceGetRemappedRows(device):  # noqa: N802
+def nvmlDeviceGetRemappedRows(device):
     sim = _sim()
     gpu, t = sim.device(device, "nvmlDeviceGetRemappedRows", "remapped_rows")
-    return tuple(int(sim.val(gpu, f"remapped_rows_{k}", t)) for k in ("correctable", "uncorrectable", "pending", "failed"))
+    return tuple(
+        int(sim.val(gpu, f"remapped_rows_{k}", t))
+        for k in ("correctable", "uncorrectable", "pending", "failed")
+    )
 
 
-def nvmlDeviceGetPcieReplayCounter(handle) -> int:  # noqa: N802
+def nvmlDeviceGetPcieReplayCounter(handle) -> int:
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetPcieReplayCounter", "pcie_replays")
     return int(sim.val(gpu, "pcie_replays", t))
 
 
-def nvmlDeviceGetPcieThroughput(device, counter: int) -> int:  # noqa: N802
+def nvmlDeviceGetPcieThroughput(device, counter: int) -> int:
     sim = _sim()
     gpu, t = sim.device(device, "nvmlDeviceGetPcieThroughput", "pcie_throughput")
     key = "pcie_tx" if counter == _real.NVML_PCIE_UTIL_TX_BYTES else "pcie_rx"
     return round(sim.val(gpu, key, t) / 1024)  # NVML answers KB/s
 
 
-def nvmlDeviceGetNvLinkState(device, link: int) -> int:  # noqa: N802
+def nvmlDeviceGetNvLinkState(device, link: int) -> int:
     gpu, _ = _sim().device(device, "nvmlDeviceGetNvLinkState", "nvlink")
     if gpu.nvlinks == 0:
         _raise(_real.NVML_ERROR_NOT_SUPPORTED)
@@ -490,20 +506,20 @@ def nvmlDeviceGetNvLinkState(device, link: int) -> int:  # noqa: N802
     return _real.NVML_FEATURE_ENABLED
 
 
-def nvmlDeviceGetNvLinkErrorCounter(device, link: int, counter: int) -> int:  # noqa: N802
+def nvmlDeviceGetNvLinkErrorCounter(device, link: int, counter: int) -> int:
     gpu, _ = _sim().device(device, "nvmlDeviceGetNvLinkErrorCounter", "nvlink")
     if not 0 <= link < gpu.nvlinks:
         _raise(_real.NVML_ERROR_INVALID_ARGUMENT)
     return 0
 
 
-def nvmlDeviceGetEncoderUtilization(handle):  # noqa: N802
+def nvmlDeviceGetEncoderUtilization(handle):
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetEncoderUtilization", "encoder")
     return [round(sim.val(gpu, "encoder_utilization", t) * 100), 167000]
 
 
-def nvmlDeviceGetDecoderUtilization(handle):  # noqa: N802
+def nvmlDeviceGetDecoderUtilization(handle):
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetDecoderUtilization", "decoder")
     return [round(sim.val(gpu, "decoder_utilization", t) * 100), 167000]
@@ -512,32 +528,32 @@ def nvmlDeviceGetDecoderUtilization(handle):  # noqa: N802
 # --- MIG --------------------------------------------------------------------------------------
 
 
-def nvmlDeviceGetMigMode(device):  # noqa: N802
+def nvmlDeviceGetMigMode(device):
     gpu, _ = _sim().device(device, "nvmlDeviceGetMigMode", "mig")
     mode = _real.NVML_DEVICE_MIG_ENABLE if gpu.mig else _real.NVML_DEVICE_MIG_DISABLE
     return [mode, mode]
 
 
-def nvmlDeviceGetMaxMigDeviceCount(device) -> int:  # noqa: N802
+def nvmlDeviceGetMaxMigDeviceCount(device) -> int:
     gpu, _ = _sim().device(device, "nvmlDeviceGetMaxMigDeviceCount", "mig")
     return 7 if gpu.mig else 0
 
 
-def nvmlDeviceGetMigDeviceHandleByIndex(device, index: int):  # noqa: N802
+def nvmlDeviceGetMigDeviceHandleByIndex(device, index: int):
     gpu, _ = _sim().device(device, "nvmlDeviceGetMigDeviceHandleByIndex", "mig")
     if not 0 <= index < len(gpu.mig):
         _raise(_real.NVML_ERROR_NOT_FOUND)
     return SimMigDevice(device, gpu.mig[index])
 
 
-def nvmlDeviceGetGpuInstanceId(device) -> int:  # noqa: N802
+def nvmlDeviceGetGpuInstanceId(device) -> int:
     _sim().device(device, "nvmlDeviceGetGpuInstanceId", "mig")
     if not isinstance(device, SimMigDevice):
         _raise(_real.NVML_ERROR_INVALID_ARGUMENT)
     return device.inst.gpu_instance_id
 
 
-def nvmlDeviceGetComputeInstanceId(device) -> int:  # noqa: N802
+def nvmlDeviceGetComputeInstanceId(device) -> int:
     _sim().device(device, "nvmlDeviceGetComputeInstanceId", "mig")
     if not isinstance(device, SimMigDevice):
         _raise(_real.NVML_ERROR_INVALID_ARGUMENT)
@@ -547,14 +563,23 @@ def nvmlDeviceGetComputeInstanceId(device) -> int:  # noqa: N802
 # --- processes --------------------------------------------------------------------------------
 
 
-def nvmlDeviceGetComputeRunningProcesses(handle):  # noqa: N802
+def nvmlDeviceGetComputeRunningProcesses(handle):
     sim = _sim()
     gpu, t = sim.device(handle, "nvmlDeviceGetComputeRunningProcesses", "processes")
     out = []
     for p in sim.scenario.processes:
         if p.gpu == gpu.index and p.active(t):
             gi = p.gpu_instance_id if p.gpu_instance_id is not None else 0xFFFFFFFF
-            out.append(nvmlFriendlyObject({"pid": p.pid, "usedGpuMemory": int(p.memory_used), "gpuInstanceId": gi, "computeInstanceId": 0xFFFFFFFF}))
+            out.append(
+                nvmlFriendlyObject(
+                    {
+                        "pid": p.pid,
+                        "usedGpuMemory": int(p.memory_used),
+                        "gpuInstanceId": gi,
+                        "computeInstanceId": 0xFFFFFFFF,
+                    }
+                )
+            )
     return out
 
 
@@ -564,7 +589,7 @@ nvmlDeviceGetComputeRunningProcesses_v3 = nvmlDeviceGetComputeRunningProcesses
 # --- events -----------------------------------------------------------------------------------
 
 
-def nvmlEventSetCreate():  # noqa: N802
+def nvmlEventSetCreate():
     sim = _sim()
     t = sim.session()
     with sim.lock:
@@ -575,7 +600,7 @@ def nvmlEventSetCreate():  # noqa: N802
     return SimEventSet(0.0 if first else t)
 
 
-def nvmlDeviceRegisterEvents(handle, eventTypes: int, eventSet) -> None:  # noqa: N802, N803
+def nvmlDeviceRegisterEvents(handle, eventTypes: int, eventSet) -> None:
     sim = _sim()
     gpu, _ = sim.device(handle, "nvmlDeviceRegisterEvents", "events")
     if not eventTypes & _real.nvmlEventTypeXidCriticalError:
@@ -583,7 +608,7 @@ def nvmlDeviceRegisterEvents(handle, eventTypes: int, eventSet) -> None:  # noqa
     eventSet.devices.add(gpu.index)
 
 
-def nvmlEventSetWait_v2(eventSet, timeoutms: int):  # noqa: N802
+def nvmlEventSetWait_v2(eventSet, timeoutms: int):
     sim = _sim()
     deadline = time.monotonic() + timeoutms / 1000.0
     while True:
@@ -610,18 +635,18 @@ def nvmlEventSetWait_v2(eventSet, timeoutms: int):  # noqa: N802
         time.sleep(min(left, wait if wait is not None else left, 0.05))
 
 
-def nvmlEventSetWait(eventSet, timeoutms: int):  # noqa: N802
+def nvmlEventSetWait(eventSet, timeoutms: int):
     return nvmlEventSetWait_v2(eventSet, timeoutms)
 
 
-def nvmlEventSetFree(eventSet) -> None:  # noqa: N802
+def nvmlEventSetFree(eventSet) -> None:
     eventSet.freed = True
 
 
 # --- GPM --------------------------------------------------------------------------------------
 
 
-def nvmlGpmQueryDeviceSupport(device):  # noqa: N802
+def nvmlGpmQueryDeviceSupport(device):
     gpu, _ = _sim().device(device, "nvmlGpmQueryDeviceSupport")
     support = c_nvmlGpmSupport_t()
     support.version = _real.NVML_GPM_SUPPORT_VERSION
@@ -629,16 +654,16 @@ def nvmlGpmQueryDeviceSupport(device):  # noqa: N802
     return support
 
 
-def nvmlGpmSampleAlloc():  # noqa: N802
+def nvmlGpmSampleAlloc():
     _sim().session()
     return SimGpmSample()
 
 
-def nvmlGpmSampleFree(gpmSample) -> None:  # noqa: N802, N803
+def nvmlGpmSampleFree(gpmSample) -> None:
     return None
 
 
-def nvmlGpmSampleGet(device, gpmSample):  # noqa: N802, N803
+def nvmlGpmSampleGet(device, gpmSample):
     gpu, t = _sim().device(device, "nvmlGpmSampleGet", "gpm")
     gpmSample.t = t
     gpmSample.gpu = gpu
@@ -653,7 +678,7 @@ _GPM_VALUES = {
 }
 
 
-def nvmlGpmMetricsGet(metricsGet):  # noqa: N802, N803
+def nvmlGpmMetricsGet(metricsGet):
     sim = _sim()
     s1, s2 = metricsGet.sample1, metricsGet.sample2
     if s1 is None or s2 is None or s1.gpu is None or s2.gpu is None or s1.gpu is not s2.gpu:

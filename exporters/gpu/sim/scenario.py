@@ -85,9 +85,16 @@ class _Ctx:
 # --- values over time -------------------------------------------------------------------------
 
 _UNITS = {
-    "": 1, "b": 1,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
 }
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
@@ -161,7 +168,12 @@ def parse_value(ctx: _Ctx, line: int, where: str, raw: Any, *, sizes: bool = Fal
             iline = raw.lines[i] if isinstance(raw, _LList) else line
             if not isinstance(item, list) or len(item) != 2:
                 raise ctx.fail(iline, f"{where}[{i}]", "a point is [seconds, value]")
-            pts.append((_number(ctx, iline, f"{where}[{i}]", item[0]), _number(ctx, iline, f"{where}[{i}]", item[1], sizes=sizes)))
+            pts.append(
+                (
+                    _number(ctx, iline, f"{where}[{i}]", item[0]),
+                    _number(ctx, iline, f"{where}[{i}]", item[1], sizes=sizes),
+                )
+            )
         if not pts:
             raise ctx.fail(line, where, "needs at least one [seconds, value] point")
         if any(b[0] < a[0] for a, b in zip(pts, pts[1:])):
@@ -170,7 +182,11 @@ def parse_value(ctx: _Ctx, line: int, where: str, raw: Any, *, sizes: bool = Fal
     if isinstance(raw, dict):
         unknown = set(raw) - {"base", "amplitude", "period"}
         if unknown:
-            raise ctx.fail(line, where, f"unknown key(s) {', '.join(sorted(map(str, unknown)))} (wave has base, amplitude, period)")
+            raise ctx.fail(
+                line,
+                where,
+                f"unknown key(s) {', '.join(sorted(map(str, unknown)))} (wave has base, amplitude, period)",
+            )
         period = _number(ctx, line, where + ".period", raw.get("period", 60))
         if period <= 0:
             raise ctx.fail(line, where + ".period", "must be > 0")
@@ -179,7 +195,11 @@ def parse_value(ctx: _Ctx, line: int, where: str, raw: Any, *, sizes: bool = Fal
             amplitude=_number(ctx, line, where + ".amplitude", raw.get("amplitude", 0), sizes=sizes),
             period=period,
         )
-    raise ctx.fail(line, where, f"expected a number, a list of [seconds, value] points or a wave {{base, amplitude, period}}, got {raw!r}")
+    raise ctx.fail(
+        line,
+        where,
+        f"expected a number, a list of [seconds, value] points or a wave {{base, amplitude, period}}, got {raw!r}",
+    )
 
 
 # --- the scenario model -----------------------------------------------------------------------
@@ -219,10 +239,29 @@ VALUE_FIELDS: dict[str, tuple[Any, bool, tuple[float, float] | None]] = {
 
 # Feature names usable in a GPU's not_supported list (each NVML query that answers NotSupported).
 FEATURES = (
-    "utilization", "memory_v2", "temperature", "memory_temperature", "power", "energy", "power_limit",
-    "clocks", "clock_event_reasons", "performance_state", "fan_speed", "ecc", "retired_pages",
-    "remapped_rows", "pcie_replays", "pcie_throughput", "nvlink", "encoder", "decoder", "mig",
-    "processes", "events", "gpm",
+    "utilization",
+    "memory_v2",
+    "temperature",
+    "memory_temperature",
+    "power",
+    "energy",
+    "power_limit",
+    "clocks",
+    "clock_event_reasons",
+    "performance_state",
+    "fan_speed",
+    "ecc",
+    "retired_pages",
+    "remapped_rows",
+    "pcie_replays",
+    "pcie_throughput",
+    "nvlink",
+    "encoder",
+    "decoder",
+    "mig",
+    "processes",
+    "events",
+    "gpm",
 )
 
 FAULT_KINDS = ("overheat", "xid", "lost", "ecc", "nvml_init_failure", "hang")
@@ -300,7 +339,11 @@ def _check_keys(ctx: _Ctx, d: dict, allowed: set[str], where: str) -> None:
     for key in d:
         if key not in allowed:
             line = d.lines.get(key, d.line) if isinstance(d, _LDict) else 0
-            raise ctx.fail(line, f"{where}.{key}" if where else str(key), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+            raise ctx.fail(
+                line,
+                f"{where}.{key}" if where else str(key),
+                f"unknown key (allowed: {', '.join(sorted(allowed))})",
+            )
 
 
 def _line(d: Any, key: Any = None) -> int:
@@ -349,7 +392,18 @@ def _parse_gpu(ctx: _Ctx, i: int, raw: Any, line: int, defaults: dict) -> Gpu:
     where = f"gpus[{i}]"
     if not isinstance(raw, dict):
         raise ctx.fail(line, where, "expected a mapping")
-    allowed = {"name", "uuid", "pci_bus_id", "minor", "memory_total", "power_limit", "nvlinks", "not_supported", "values", "mig"}
+    allowed = {
+        "name",
+        "uuid",
+        "pci_bus_id",
+        "minor",
+        "memory_total",
+        "power_limit",
+        "nvlinks",
+        "not_supported",
+        "values",
+        "mig",
+    }
     _check_keys(ctx, raw, allowed, where)
     merged_values = dict(defaults.get("values") or {})
     merged_values.update(raw.get("values") or {})
@@ -365,24 +419,40 @@ def _parse_gpu(ctx: _Ctx, i: int, raw: Any, line: int, defaults: dict) -> Gpu:
     bus_raw = _str(ctx, raw, "pci_bus_id", where, f"00000000:{0x18 + 0x10 * i:02X}:00.0")
     bus = normalize_bus_id(bus_raw)
     if bus is None:
-        raise ctx.fail(_line(raw, "pci_bus_id"), f"{where}.pci_bus_id", f"{bus_raw!r} is not a PCI bus id like 00000000:18:00.0")
+        raise ctx.fail(
+            _line(raw, "pci_bus_id"),
+            f"{where}.pci_bus_id",
+            f"{bus_raw!r} is not a PCI bus id like 00000000:18:00.0",
+        )
     minor = _int(ctx, raw, "minor", where, i, minimum=0)
-    mem_total = _number(ctx, _line(d, "memory_total"), f"{where}.memory_total", d.get("memory_total", "80GiB"), sizes=True)
+    mem_total = _number(
+        ctx, _line(d, "memory_total"), f"{where}.memory_total", d.get("memory_total", "80GiB"), sizes=True
+    )
     power_limit = _number(ctx, _line(d, "power_limit"), f"{where}.power_limit", d.get("power_limit", 700))
     nvlinks = _int(ctx, d, "nvlinks", where, 0, minimum=0)
     ns = d.get("not_supported", [])
     if not isinstance(ns, list):
-        raise ctx.fail(_line(d, "not_supported"), f"{where}.not_supported", "expected a list of feature names")
+        raise ctx.fail(
+            _line(d, "not_supported"), f"{where}.not_supported", "expected a list of feature names"
+        )
     for feat in ns:
         if feat not in FEATURES:
-            raise ctx.fail(_line(d, "not_supported"), f"{where}.not_supported", f"unknown feature {feat!r} (known: {', '.join(FEATURES)})")
+            raise ctx.fail(
+                _line(d, "not_supported"),
+                f"{where}.not_supported",
+                f"unknown feature {feat!r} (known: {', '.join(FEATURES)})",
+            )
     if not isinstance(merged_values, dict):
         raise ctx.fail(_line(raw, "values"), f"{where}.values", "expected a mapping")
     values: dict[str, Value] = {}
     vmap = raw.get("values") if isinstance(raw.get("values"), _LDict) else _LDict()
     for key in merged_values:
         if key not in VALUE_FIELDS:
-            raise ctx.fail(vmap.lines.get(key, _line(raw, "values")), f"{where}.values.{key}", f"unknown value (known: {', '.join(VALUE_FIELDS)})")
+            raise ctx.fail(
+                vmap.lines.get(key, _line(raw, "values")),
+                f"{where}.values.{key}",
+                f"unknown value (known: {', '.join(VALUE_FIELDS)})",
+            )
     for key, (default, sizes, bounds) in VALUE_FIELDS.items():
         vline = vmap.lines.get(key, _line(raw, "values") or line)
         v = parse_value(ctx, vline, f"{where}.values.{key}", merged_values.get(key, default), sizes=sizes)
@@ -398,14 +468,26 @@ def _parse_gpu(ctx: _Ctx, i: int, raw: Any, line: int, defaults: dict) -> Gpu:
         mline = raw_mig.lines[j] if isinstance(raw_mig, _LList) else line
         if not isinstance(m, dict):
             raise ctx.fail(mline, mw, "expected a mapping")
-        _check_keys(ctx, m, {"gpu_instance_id", "compute_instance_id", "uuid", "memory_total", "memory_used"}, mw)
-        mig.append(MigInstance(
-            gpu_instance_id=_int(ctx, m, "gpu_instance_id", mw, minimum=0),
-            compute_instance_id=_int(ctx, m, "compute_instance_id", mw, 0, minimum=0),
-            uuid=_str(ctx, m, "uuid", mw, f"MIG-5afe{i:04x}-{j:04x}-4000-8000-{j:012x}"),
-            memory_total=_number(ctx, _line(m, "memory_total"), f"{mw}.memory_total", m.get("memory_total", "10GiB"), sizes=True),
-            memory_used=parse_value(ctx, _line(m, "memory_used"), f"{mw}.memory_used", m.get("memory_used", 0), sizes=True),
-        ))
+        _check_keys(
+            ctx, m, {"gpu_instance_id", "compute_instance_id", "uuid", "memory_total", "memory_used"}, mw
+        )
+        mig.append(
+            MigInstance(
+                gpu_instance_id=_int(ctx, m, "gpu_instance_id", mw, minimum=0),
+                compute_instance_id=_int(ctx, m, "compute_instance_id", mw, 0, minimum=0),
+                uuid=_str(ctx, m, "uuid", mw, f"MIG-5afe{i:04x}-{j:04x}-4000-8000-{j:012x}"),
+                memory_total=_number(
+                    ctx,
+                    _line(m, "memory_total"),
+                    f"{mw}.memory_total",
+                    m.get("memory_total", "10GiB"),
+                    sizes=True,
+                ),
+                memory_used=parse_value(
+                    ctx, _line(m, "memory_used"), f"{mw}.memory_used", m.get("memory_used", 0), sizes=True
+                ),
+            )
+        )
     return Gpu(i, name, uuid, bus, minor, mem_total, power_limit, nvlinks, frozenset(ns), values, mig)
 
 
@@ -427,7 +509,9 @@ def _parse_fault(ctx: _Ctx, i: int, raw: Any, line: int, ngpus: int) -> Fault:
         raise ctx.fail(line, where, "expected a mapping")
     kind = raw.get("kind")
     if kind not in FAULT_KINDS:
-        raise ctx.fail(_line(raw, "kind"), f"{where}.kind", f"{kind!r} is not one of {', '.join(FAULT_KINDS)}")
+        raise ctx.fail(
+            _line(raw, "kind"), f"{where}.kind", f"{kind!r} is not one of {', '.join(FAULT_KINDS)}"
+        )
     common = {"kind", "at", "until"}
     extra = {
         "overheat": {"gpu", "temperature"},
@@ -443,9 +527,13 @@ def _parse_fault(ctx: _Ctx, i: int, raw: Any, line: int, ngpus: int) -> Fault:
     if "gpu" in extra:
         f.gpu = _int(ctx, raw, "gpu", where, minimum=0)
         if f.gpu >= ngpus:
-            raise ctx.fail(_line(raw, "gpu"), f"{where}.gpu", f"there are only {ngpus} GPUs (index 0..{ngpus - 1})")
+            raise ctx.fail(
+                _line(raw, "gpu"), f"{where}.gpu", f"there are only {ngpus} GPUs (index 0..{ngpus - 1})"
+            )
     if kind == "overheat":
-        f.temperature = _number(ctx, _line(raw, "temperature"), f"{where}.temperature", raw.get("temperature", 95))
+        f.temperature = _number(
+            ctx, _line(raw, "temperature"), f"{where}.temperature", raw.get("temperature", 95)
+        )
     elif kind == "xid":
         f.xid = _int(ctx, raw, "xid", where, minimum=1)
         f.count = _int(ctx, raw, "count", where, 1, minimum=1)
@@ -479,7 +567,9 @@ def _parse_process(ctx: _Ctx, i: int, raw: Any, line: int, gpus: list[Gpu]) -> P
     return Process(
         gpu=gpu,
         pid=_int(ctx, raw, "pid", where, minimum=1),
-        memory_used=_number(ctx, _line(raw, "memory_used"), f"{where}.memory_used", raw.get("memory_used", "1GiB"), sizes=True),
+        memory_used=_number(
+            ctx, _line(raw, "memory_used"), f"{where}.memory_used", raw.get("memory_used", "1GiB"), sizes=True
+        ),
         at=at,
         until=until,
         gpu_instance_id=raw.get("gpu_instance_id"),
@@ -503,11 +593,30 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise ScenarioError(f"{path}:1: a scenario is a mapping with at least 'gpus'")
-    _check_keys(ctx, doc, {"driver_version", "cuda_driver_version", "nvml_version", "defaults", "gpus", "faults", "processes", "description"}, "")
+    _check_keys(
+        ctx,
+        doc,
+        {
+            "driver_version",
+            "cuda_driver_version",
+            "nvml_version",
+            "defaults",
+            "gpus",
+            "faults",
+            "processes",
+            "description",
+        },
+        "",
+    )
     defaults = doc.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise ctx.fail(_line(doc, "defaults"), "defaults", "expected a mapping")
-    _check_keys(ctx, defaults, {"name", "memory_total", "power_limit", "nvlinks", "not_supported", "values"}, "defaults")
+    _check_keys(
+        ctx,
+        defaults,
+        {"name", "memory_total", "power_limit", "nvlinks", "not_supported", "values"},
+        "defaults",
+    )
     raw_gpus = doc.get("gpus")
     if not isinstance(raw_gpus, list) or not raw_gpus:
         raise ctx.fail(_line(doc, "gpus"), "gpus", "expected a non-empty list of GPUs")
@@ -517,7 +626,9 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
         for g in gpus:
             v = getattr(g, attr)
             if v in seen:
-                raise ctx.fail(raw_gpus.lines[g.index], f"gpus[{g.index}].{attr}", f"{v} is also used by gpus[{seen[v]}]")
+                raise ctx.fail(
+                    raw_gpus.lines[g.index], f"gpus[{g.index}].{attr}", f"{v} is also used by gpus[{seen[v]}]"
+                )
             seen[v] = g.index
     raw_faults = doc.get("faults") or []
     if not isinstance(raw_faults, list):

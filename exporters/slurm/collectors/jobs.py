@@ -21,8 +21,11 @@ END_STATES = ("completed", "failed", "node_fail", "out_of_memory", "timeout", "c
 ZERO_STATES = ("pending", "running")
 
 
-@COLLECTORS.register("jobs", default=True,
-                     help="Jobs per partition/state, pending reasons, queue age, finished-job counters (squeue)")
+@COLLECTORS.register(
+    "jobs",
+    default=True,
+    help="Jobs per partition/state, pending reasons, queue age, finished-job counters (squeue)",
+)
 class JobsCollector:
     def __init__(self):
         self.finished: dict[tuple[str, str], int] = {}

@@ -9,8 +9,19 @@ from . import COLLECTORS
 
 MIB = 1024 * 1024
 # Flags under which a node's free GPUs cannot be used by new jobs
-UNUSABLE_FLAGS = frozenset({"drain", "fail", "not_responding", "maint", "powered_down", "powering_down",
-                            "invalid", "reboot_issued", "power_down"})
+UNUSABLE_FLAGS = frozenset(
+    {
+        "drain",
+        "fail",
+        "not_responding",
+        "maint",
+        "powered_down",
+        "powering_down",
+        "invalid",
+        "reboot_issued",
+        "power_down",
+    }
+)
 
 
 def gpu_split(node) -> tuple[int, int, int]:
@@ -18,11 +29,15 @@ def gpu_split(node) -> tuple[int, int, int]:
     total = node.gpus_total
     used = min(node.gpus_used, total) if total else node.gpus_used
     free = max(total - used, 0)
-    unusable = node.state.base in ("down", "future", "unknown", "error") or bool(node.state.flags & UNUSABLE_FLAGS)
+    unusable = node.state.base in ("down", "future", "unknown", "error") or bool(
+        node.state.flags & UNUSABLE_FLAGS
+    )
     return (used, 0, free) if unusable else (used, free, 0)
 
 
-@COLLECTORS.register("nodes", default=True, help="Node states, flags, CPUs, GPUs, memory, drain reasons (sinfo)")
+@COLLECTORS.register(
+    "nodes", default=True, help="Node states, flags, CPUs, GPUs, memory, drain reasons (sinfo)"
+)
 class NodesCollector:
     def collect(self, cycle):
         data = cmds.sinfo(cycle)

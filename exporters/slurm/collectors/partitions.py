@@ -11,7 +11,9 @@ from .nodes import gpu_split
 PARTITION_STATES = ("up", "down", "drain", "inact")
 
 
-@COLLECTORS.register("partitions", default=True, help="Partition state, limits and node/CPU/GPU totals (sinfo)")
+@COLLECTORS.register(
+    "partitions", default=True, help="Partition state, limits and node/CPU/GPU totals (sinfo)"
+)
 class PartitionsCollector:
     def collect(self, cycle):
         data = cmds.sinfo(cycle)

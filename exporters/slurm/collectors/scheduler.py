@@ -34,7 +34,9 @@ _GAUGES = (
 _EVENTS = ("submitted", "started", "completed", "canceled", "failed")
 
 
-@COLLECTORS.register("scheduler", default=True, help="slurmctld scheduler, backfill and RPC statistics (sdiag)")
+@COLLECTORS.register(
+    "scheduler", default=True, help="slurmctld scheduler, backfill and RPC statistics (sdiag)"
+)
 class SchedulerCollector:
     def collect(self, cycle):
         s = cmds.sdiag(cycle)
@@ -56,7 +58,10 @@ class SchedulerCollector:
             c, us = s.rpc_by_type[t]
             rt.add_metric([t], c)
             rd.add_metric([t], round(us * US, 6))
-        ut, ud = family("gpuwatch_slurm_rpc_user_total"), family("gpuwatch_slurm_rpc_user_duration_seconds_total")
+        ut, ud = (
+            family("gpuwatch_slurm_rpc_user_total"),
+            family("gpuwatch_slurm_rpc_user_duration_seconds_total"),
+        )
         for u in sorted(s.rpc_by_user):
             c, us = s.rpc_by_user[u]
             ut.add_metric([u], c)

@@ -10,7 +10,9 @@ from . import COLLECTORS
 STATES = ("pending", "running")
 
 
-@COLLECTORS.register("users", default=False, help="Jobs, CPUs and GPUs per user and account (squeue; high cardinality)")
+@COLLECTORS.register(
+    "users", default=False, help="Jobs, CPUs and GPUs per user and account (squeue; high cardinality)"
+)
 class UsersCollector:
     def collect(self, cycle):
         jobs = cmds.squeue(cycle)

@@ -78,7 +78,7 @@ def parse_tres_request(text: str | None, name: str = "gpu") -> int:
         item = item.strip()
         for prefix in ("gres:", "gres/"):
             if item.startswith(prefix):
-                item = item[len(prefix):]
+                item = item[len(prefix) :]
                 break
         item = item.replace("=", ":")
         parts = item.split(":")

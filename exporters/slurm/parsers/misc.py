@@ -18,7 +18,7 @@ def parse_kv_line(line: str) -> dict[str, str]:
     matches = list(_KEY.finditer(line))
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
-        out[m.group(1)] = line[m.end():end].strip()
+        out[m.group(1)] = line[m.end() : end].strip()
     return out
 
 
@@ -43,8 +43,16 @@ def parse_licenses(text: str, command: str = "scontrol show licenses -o") -> lis
         total = to_int(kv.get("Total"))
         if not name or total is None:
             raise ParseError(command, "expected LicenseName= and Total=", lineno)
-        out.append(License(name, total, to_int(kv.get("Used")) or 0, to_int(kv.get("Free")) or 0,
-                           to_int(kv.get("Reserved")) or 0, kv.get("Remote", "no").lower() == "yes"))
+        out.append(
+            License(
+                name,
+                total,
+                to_int(kv.get("Used")) or 0,
+                to_int(kv.get("Free")) or 0,
+                to_int(kv.get("Reserved")) or 0,
+                kv.get("Remote", "no").lower() == "yes",
+            )
+        )
     return out
 
 
@@ -70,12 +78,18 @@ def parse_reservations(text: str, command: str = "scontrol show reservation -o")
         name = kv.get("ReservationName")
         if not name:
             raise ParseError(command, "expected ReservationName=", lineno)
-        out.append(Reservation(
-            name, (kv.get("State") or "unknown").lower(),
-            parse_timestamp(kv.get("StartTime")), parse_timestamp(kv.get("EndTime")),
-            to_int(kv.get("NodeCnt")) or 0, to_int(kv.get("CoreCnt")) or 0,
-            kv.get("PartitionName") or "", kv.get("Flags") or "",
-        ))
+        out.append(
+            Reservation(
+                name,
+                (kv.get("State") or "unknown").lower(),
+                parse_timestamp(kv.get("StartTime")),
+                parse_timestamp(kv.get("EndTime")),
+                to_int(kv.get("NodeCnt")) or 0,
+                to_int(kv.get("CoreCnt")) or 0,
+                kv.get("PartitionName") or "",
+                kv.get("Flags") or "",
+            )
+        )
     return out
 
 
@@ -108,6 +122,15 @@ def parse_sshare(text: str, command: str = "sshare -a -P") -> list[Share]:
         def g(k):
             return c[idx[k]].strip() if k in idx else ""
 
-        out.append(Share(g("Account"), g("User"), to_float(g("RawShares")), to_float(g("NormShares")),
-                         to_float(g("RawUsage")), to_float(g("EffectvUsage")), to_float(g("FairShare"))))
+        out.append(
+            Share(
+                g("Account"),
+                g("User"),
+                to_float(g("RawShares")),
+                to_float(g("NormShares")),
+                to_float(g("RawUsage")),
+                to_float(g("EffectvUsage")),
+                to_float(g("FairShare")),
+            )
+        )
     return out

@@ -39,10 +39,21 @@ _SENTENCES = (
 
 # Reasons that mean "waiting for resources or its turn" (what a queue-time alert is about);
 # dependency, begin time, holds, limits and configuration problems are not.
-WAITING_FOR_RESOURCES = frozenset({
-    "Resources", "Priority", "None", "ReqNodeNotAvail", "Reservation", "Licenses",
-    "NodeDown", "PowerUpNodes", "Cleaning", "Prolog", "BurstBufferResources",
-})
+WAITING_FOR_RESOURCES = frozenset(
+    {
+        "Resources",
+        "Priority",
+        "None",
+        "ReqNodeNotAvail",
+        "Reservation",
+        "Licenses",
+        "NodeDown",
+        "PowerUpNodes",
+        "Cleaning",
+        "Prolog",
+        "BurstBufferResources",
+    }
+)
 
 
 def normalize_reason(text: str | None) -> str:

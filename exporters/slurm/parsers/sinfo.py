@@ -15,18 +15,18 @@ from .states import NodeState, parse_node_state
 # (sinfo -O field, key). Order matters: the parser maps columns by position.
 SINFO_FIELDS = (
     ("NodeList", "node"),
-    ("Partition", "partition"),      # "debug*" marks the default partition
-    ("Available", "part_state"),     # partition state: up, down, drain, inact
-    ("Time", "part_max_time"),       # partition MaxTime
-    ("StateComplete", "state"),      # base+flag+flag
-    ("CPUsState", "cpus"),           # allocated/idle/other/total
-    ("Memory", "memory"),            # configured RealMemory, MiB
-    ("AllocMem", "alloc_mem"),       # MiB
-    ("FreeMem", "free_mem"),         # MiB, as the OS reports
+    ("Partition", "partition"),  # "debug*" marks the default partition
+    ("Available", "part_state"),  # partition state: up, down, drain, inact
+    ("Time", "part_max_time"),  # partition MaxTime
+    ("StateComplete", "state"),  # base+flag+flag
+    ("CPUsState", "cpus"),  # allocated/idle/other/total
+    ("Memory", "memory"),  # configured RealMemory, MiB
+    ("AllocMem", "alloc_mem"),  # MiB
+    ("FreeMem", "free_mem"),  # MiB, as the OS reports
     ("Gres", "gres"),
     ("GresUsed", "gres_used"),
     ("Timestamp", "reason_time"),
-    ("Reason", "reason"),            # free text: must stay last
+    ("Reason", "reason"),  # free text: must stay last
 )
 
 
@@ -85,8 +85,18 @@ def _free_text(text: str) -> str:
 
 
 _KEYS = {f.lower(): k for f, k in SINFO_FIELDS}
-_KEYS.update({"statelong": "state_long", "statecompact": "state_long", "partitionname": "partition",
-              "nodehost": "node", "nodes": "node", "cpus": "cpus_count", "gres": "gres", "gresused": "gres_used"})
+_KEYS.update(
+    {
+        "statelong": "state_long",
+        "statecompact": "state_long",
+        "partitionname": "partition",
+        "nodehost": "node",
+        "nodes": "node",
+        "cpus": "cpus_count",
+        "gres": "gres",
+        "gresused": "gres_used",
+    }
+)
 
 
 def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None = "|") -> SinfoResult:
@@ -126,6 +136,7 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
             if len(gres_cache) < 4096:
                 gres_cache[text] = r
         return r
+
     bad = 0
     lines = 0
     for line in text.split("\n"):
@@ -168,7 +179,10 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
                 name=name,
                 state=st,
                 state_text=state_text,
-                cpus_alloc=alloc, cpus_idle=idle, cpus_other=other, cpus_total=total,
+                cpus_alloc=alloc,
+                cpus_idle=idle,
+                cpus_other=other,
+                cpus_total=total,
                 memory_mb=to_int(col(cols, "memory")),
                 alloc_mem_mb=to_int(col(cols, "alloc_mem")),
                 free_mem_mb=to_int(col(cols, "free_mem")),
@@ -185,8 +199,12 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
                 node.partitions.append(pname)
             p = parts.get(pname)
             if p is None:
-                p = parts[pname] = Partition(pname, col(cols, "part_state").strip().lower() or "unknown", default,
-                                             parse_duration(col(cols, "part_max_time")))
+                p = parts[pname] = Partition(
+                    pname,
+                    col(cols, "part_state").strip().lower() or "unknown",
+                    default,
+                    parse_duration(col(cols, "part_max_time")),
+                )
                 members[pname] = set()
             if default:
                 p.default = True

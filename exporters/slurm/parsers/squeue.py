@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from operator import itemgetter
 
-from .common import ParseError, to_int
+from .common import ParseError, label_word, to_int
 from .gres import parse_tres_alloc, parse_tres_request
-from .common import label_word
 
 SQUEUE_FIELDS = (
-    ("JobArrayID", "id"),          # 12, 6_3 (array task), 6_[1-4%2] (pending tasks in one record)
-    ("Partition", "partition"),    # "a,b" for a job pending in several partitions
-    ("State", "state"),            # PENDING, RUNNING, COMPLETED, ...
+    ("JobArrayID", "id"),  # 12, 6_3 (array task), 6_[1-4%2] (pending tasks in one record)
+    ("Partition", "partition"),  # "a,b" for a job pending in several partitions
+    ("State", "state"),  # PENDING, RUNNING, COMPLETED, ...
     ("UserName", "user"),
     ("Account", "account"),
     ("NumCPUs", "cpus"),
@@ -33,16 +32,41 @@ SQUEUE_FIELDS = (
     ("EligibleTime", "eligible"),
     ("SubmitTime", "submit"),
     ("EndTime", "end"),
-    ("Reason", "reason"),          # must stay last
+    ("Reason", "reason"),  # must stay last
 )
 
-FINISHED_STATES = frozenset({
-    "completed", "failed", "node_fail", "out_of_memory", "timeout", "cancelled",
-    "preempted", "boot_fail", "deadline", "revoked", "special_exit",
-})
-ACTIVE_STATES = frozenset({"pending", "running", "suspended", "completing", "configuring", "stopped",
-                           "resizing", "requeued", "requeue_hold", "requeue_fed", "resv_del_hold",
-                           "signaling", "stage_out"})
+FINISHED_STATES = frozenset(
+    {
+        "completed",
+        "failed",
+        "node_fail",
+        "out_of_memory",
+        "timeout",
+        "cancelled",
+        "preempted",
+        "boot_fail",
+        "deadline",
+        "revoked",
+        "special_exit",
+    }
+)
+ACTIVE_STATES = frozenset(
+    {
+        "pending",
+        "running",
+        "suspended",
+        "completing",
+        "configuring",
+        "stopped",
+        "resizing",
+        "requeued",
+        "requeue_hold",
+        "requeue_fed",
+        "resv_del_hold",
+        "signaling",
+        "stage_out",
+    }
+)
 _BIG = 1 << 30  # Slurm prints NO_VAL (4294967294) for unknown counts
 
 
@@ -58,7 +82,7 @@ def array_task_count(jid: str) -> int:
     lb = jid.find("[")
     if lb < 0:
         return 1
-    body = jid[lb + 1:].rstrip("]").split("%", 1)[0]
+    body = jid[lb + 1 :].rstrip("]").split("%", 1)[0]
     total = 0
     for part in body.split(","):
         a, sep, b = part.partition("-")
@@ -71,8 +95,20 @@ def array_task_count(jid: str) -> int:
     return max(total, 1)
 
 
-JOB_FIELDS = ("id", "partition", "state", "user", "account", "cpus", "gpus", "eligible", "submit", "end",
-              "reason", "count")
+JOB_FIELDS = (
+    "id",
+    "partition",
+    "state",
+    "user",
+    "account",
+    "cpus",
+    "gpus",
+    "eligible",
+    "submit",
+    "end",
+    "reason",
+    "count",
+)
 
 
 class Job(tuple):
@@ -84,11 +120,14 @@ class Job(tuple):
     __slots__ = ()
 
     def __new__(cls, id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason, count=1):
-        return tuple.__new__(cls, (id, partition, state, user, account, cpus, gpus, eligible, submit, end,
-                                   reason, count))
+        return tuple.__new__(
+            cls, (id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason, count)
+        )
 
     def __repr__(self) -> str:
-        return f"Job({self.id}, {self.partition}, {self.state}, {self.user}, cpus={self.cpus}, gpus={self.gpus})"
+        return (
+            f"Job({self.id}, {self.partition}, {self.state}, {self.user}, cpus={self.cpus}, gpus={self.gpus})"
+        )
 
 
 for _i, _name in enumerate(JOB_FIELDS):
@@ -141,11 +180,30 @@ def _state(text: str) -> str:
 _KEYS = {f.lower(): k for f, k in SQUEUE_FIELDS}
 _KEYS.update({"jobid": "id", "statecompact": "state", "user": "user", "numcpus": "cpus"})
 _COMPACT = {
-    "PD": "PENDING", "R": "RUNNING", "S": "SUSPENDED", "CG": "COMPLETING", "CD": "COMPLETED",
-    "CA": "CANCELLED", "F": "FAILED", "TO": "TIMEOUT", "NF": "NODE_FAIL", "PR": "PREEMPTED",
-    "BF": "BOOT_FAIL", "DL": "DEADLINE", "OOM": "OUT_OF_MEMORY", "CF": "CONFIGURING", "RS": "RESIZING",
-    "RQ": "REQUEUED", "RH": "REQUEUE_HOLD", "RF": "REQUEUE_FED", "RD": "RESV_DEL_HOLD", "RV": "REVOKED",
-    "SI": "SIGNALING", "SE": "SPECIAL_EXIT", "SO": "STAGE_OUT", "ST": "STOPPED",
+    "PD": "PENDING",
+    "R": "RUNNING",
+    "S": "SUSPENDED",
+    "CG": "COMPLETING",
+    "CD": "COMPLETED",
+    "CA": "CANCELLED",
+    "F": "FAILED",
+    "TO": "TIMEOUT",
+    "NF": "NODE_FAIL",
+    "PR": "PREEMPTED",
+    "BF": "BOOT_FAIL",
+    "DL": "DEADLINE",
+    "OOM": "OUT_OF_MEMORY",
+    "CF": "CONFIGURING",
+    "RS": "RESIZING",
+    "RQ": "REQUEUED",
+    "RH": "REQUEUE_HOLD",
+    "RF": "REQUEUE_FED",
+    "RD": "RESV_DEL_HOLD",
+    "RV": "REVOKED",
+    "SI": "SIGNALING",
+    "SE": "SPECIAL_EXIT",
+    "SO": "STAGE_OUT",
+    "ST": "STOPPED",
 }
 
 
@@ -162,9 +220,27 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
     if "id" not in ix or "state" not in ix:
         raise ValueError("fields must include a job id and a state")
     NA = ncols  # index of an extra "N/A" column appended for absent fields
-    g = {k: ix.get(k, NA) for k in ("id", "partition", "state", "user", "account", "cpus", "nodes", "tasks",
-                                     "tres_per_node", "tres_per_job", "tres_per_task", "tres_alloc",
-                                     "eligible", "submit", "end", "reason")}
+    g = {
+        k: ix.get(k, NA)
+        for k in (
+            "id",
+            "partition",
+            "state",
+            "user",
+            "account",
+            "cpus",
+            "nodes",
+            "tasks",
+            "tres_per_node",
+            "tres_per_job",
+            "tres_per_task",
+            "tres_alloc",
+            "eligible",
+            "submit",
+            "end",
+            "reason",
+        )
+    }
     i_id, i_part, i_state, i_user, i_acct = g["id"], g["partition"], g["state"], g["user"], g["account"]
     i_cpus, i_nodes, i_tasks = g["cpus"], g["nodes"], g["tasks"]
     i_tpn, i_tpj, i_tpt, i_alloc = g["tres_per_node"], g["tres_per_job"], g["tres_per_task"], g["tres_alloc"]
@@ -215,9 +291,25 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
             gpus = 0
         account = c[i_acct]
         user = c[i_user]
-        append(new(Job, (jid, c[i_part] or "unknown", state, user if user and user != "N/A" else "unknown",
-                         "none" if account in ("(null)", "", "N/A") else account, cpus, gpus,
-                         c[i_elig], c[i_sub], c[i_end], reason, array_task_count(jid) if "[" in jid else 1)))
+        append(
+            new(
+                Job,
+                (
+                    jid,
+                    c[i_part] or "unknown",
+                    state,
+                    user if user and user != "N/A" else "unknown",
+                    "none" if account in ("(null)", "", "N/A") else account,
+                    cpus,
+                    gpus,
+                    c[i_elig],
+                    c[i_sub],
+                    c[i_end],
+                    reason,
+                    array_task_count(jid) if "[" in jid else 1,
+                ),
+            )
+        )
     if lines and not jobs:
         raise ParseError(command, f"none of {lines} lines had the {ncols} expected '{sep}'-separated columns")
     return jobs, bad

@@ -34,7 +34,9 @@ def cpu_limit():
             quota, period = int(q), int(p or 100000)
     else:
         q = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") or read("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us")
-        p = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us") or read("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us")
+        p = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us") or read(
+            "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us"
+        )
         if q and p and int(q) > 0:
             quota, period = int(q), int(p)
     if quota and period:
@@ -61,13 +63,17 @@ def main():
         (p for p in glob.glob(pattern) if re.search(r"[0-9]+$", p)),
         key=lambda p: int(re.search(r"([0-9]+)$", p).group(1)),
     )
-    print(json.dumps({
-        "hostname": socket.gethostname().split(".")[0],
-        "cpus": cpu_limit(),
-        "real_memory": memory_limit_mib(),
-        "gpus": gpus,
-        "cgroup_version": cgroup_version(),
-    }))
+    print(
+        json.dumps(
+            {
+                "hostname": socket.gethostname().split(".")[0],
+                "cpus": cpu_limit(),
+                "real_memory": memory_limit_mib(),
+                "gpus": gpus,
+                "cgroup_version": cgroup_version(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
