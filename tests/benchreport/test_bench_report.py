@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,7 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run_all():
     spec = importlib.util.spec_from_file_location("bench_run_all", ROOT / "bench" / "run_all.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "bench"))
     spec.loader.exec_module(mod)
     return mod
 
@@ -21,7 +19,7 @@ def _run_all():
 def test_discovers_benchmarks_with_run_and_skips_helpers():
     found = _run_all().discover()
     assert "load" in found and "faults" in found
-    for helper in ("run_all", "loadgen", "trivial_exporter", "faultkit", "fuzz"):
+    for helper in ("run_all", "fuzz"):
         assert helper not in found
 
 
