@@ -16,6 +16,8 @@ DEMO_ARGS ?=
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
+	@echo "make test-fast - unit, golden and property tests only (no real Slurm/Prometheus/Ansible; < 2 min)"
+	@echo "make lint   - ruff (lint + format check) and mypy, as CI and the pre-commit hooks run them"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
 	@echo "make fuzz   - run every hypothesis property with many more examples (bench/fuzz.py)"
 	@echo "make up     - Prometheus + Alertmanager + Grafana with Docker compose (make up DEMO=1: scrape the local demo); make down stops it"
@@ -59,6 +61,13 @@ down: venv
 
 test: deps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: unit, golden and property tests; nothing that needs a real Slurm, Prometheus,
+# Alertmanager, promtool or Ansible, and no load or fault runs (the markers in pyproject.toml).
+# No Debian packages needed.
+FAST_MARKERS := not slurm and not prometheus and not e2e and not ansible and not load
+test-fast: venv
+	GPUWATCH_TEST_FAST=1 $(PY) -m pytest -q -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 # The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
 generate: venv

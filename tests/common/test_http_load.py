@@ -16,6 +16,7 @@ from gpuwatch.testing.procs import exporter_process, wait_http
 from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
 
+@pytest.mark.load
 @pytest.mark.parametrize("secure", [False, True], ids=["http", "https+basic-auth"])
 def test_50_concurrent_scrapers_get_no_errors(tmp_path, secure):
     argv = [

@@ -12,8 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value, wait_metrics
 from gpuwatch.testing.procs import exporter_process, free_port, thread_count, wait_http
+
+pytestmark = pytest.mark.load
 
 GPUS = """\
 description: fault test

@@ -33,7 +33,7 @@ from gpuwatch.testing.procs import (
     zombies_of,
 )
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.load]
 
 COLLECTORS = ("jobs", "nodes", "partitions", "scheduler")
 CLIENTS = ("sinfo", "squeue", "sdiag", "scontrol", "sshare", "sacct", "sprio")

@@ -11,6 +11,8 @@ import pytest
 from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
 from gpuwatch.testing.procs import exporter_process, free_port, wait_http
 
+pytestmark = pytest.mark.load
+
 
 def check(res: dict) -> None:
     assert res["errors"] == 0, res["error_kinds"]

@@ -98,7 +98,7 @@ def _get(port, ctx, path, auth=None):
         conn.close()
 
 
-@pytest.mark.parametrize("kind", ["gpu", "slurm"])
+@pytest.mark.parametrize("kind", ["gpu", pytest.param("slurm", marks=pytest.mark.slurm)])
 def test_exporter_leaks_nothing(tmp_path, kind):
     cfg, cafile = make_tls_and_auth(tmp_path)
     hashed = cfg.read_text().split(f"{USER}: ", 1)[1].strip()
@@ -140,6 +140,7 @@ def test_exporter_leaks_nothing(tmp_path, kind):
     assert "level=debug" in log or "level=info" in log  # the log really was captured
 
 
+@pytest.mark.slurm
 def test_munge_key_and_lab_secrets_have_tight_modes(tmp_path):
     from conftest import require_programs
 

@@ -8,9 +8,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import require_programs
 from stackfiles import COMPOSE_DIR, PROMETHEUS_FILE, bind_mounts, compose, compose_raw, prometheus_config  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.prometheus
 
 REMOTE_WRITE = re.compile(
     r"^# --- remote_write \(off\) -+\n(?P<body>.*?)^# --- end remote_write -+$", re.M | re.S
