@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from .cmd_check import check_cmd
-from .cmd_compile import compile_cmd
+from .commands.check import check_cmd
+from .commands.compile import compile_cmd
 from .errors import RulesError
 
 
@@ -31,6 +29,7 @@ def cli() -> None:
     Grafana dashboards, from one source."""
 
 
+# One line per command; each command is one module under commands/.
 cli.add_command(compile_cmd)
 cli.add_command(check_cmd)
 
@@ -40,4 +39,4 @@ def main() -> None:  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import components
 from .durations import BadDuration, parse_ms
 from .errors import Problems
 from .yamlsrc import Map, Pos, Seq
 
 SEVERITIES = ("critical", "warning", "info")
-COMPONENTS = ("gpu", "slurm", "meta")
+COMPONENTS = components.NAMES
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RECORD_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

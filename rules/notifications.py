@@ -103,7 +103,9 @@ def _split_matchers(text: str) -> list[str]:
     t = text.strip()
     if t.startswith("{") and t.endswith("}"):
         t = t[1:-1]
-    out, cur, quoted, escaped = [], [], False, False
+    out: list[str] = []
+    cur: list[str] = []
+    quoted, escaped = False, False
     for ch in t:
         if escaped:
             escaped = False

@@ -19,11 +19,7 @@ from dataclasses import dataclass, field
 import promql_parser as pp
 
 from ..exporters import catalog
-
-# Labels Prometheus' scrape config puts on every series of a job (see the stack's scrape config).
-TARGET_LABELS = frozenset({"instance", "job"})
-GPU_TARGET_LABELS = frozenset({"instance", "job", "node", "pod", "role"})
-GPU_PREFIXES = ("gpuwatch_gpu_", "gpuwatch_nvml_")
+from .components import target_labels
 
 COMPARISONS = {">", "<", ">=", "<=", "==", "!="}
 SET_OPS = {"and", "or", "unless"}
@@ -188,7 +184,7 @@ class Analyzer:
         d = self._def(name)
         if d is None:
             return Labels.open()
-        target = GPU_TARGET_LABELS if name.startswith(GPU_PREFIXES) else TARGET_LABELS
+        target = target_labels(name)
         extra = (
             {"le"}
             if name.endswith("_bucket")
@@ -363,10 +359,10 @@ class Analyzer:
                     else (_strip(arg.expr) if isinstance(arg, pp.SubqueryExpr) else None)
                 )
                 if isinstance(inner, pp.VectorSelector):
-                    name = selector_name(inner)
-                    d = self._def(name) if name else None
-                    if d is not None and d.type in ("gauge", "info"):
-                        out.rate_over_gauge.append((n.func.name, name, d.type))
+                    rname = selector_name(inner)
+                    d = self._def(rname) if rname else None
+                    if rname and d is not None and d.type in ("gauge", "info"):
+                        out.rate_over_gauge.append((n.func.name, rname, d.type))
         out.labels = self.labels(tree)
         out.may_be_empty = self.may_be_empty(tree)
         out.threshold = self.threshold(tree)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from .promql import Labels
 
@@ -111,7 +112,7 @@ def _nest(items: list) -> list:
         if head in ("if", "with", "range"):
             if len(toks) < 2:
                 raise TemplateError(f"missing value for {head}")
-            node = [head, toks[1:], [], None]
+            node: list = [head, toks[1:], [], None]
             cur.append(node)
             stack.append((node[2], node))
         elif head == "else":
@@ -120,13 +121,14 @@ def _nest(items: list) -> list:
             node = stack[-1][1]
             if node[3] is not None:
                 raise TemplateError("second {{ else }} in one {{ if }}")
-            node[3] = []
-            stack[-1] = (node[3], node)
+            else_body: list = []
+            node[3] = else_body
+            stack[-1] = (else_body, node)
             if len(toks) > 1:  # else if ...
                 if toks[1].text != "if":
                     raise TemplateError("unexpected tokens after else")
-                inner = ["if", toks[2:], [], None]
-                node[3].append(inner)
+                inner: list = ["if", toks[2:], [], None]
+                else_body.append(inner)
                 inner.append(True)  # marks an 'else if' sharing the outer end
                 stack.append((inner[2], inner))
         elif head == "end":
@@ -205,7 +207,8 @@ def go_float(v: float) -> str:
     if v == 0:
         return "-0" if math.copysign(1, v) < 0 else "0"
     d = Decimal(repr(float(v))).normalize()
-    sign, digits, exp = d.as_tuple()
+    sign, digits, exp_raw = d.as_tuple()
+    exp = int(exp_raw)  # finite here: NaN and Inf returned above
     ds = "".join(map(str, digits))
     x = len(ds) + exp - 1  # decimal exponent of the first digit
     s = "-" if sign else ""
@@ -217,7 +220,7 @@ def go_float(v: float) -> str:
 
 
 def _g4(v: float) -> str:
-    return "%.4g" % v
+    return f"{v:.4g}"
 
 
 def humanize(v: float) -> str:
@@ -279,7 +282,7 @@ def _printf(fmt: str, *args: object) -> str:
         if verb == "%":
             out.append("%")
             continue
-        arg = args[ai]
+        arg: Any = args[ai]
         ai += 1
         if verb in "vs":
             out.append(go_float(arg) if isinstance(arg, float) else str(arg))

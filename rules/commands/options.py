@@ -1,4 +1,4 @@
-"""Options shared by ``compile`` and ``check``, defined once."""
+"""Options shared by the commands, defined once (a command takes them with ``@shared_options``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from .compiler import Options
-from .durations import BadDuration, parse_ms
-from .notifications import parse_version
+from ..api import Options
+from ..durations import BadDuration, parse_ms
+from ..notifications import parse_version
 
 
 class _Duration(click.ParamType):
