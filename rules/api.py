@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import model, notifications, promql
+from .errors import Problem
 
 
 @dataclass
@@ -23,6 +24,9 @@ class Options:
     datasource_url: str = "http://prometheus:9090"
     dashboards_path: str = "/var/lib/grafana/dashboards"
     env: dict[str, str] | None = None
+    strict: bool = False  # warnings stop the compile like errors
+    catalogs: list[str] = field(default_factory=list)  # --catalog files (besides pack.yml's)
+    default_catalogs: bool = True  # the shipped node_exporter/Prometheus/Alertmanager catalogs
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Compiled:
     notifications_path: str = ""
     runbook_base: str = ""
     threshold_files: dict[str, str] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
         n_tests = sum(len(a.tests) for a in self.alerts)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import gotemplate, model, notifications, promql, sources
+from . import catalogs, components, gotemplate, model, notifications, promql, sources
 from .api import Options
 from .durations import fmt_ms
 from .errors import Problems
@@ -46,7 +46,7 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
     recordings = [r for g in groups for r in g.recording]
     _check_duplicates(alerts, recordings, p)
 
-    an = promql.Analyzer()
+    an = promql.Analyzer(loaded.catalog)
     analyses: dict[int, promql.Analysis] = {}
     recorded = {r.record for r in recordings}
     for r in recordings:
@@ -60,6 +60,7 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
             continue
         analyses[id(a)] = res
         _check_alert(a, res, scrape_ms, p)
+    _infer_components(alerts, recordings, analyses)
     rules: list[model.Rule] = [*recordings, *alerts]
     for rule in rules:
         if rule.dashboard and rule.dashboard.query:
@@ -73,7 +74,11 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
         for a in alerts:
             if id(a) not in analyses:
                 return True  # an expression that did not analyse could carry it: say nothing more
-            if label in a.labels or label in ("alertname", "severity", "component"):
+            if (
+                label in a.labels
+                or label in ("alertname", "severity")
+                or (label == "component" and a.component)
+            ):
                 return True
             res = analyses.get(id(a))
             if res is not None and label in res.labels.known - {"__name__"}:
@@ -114,20 +119,37 @@ def analyze(
         p.add(file, pos, f"{what}PromQL: {exc}")
         return None
     for name in res.metrics:
-        if not an.known_metric(name) and name not in recorded:
+        if an.known_metric(name) or name in recorded:
+            continue
+        if name.startswith(catalogs.GPUWATCH_PREFIX):  # our own namespace: a typo, never data
             p.add(
                 file,
                 pos,
                 f"{what}unknown metric {name!r}: no gpuwatch exporter declares it "
-                "(gpuwatch.exporters.catalog), Prometheus/Alertmanager do not export it, and no recording rule defines it",
+                "(gpuwatch.exporters.catalog) and no recording rule defines it",
             )
-    for metric, label, carried in res.unknown_labels:
-        p.add(
-            file,
-            pos,
-            f"{what}{metric!r} has no label {label!r}, so this selector never matches what the "
-            f"exporter emits (its labels: {', '.join(carried)})",
-        )
+        else:
+            p.warn(
+                file,
+                pos,
+                f"{what}unknown metric {name!r}: no catalog declares it and no recording rule defines it "
+                "(name the exporter's catalog with --catalog FILE or 'catalogs:' in pack.yml)",
+            )
+    for metric, label, carried, source in res.unknown_labels:
+        if source == catalogs.GPUWATCH:
+            p.add(
+                file,
+                pos,
+                f"{what}{metric!r} has no label {label!r}, so this selector never matches what the "
+                f"exporter emits (its labels: {', '.join(carried)})",
+            )
+        else:  # another exporter's catalog may lag the version a site runs
+            p.warn(
+                file,
+                pos,
+                f"{what}{metric!r} has no label {label!r} in {source}, so this selector may never match "
+                f"(its labels there: {', '.join(carried)})",
+            )
     for fn, metric, kind in res.rate_over_gauge:
         p.add(
             file,
@@ -190,19 +212,53 @@ def _check_alert(a: model.Alert, res: promql.Analysis, scrape_ms: int, p: Proble
             "add a comparison (> N), absent() or an and/unless filter (or always_fires: true for a Watchdog)",
         )
     if 0 < a.for_ms < 2 * scrape_ms:
-        p.add(
+        p.warn(
             a.file,
             a.where("for"),
             f"for: {fmt_ms(a.for_ms)} is shorter than two scrape intervals "
             f"({fmt_ms(2 * scrape_ms)} at --scrape-interval {fmt_ms(scrape_ms)}): one missed scrape resets it",
         )
+    if not a.description.strip():
+        p.warn(
+            a.file,
+            a.where("alert"),
+            f"alert {a.name!r} has no description: say what it means and what to look at first",
+        )
     for field_name in ("summary", "description"):
         text = getattr(a, field_name)
         for msg in gotemplate.check(text, res.labels):
-            p.add(a.file, a.where(field_name), f"{field_name} template: {msg}")
+            (p.warn if gotemplate.is_warning(msg) else p.add)(
+                a.file, a.where(field_name), f"{field_name} template: {msg}"
+            )
     for k, v in a.annotations.items():
         for msg in gotemplate.check(v, res.labels):
-            p.add(a.file, a.where("annotations"), f"annotation {k!r} template: {msg}")
+            (p.warn if gotemplate.is_warning(msg) else p.add)(
+                a.file, a.where("annotations"), f"annotation {k!r} template: {msg}"
+            )
+
+
+def _infer_components(
+    alerts: list[model.Alert], recordings: list[model.Recording], analyses: dict[int, promql.Analysis]
+) -> None:
+    """An alert without ``component`` gets the one its metrics all belong to (through recording
+    rules too); mixed or foreign metrics: no component label."""
+    by_record = {r.record: analyses[id(r)].metrics for r in recordings if id(r) in analyses}
+
+    def base_metrics(names: list[str], seen: frozenset[str] = frozenset()) -> list[str]:
+        out: list[str] = []
+        for n in names:
+            if n in by_record and n not in seen:
+                out += base_metrics(by_record[n], seen | {n})
+            else:
+                out.append(n)
+        return out
+
+    for a in alerts:
+        if a.component or id(a) not in analyses:
+            continue
+        inferred = components.infer(base_metrics(analyses[id(a)].metrics))
+        if inferred is not None:
+            a.component, a.component_inferred = inferred, True
 
 
 def _check_tests(a: model.Alert, res: promql.Analysis | None, p: Problems) -> None:
@@ -239,28 +295,32 @@ def _label_mismatch(labels: dict[str, str], have: promql.Labels) -> list[str]:
 
 
 def _runbooks(srcs: sources.Sources, alerts: list[model.Alert], opts: Options, p: Problems) -> str:
+    """Sets each alert's runbook link: its 'runbook:' URL, else BASE#alertname where BASE is
+    --runbook-url or the RUNBOOK.md beside the rules (and, with a RUNBOOK.md, only when it has a
+    section for the alert). No link is a warning, and no runbook_url annotation (no dead links)."""
     anchors: set[str] = set()
     base = opts.runbook_url or ""
     for rb in srcs.runbooks:
         anchors |= sources.runbook_anchors(sources.read_text(rb))
         if not base:
             base = rb.display
-    if srcs.runbooks:
-        for a in alerts:
-            if a.runbook is None and a.name.lower() not in anchors:
-                p.add(
-                    a.file,
-                    a.where("alert"),
-                    f"alert {a.name!r} has no runbook: add a '## {a.name}' section to "
-                    f"{srcs.runbooks[0].display} or a 'runbook:' URL",
-                )
-    else:
-        for a in alerts:
-            if a.runbook is None and not base:
-                p.add(
-                    a.file,
-                    a.where("alert"),
-                    f"alert {a.name!r} has no runbook: add RUNBOOK.md beside the rule "
-                    "files, a 'runbook:' URL, or --runbook-url",
-                )
+    for a in alerts:
+        if a.runbook is not None:
+            a.runbook_url = a.runbook
+        elif srcs.runbooks and a.name.lower() not in anchors:
+            p.warn(
+                a.file,
+                a.where("alert"),
+                f"alert {a.name!r} has no runbook: add a '## {a.name}' section to "
+                f"{srcs.runbooks[0].display} or a 'runbook:' URL",
+            )
+        elif not base:
+            p.warn(
+                a.file,
+                a.where("alert"),
+                f"alert {a.name!r} has no runbook: add RUNBOOK.md beside the rule "
+                "files, a 'runbook:' URL, or --runbook-url",
+            )
+        else:
+            a.runbook_url = f"{base}#{a.name.lower()}"
     return base

@@ -18,7 +18,7 @@ __all__ = ["DEFAULT_SCRAPE_MS", "Compiled", "Options", "compile_sources"]
 
 
 def compile_sources(opts: Options) -> Compiled:
-    p = Problems()
+    p = Problems(strict=opts.strict)
     loaded = load.load(opts, p)
     dropped = overlay.apply(loaded.overlay, loaded.groups, p)
     checked = check(loaded, opts, p)
@@ -38,6 +38,7 @@ def compile_sources(opts: Options) -> Compiled:
         runbook_base=checked.runbook_base,
         threshold_files=loaded.threshold_files,
         notifications_path=str(loaded.notifications_src.path),
+        warnings=p.warnings,
     )
     p2 = Problems()
     out.files = emit.render_all(out, opts, p2)

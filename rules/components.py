@@ -56,6 +56,8 @@ META = Component(
 )
 
 ALL = (GPU, SLURM, META)
+# every label the stack's scrape configs put on a target (what another exporter's series may carry)
+ALL_TARGET_LABELS = frozenset().union(*(c.target_labels for c in ALL))
 NAMES = tuple(c.name for c in ALL)
 BY_NAME = {c.name: c for c in ALL}
 
@@ -66,3 +68,27 @@ def target_labels(series: str) -> frozenset[str]:
         if c.prefixes and series.startswith(c.prefixes):
             return c.target_labels
     return TARGET_LABELS
+
+
+def of_metric(series: str) -> str | None:
+    """The component a series belongs to: gpuwatch's GPU or Slurm exporter, or the monitoring stack
+    itself (Prometheus' and Alertmanager's own metrics, ``up``, ``scrape_*``, ``ALERTS``)."""
+    for c in (GPU, SLURM):
+        if series.startswith(c.prefixes):
+            return c.name
+    if series in META_NAMES or series.startswith(META_PREFIXES):
+        return META.name
+    return None
+
+
+META_NAMES = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE"})
+META_PREFIXES = ("prometheus_", "alertmanager_", "scrape_")
+
+
+def infer(metrics: list[str]) -> str | None:
+    """The component of an expression that reads only metrics of one component; else None."""
+    found = {of_metric(m) for m in metrics}
+    if len(found) == 1:
+        only = found.pop()
+        return only
+    return None

@@ -162,13 +162,22 @@ def _check_toks(toks: list[_Tok], labels: Labels | None, declared: set[str], err
                 errors.append(f"undefined variable {root}")
             elif root == "$labels" and len(path) == 1 and labels is not None and not labels.has(path[0]):
                 errors.append(
-                    f"$labels.{path[0]} is never set: the expression's result has no label "
+                    f"$labels.{path[0]} {NEVER_SET}: the expression's result has no label "
                     f"{path[0]!r} (aggregated away or never there)"
                 )
             elif root == "$value" and path:
                 errors.append("$value is a number and has no fields")
         elif t.kind == "ident" and t.text not in FUNCS and t.text not in ("true", "false", "nil"):
             errors.append(f"unknown function {t.text!r}")
+
+
+NEVER_SET = "is never set"
+
+
+def is_warning(msg: str) -> bool:
+    """A template that works but prints nothing (``$labels.x`` never on the result) is a warning;
+    every other finding of :func:`check` is an error (Prometheus would refuse the template)."""
+    return NEVER_SET in msg
 
 
 def check(text: str, labels: Labels | None = None) -> list[str]:

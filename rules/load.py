@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import model, sources, yamlsrc
+from . import catalogs, model, sources, yamlsrc
 from . import overlay as overlay_mod
 from .api import Options
 from .errors import Problems, RulesError
@@ -21,6 +21,7 @@ class Loaded:
     groups: list[model.Group]
     notifications_src: sources.Source
     notifications_doc: Any = None
+    catalog: catalogs.Catalog | None = None
     dropped_tests: list[str] = field(default_factory=list)
 
 
@@ -71,4 +72,46 @@ def load(opts: Options, p: Problems) -> Loaded:
     else:
         n_src = sources.Source(sources.PACK_DIR / "notifications.yml", "rules/pack/notifications.yml")
 
-    return Loaded(srcs, ov, thresholds, defined_at, groups, n_src, load_yaml(n_src))
+    cat = catalogs.build(_catalog_files(srcs, opts, p), p)
+    return Loaded(srcs, ov, thresholds, defined_at, groups, n_src, load_yaml(n_src), cat)
+
+
+PACK_KEYS = ("catalogs",)
+
+
+def _catalog_files(srcs: sources.Sources, opts: Options, p: Problems) -> list[tuple[sources.Path, str]]:
+    """The pack.yml catalogs (paths relative to it), then --catalog, then the shipped ones."""
+    out: list[tuple[sources.Path, str]] = []
+    for pk in srcs.packs:
+        doc = load_yaml(pk)
+        if doc is None:
+            continue
+        if not isinstance(doc, yamlsrc.Map):
+            p.add(pk.display, getattr(doc, "pos", None), "pack.yml must be a mapping (catalogs: [FILE, ...])")
+            continue
+        for k in doc:
+            if k not in PACK_KEYS:
+                p.add(
+                    pk.display,
+                    doc.where_key(k),
+                    f"unknown field {k!r} in pack.yml; allowed: {', '.join(PACK_KEYS)}",
+                )
+        cl = doc.get("catalogs", yamlsrc.Seq())
+        if not isinstance(cl, yamlsrc.Seq):
+            p.add(pk.display, doc.where("catalogs"), "'catalogs' must be a list of files")
+            continue
+        for i, name in enumerate(cl):
+            path = pk.path.parent / str(name)
+            if not isinstance(name, str) or not path.is_file():
+                p.add(
+                    pk.display,
+                    cl.where(i),
+                    f"catalog {name!r}: no such file (paths are relative to pack.yml)",
+                )
+                continue
+            out.append((path, sources.display_name(path)))
+    for c in opts.catalogs:
+        out.append((sources.Path(c), sources.display_name(sources.Path(c))))
+    if opts.default_catalogs:
+        out += [(path, sources.display_name(path)) for path in catalogs.default_paths()]
+    return out

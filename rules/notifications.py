@@ -202,6 +202,9 @@ class _Checker:
     def err(self, pos: Pos | None, msg: str) -> None:
         self.p.add(self.file, pos, msg)
 
+    def warn(self, pos: Pos | None, msg: str) -> None:
+        self.p.warn(self.file, pos, msg)
+
     def secret_fields(self, m: Map, place: str, where: str) -> None:
         """Reject inline secrets in ``m`` (a config of kind ``place``); expand ``${ENV}`` ones."""
         table = SECRETS.get(place, {})
@@ -401,7 +404,7 @@ def load(
             )
     for name, pos in defined.items():
         if name not in used:
-            ck.err(pos, f"receiver {name!r} is never used by any route")
+            ck.warn(pos, f"receiver {name!r} is never used by any route")
 
     inh = doc.get("inhibit_rules", Seq())
     if isinstance(inh, Seq):

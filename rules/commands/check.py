@@ -9,7 +9,7 @@ import click
 
 from .. import compiler, promtool, writer
 from ..errors import RulesError
-from .options import shared_options, to_options
+from .options import echo_warnings, shared_options, to_options
 
 
 @click.command("check")
@@ -19,6 +19,7 @@ def check_cmd(no_tools: bool, **kw: object) -> None:
     """Validate alert definitions and notifications; write nothing."""
     opts = to_options(**kw)  # type: ignore[arg-type]
     c = compiler.compile_sources(opts)
+    echo_warnings(c)
     ran: list[str] = []
     if not no_tools:
         with tempfile.TemporaryDirectory(prefix="gpuwatch-rules-check-") as tmp:

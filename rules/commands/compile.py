@@ -7,7 +7,7 @@ import time
 import click
 
 from .. import compiler, writer
-from .options import shared_options, to_options
+from .options import echo_warnings, shared_options, to_options
 
 
 @click.command("compile")
@@ -39,6 +39,7 @@ def compile_cmd(outdir: str, dashboards_dir: str | None, check_only: bool, quiet
     t0 = time.perf_counter()
     opts = to_options(**kw)  # type: ignore[arg-type]
     c = compiler.compile_sources(opts)
+    echo_warnings(c)
     plan = writer.plan_for(c, outdir, dashboards_dir, opts.secrets_dir)
     diffs = writer.drift(plan)
     if check_only:

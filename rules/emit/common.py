@@ -53,23 +53,26 @@ def expr_text(e: str) -> str:
     return e.strip() + ("\n" if "\n" in e.strip() else "")
 
 
-def runbook_url(c: Compiled, a: model.Alert) -> str:
-    if a.runbook:
-        return a.runbook
-    return f"{c.runbook_base}#{a.name.lower()}"
+def runbook_url(c: Compiled, a: model.Alert) -> str | None:
+    """The alert's runbook link (set by the check stage); None: it has none."""
+    return a.runbook_url
 
 
 def alert_annotations(c: Compiled, a: model.Alert) -> dict[str, str]:
     out = {"summary": a.summary.strip()}
     if a.description.strip():
         out["description"] = a.description.strip()
-    out["runbook_url"] = runbook_url(c, a)
+    url = runbook_url(c, a)
+    if url:
+        out["runbook_url"] = url
     for k, v in a.annotations.items():
         out[k] = v
     return out
 
 
 def static_labels(a: model.Alert) -> dict[str, str]:
-    labels = {"severity": a.severity, "component": a.component}
+    labels = {"severity": a.severity}
+    if a.component:  # given, or inferred from the metrics; else no component label
+        labels["component"] = a.component
     labels.update(a.labels)
     return labels

@@ -140,10 +140,10 @@ def dashboard(c: Compiled, comp: components.Component) -> dict[str, Any]:
     items: list[tuple[model.Rule, str]] = []
     for g in c.groups:
         for r in g.recording:
-            if r.dashboard and g.component == component:
+            if r.dashboard and (g.component or components.META.name) == component:
                 items.append((r, g.file))
         for a in g.alerts:
-            if a.dashboard and a.component == component:
+            if a.dashboard and (a.component or components.META.name) == component:  # none: the overview
                 items.append((a, g.file))
     seen_titles: set[str] = set()
     for rule, file in items:
@@ -167,7 +167,8 @@ def dashboard(c: Compiled, comp: components.Component) -> dict[str, Any]:
             )
             if rule.for_ms:
                 desc += f" for {fmt_ms(rule.for_ms)}"
-            desc += f". Runbook: {runbook_url(c, rule)}"
+            url = runbook_url(c, rule)
+            desc += f". Runbook: {url}" if url else "."
         else:
             assert isinstance(rule, model.Recording)
             query = d.query or rule.record

@@ -48,7 +48,18 @@ def test_file(c: Compiled, g: model.Group, rule_files: list[str], p: Problems) -
             steps: list[dict[str, Any]] = []
             for at in t.not_at:
                 steps.append({"eval_time": fmt_ms(at), "alertname": a.name, "exp_alerts": []})
-            for at in t.fires_at:
+            exprs: list[dict[str, Any]] = []
+            for at in t.fires_at if not t.exact else []:
+                # 'fires_at' without 'expect': some alert of this rule is firing then, whatever its
+                # labels; promtool's alert tests compare exact label sets, so ask ALERTS instead
+                exprs.append(
+                    {
+                        "expr": f"max({firing_selector(a)})",
+                        "eval_time": fmt_ms(at),
+                        "exp_samples": [{"labels": "{}", "value": 1}],
+                    }
+                )
+            for at in t.fires_at if t.exact else []:
                 exp = []
                 for e in t.expect:
                     labels = {k: v for k, v in e.labels.items()}
@@ -64,18 +75,30 @@ def test_file(c: Compiled, g: model.Group, rule_files: list[str], p: Problems) -
                         continue
                     exp.append({"exp_labels": labels, "exp_annotations": ann})
                 steps.append({"eval_time": fmt_ms(at), "alertname": a.name, "exp_alerts": exp})
-            tests.append(
-                {
-                    "name": f"{a.name} ({a.severity}) test {i}",
-                    "interval": fmt_ms(t.interval_ms),
-                    "input_series": [{"series": s, "values": v} for s, v in t.series],
-                    "alert_rule_test": sorted(steps, key=lambda s: _ms(s["eval_time"])),
-                }
-            )
+            test: dict[str, Any] = {
+                "name": f"{a.name} ({a.severity}) test {i}",
+                "interval": fmt_ms(t.interval_ms),
+                "input_series": [{"series": s, "values": v} for s, v in t.series],
+            }
+            if steps:
+                test["alert_rule_test"] = sorted(steps, key=lambda s: _ms(s["eval_time"]))
+            if exprs:
+                test["promql_expr_test"] = exprs
+            tests.append(test)
     if not tests:
         return None
     doc = {"rule_files": rule_files, "evaluation_interval": "1m", "tests": tests}
     return header([g.file], "Run with: promtool test rules " + f"{g.name}_test.yml") + dump_yaml(doc)
+
+
+def firing_selector(a: model.Alert) -> str:
+    """``ALERTS{...}`` for this rule's firing alerts (tiers of one alert differ in severity)."""
+    matchers = {"alertname": a.name, "alertstate": "firing", **static_labels(a)}
+    return "ALERTS{" + ", ".join(f"{k}={_quote(v)}" for k, v in matchers.items()) + "}"
+
+
+def _quote(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _ms(text: str) -> int:
