@@ -283,8 +283,26 @@ def _tests(ctx: _Ctx, m: Map) -> list[AlertTest]:
                     )
                     continue
                 series.append((k, str(v)))
+        elif isinstance(s, Seq) and s:  # promtool's own input_series form: [{series: ..., values: ...}]
+            for j, item in enumerate(s):
+                if (
+                    not isinstance(item, Map)
+                    or set(item) != {"series", "values"}
+                    or not isinstance(item["series"], str)
+                    or isinstance(item["values"], bool)
+                    or not isinstance(item["values"], (str, int, float))
+                ):
+                    ctx.err(
+                        s.where(j), "a test series in promtool's form is {series: SELECTOR, values: '0 1x10'}"
+                    )
+                    continue
+                series.append((item["series"], str(item["values"])))
         elif "series" in t:
-            ctx.err(t.where("series"), "test 'series' must be a non-empty mapping of series to values")
+            ctx.err(
+                t.where("series"),
+                "test 'series' must be a non-empty mapping of series to values "
+                "(or promtool's list of {series, values})",
+            )
         interval = 60_000
         if "interval" in t:
             try:
