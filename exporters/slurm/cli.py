@@ -13,7 +13,7 @@ from ..common.cli import base_parser
 from ..common.http import Site
 from ..common.server import StartupError, start_server
 from .collectors import COLLECTORS
-from .poller import Exporter
+from .exporter import Exporter
 from .runner import Runner
 
 DEFAULT_PORT = 9341

@@ -9,7 +9,7 @@ from conftest import ROOT
 from gpuwatch.exporters.gpu import metrics
 from gpuwatch.exporters.gpu.cli import build_parser
 from gpuwatch.exporters.gpu.collectors import COLLECTORS
-from gpuwatch.exporters.gpu.sim import scenario as S
+from gpuwatch.exporters.gpu.sim import scenario
 
 
 def section() -> str:
@@ -39,6 +39,6 @@ def test_every_flag_and_collector_documented():
 
 def test_scenario_keys_documented():
     doc = section()
-    assert [k for k in S.VALUE_FIELDS if f"`{k}`" not in doc] == []
-    assert [k for k in S.FEATURES if f"`{k}`" not in doc] == []
-    assert [k for k in S.FAULT_KINDS if f"kind: {k}" not in doc] == []
+    assert [k for k in scenario.VALUE_FIELDS if f"`{k}`" not in doc] == []
+    assert [k for k in scenario.FEATURES if f"`{k}`" not in doc] == []
+    assert [k for k in scenario.FAULT_KINDS if f"kind: {k}" not in doc] == []

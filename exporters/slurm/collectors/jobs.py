@@ -10,6 +10,7 @@ are remembered, not counted (they may have been counted by the previous exporter
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
 from ..parsers.common import parse_timestamp
@@ -25,8 +26,9 @@ ZERO_STATES = ("pending", "running")
     "jobs",
     default=True,
     help="Jobs per partition/state, pending reasons, queue age, finished-job counters (squeue)",
+    needs=("squeue",),
 )
-class JobsCollector:
+class JobsCollector(Collector[cmds.Cycle]):
     def __init__(self):
         self.finished: dict[tuple[str, str], int] = {}
         self.seen_finished: set[str] | None = None  # None until the first successful cycle

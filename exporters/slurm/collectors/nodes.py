@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
 from ..parsers.states import BASE_STATES
@@ -36,9 +37,12 @@ def gpu_split(node) -> tuple[int, int, int]:
 
 
 @COLLECTORS.register(
-    "nodes", default=True, help="Node states, flags, CPUs, GPUs, memory, drain reasons (sinfo)"
+    "nodes",
+    default=True,
+    help="Node states, flags, CPUs, GPUs, memory, drain reasons (sinfo)",
+    needs=("sinfo",),
 )
-class NodesCollector:
+class NodesCollector(Collector[cmds.Cycle]):
     def collect(self, cycle):
         data = cmds.sinfo(cycle)
         state = family("gpuwatch_slurm_node_state")
