@@ -100,6 +100,7 @@ class GpuExporter:
         self._last_init_error = ""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._manager: threading.Thread | None = None
         self._cache_key = None
         self._cache_body = b""
 
@@ -332,6 +333,7 @@ class GpuExporter:
         """Start the manager thread (init, retries, node collectors) and, after init, readers."""
         t = threading.Thread(target=self._manager_loop, name="gpu-manager", daemon=True)
         t.start()
+        self._manager = t
         self._threads.append(t)
 
     def stop(self) -> None:
@@ -354,6 +356,17 @@ class GpuExporter:
     def ready(self) -> bool:
         """Ready once the first collection cycle has run (NVML up or not)."""
         return self.collections > 0
+
+    check_interval = 5.0
+
+    def check(self) -> bool:
+        """The CLI's watchdog: restarts the manager thread should it have died (it catches every
+        error of a cycle, so only a bug in the loop itself can end it). True when ready."""
+        manager = self._manager
+        if manager is not None and not manager.is_alive() and not self._stop.is_set():
+            kv(log, logging.ERROR, "collection thread died, restarting it")
+            self.start()
+        return self.ready()
 
     # --- rendering --------------------------------------------------------------------------
 

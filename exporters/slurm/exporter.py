@@ -246,6 +246,12 @@ class Exporter:
                     return self._body
         return self._degraded_body()
 
+    @property
+    def check_interval(self) -> float:
+        """How often the CLI's watchdog calls :meth:`check` (a stale cache is noticed within a quarter
+        of ``stale_after``)."""
+        return max(0.5, min(5.0, self.stale_after / 4))
+
     def ready(self) -> bool:
         """True while the served data is current: the first cycle completed and it is not stale."""
         return self.check()
