@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
-from . import COLLECTORS
+from .base import COLLECTORS
 
 
 @COLLECTORS.register(

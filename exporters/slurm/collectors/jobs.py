@@ -16,7 +16,7 @@ from ..metrics import family
 from ..parsers.common import parse_timestamp
 from ..parsers.reasons import WAITING_FOR_RESOURCES, normalize_reason
 from ..parsers.squeue import FINISHED_STATES
-from . import COLLECTORS
+from .base import COLLECTORS
 
 END_STATES = ("completed", "failed", "node_fail", "out_of_memory", "timeout", "cancelled")
 ZERO_STATES = ("pending", "running")

@@ -6,7 +6,7 @@ from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
 from ..parsers.states import BASE_STATES
-from . import COLLECTORS
+from .base import COLLECTORS
 
 MIB = 1024 * 1024
 # Flags under which a node's free GPUs cannot be used by new jobs

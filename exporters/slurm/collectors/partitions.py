@@ -6,7 +6,7 @@ from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
 from ..parsers.states import BASE_STATES
-from . import COLLECTORS
+from .base import COLLECTORS
 from .nodes import gpu_split
 
 PARTITION_STATES = ("up", "down", "drain", "inact")
