@@ -23,13 +23,14 @@ class MetricDef:
     ``name`` is the series name in queries: counters end in ``_total``; an ``info`` metric ends
     in ``_info`` and is a gauge of value 1. ``labels`` are the labels the exporter sets.
     ``help`` is the one sentence sent as ``# HELP`` on every scrape; ``doc`` the detail
-    (value meaning, label values, caveats) for the generated reference page.
+    (value meaning, label values, caveats) for the generated reference page, docs/metrics.md.
     """
 
     name: str
     type: str
     help: str
     labels: tuple[str, ...] = ()
+    collector: str = ""  # the collector that exports it; "" for the exporter's own series
     doc: str = ""
 
     def __post_init__(self) -> None:
