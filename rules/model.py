@@ -100,9 +100,8 @@ class Alert(Rule):
     tests: list[AlertTest] = field(default_factory=list)
     always_fires: bool = False
     group: str = ""
-    # set by the check stage: the inferred component when none is given, and the runbook link
-    # (None: no runbook_url annotation)
-    component_inferred: bool = False
+    # set by the check stage: the runbook link (None: no runbook_url annotation); 'component' is
+    # inferred there from the metrics when neither the alert nor its file names one
     runbook_url: str | None = None
 
 
