@@ -70,6 +70,7 @@ def test_minimal_pack_compiles_with_warnings(tmp_path: Path) -> None:
     assert [r["name"] for r in am["receivers"]] == ["team", "oncall"]
 
 
+@pytest.mark.prometheus
 def test_minimal_pack_promtool_tests_pass(tmp_path: Path) -> None:
     assert compile_(str(MINIMAL), "-o", str(tmp_path)).exit_code == 0
     tool = require_programs("promtool")["promtool"]
@@ -109,6 +110,7 @@ alerts:
 """
 
 
+@pytest.mark.prometheus
 @pytest.mark.parametrize(
     "values,at,fires",
     [
