@@ -353,7 +353,7 @@ class Root:
                 "packages": packages,
                 "versions": versions,
                 "mirror": mirror,
-                "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "built": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "build_seconds": round(time.monotonic() - start, 1),
             }
             (tmp / STAMP).write_text(json.dumps(info, indent=2) + "\n")
