@@ -385,7 +385,7 @@ class Root:
     @staticmethod
     def _versions(path: Path, packages: Iterable[str]) -> dict[str, str]:
         """{package: version} of the installed ones, read from the root's dpkg status file."""
-        wanted, out = set(packages), {}
+        wanted, out = set(packages), dict[str, str]()
         try:
             text = (path / "var/lib/dpkg/status").read_text(errors="replace")
         except OSError:
@@ -573,8 +573,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif a.cmd == "list":
             base = roots_dir()
             for s in sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
-                root = Root._cached(s, base, ())
-                print(f"{s}: {base / s} " + (_summary(root) if root else "(unfinished)"))
+                cached = Root._cached(s, base, ())
+                print(f"{s}: {base / s} " + (_summary(cached) if cached else "(unfinished)"))
         elif a.cmd == "clean":
             for path in clean_roots(suites=a.suites):
                 print(f"removed {path}")
