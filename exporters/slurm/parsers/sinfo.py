@@ -85,11 +85,12 @@ def _free_text(text: str) -> str:
 
 
 # A node's reason counts while it explains the state, as `sinfo -R` shows it: down, drained or
-# draining, failing, not responding, rebooting. Slurm 24.11 keeps the reason after
-# `scontrol update State=RESUME` (scontrol and sinfo still print it for an idle node); 22.05
-# and 26.05 clear it. The exporter reports the same on every version: no reason once resumed.
+# draining, failing, rebooting. Slurm 24.11 keeps the reason after `scontrol update
+# State=RESUME` (scontrol and sinfo still print it for an idle node, idle+not_responding until
+# slurmd registers again); 22.05 and 26.05 clear it. The exporter reports the same on every
+# version: no reason once resumed. (A node that stops answering turns DOWN with its own reason.)
 _REASON_BASES = frozenset({"down", "error"})
-_REASON_FLAGS = frozenset({"drain", "fail", "not_responding", "reboot_requested", "reboot_issued", "invalid"})
+_REASON_FLAGS = frozenset({"drain", "fail", "reboot_requested", "reboot_issued", "invalid"})
 
 
 def _reason_applies(st: NodeState) -> bool:
