@@ -7,17 +7,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
-DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv
+DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv debootstrap
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help deps venv demo up down test test-fast bench fuzz lint clean generate deploy teardown
+.PHONY: help deps venv demo up down test test-fast bench fuzz lint clean generate deploy teardown labs clean-labs
 
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
 	@echo "make test-fast - unit, golden and property tests only (no real Slurm/Prometheus/Ansible; < 2 min)"
 	@echo "make lint   - ruff (lint + format check) and mypy, as CI and the pre-commit hooks run them"
+	@echo "make labs   - build the Debian suite roots with newer Slurm/Prometheus/Alertmanager (trixie, sid)"
+	@echo "make clean-labs - delete those roots (GPUWATCH_ROOTS_DIR, default /var/cache/gpuwatch/roots)"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
 	@echo "make fuzz   - run every hypothesis property with many more examples (bench/fuzz.py)"
 	@echo "make up     - Prometheus + Alertmanager + Grafana with Docker compose (make up DEMO=1: scrape the local demo); make down stops it"
@@ -60,6 +62,7 @@ down: venv
 	$(PY) -m gpuwatch.localstack.compose down
 
 test: deps venv
+	@$(MAKE) --no-print-directory labs || [ "$${CI:-}" != true ] || { echo "CI=true: the version roots must build" >&2; exit 1; }
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The edit-test loop: unit, golden and property tests; nothing that needs a real Slurm, Prometheus,
@@ -69,9 +72,20 @@ FAST_MARKERS := not slurm and not prometheus and not e2e and not ansible and not
 test-fast: venv
 	GPUWATCH_TEST_FAST=1 $(PY) -m pytest -q -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
+# Version roots (gpuwatch.localstack.roots): Debian trixie (Slurm 24.11, Prometheus 2.53,
+# Alertmanager 0.28, Python 3.13) and sid (Slurm 26.05, Prometheus 3.5, Alertmanager 0.33),
+# built once per machine with debootstrap into $$GPUWATCH_ROOTS_DIR (default
+# /var/cache/gpuwatch/roots); a root already built is reused. The host's packages stay as they are.
+ROOT_SUITES ?= trixie sid
+labs: venv
+	$(PY) -m gpuwatch.localstack.roots build $(ROOT_SUITES)
+
+clean-labs: venv
+	$(PY) -m gpuwatch.localstack.roots clean
+
 # The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
 generate: venv
-	$(VENV)/bin/gpuwatch-rules compile rules/pack -o compose/generated --dashboards-dir grafana
+	$(VENV)/bin/gpuwatch-rules compile --strict rules/pack -o compose/generated --dashboards-dir grafana
 
 bench: deps venv
 	$(PY) bench/run_all.py

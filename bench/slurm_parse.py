@@ -22,7 +22,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from gpuwatch.exporters.slurm.poller import Exporter
+from gpuwatch.exporters.slurm.exporter import Exporter
 from gpuwatch.exporters.slurm.runner import CommandResult, Runner
 
 PARTITIONS = ("gpu", "gpu-long", "cpu", "debug")

@@ -62,7 +62,7 @@ class ExporterProcess:
                 return exc.code, exc.read()
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"exporter not reachable; output:\n{self.output()}")
+                    raise AssertionError(f"exporter not reachable; output:\n{self.output()}") from None
                 time.sleep(0.05)
 
     def wait_for(self, pred, timeout: float = 10.0) -> dict:
