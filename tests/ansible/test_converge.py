@@ -59,7 +59,8 @@ def require_root_and_programs():
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory):
-    """gpuwatch's dependency wheels (+ supervisor) for the nodes, which have no package index."""
+    """The dependency wheels of gpuwatch[exporters] (+ supervisor) at the role's pinned versions,
+    for the nodes, which have no package index."""
     require_root_and_programs()
     out = tmp_path_factory.mktemp("wheelhouse")
     subprocess.run(
@@ -71,7 +72,9 @@ def wheelhouse(tmp_path_factory):
             "--quiet",
             "--wheel-dir",
             str(out),
-            str(ROOT),
+            "--constraint",
+            str(ROOT / "ansible/roles/gpuwatch_exporters/files/constraints.txt"),
+            f"{ROOT}[exporters]",
             "supervisor>=4.2,<5",
         ],
         check=True,
