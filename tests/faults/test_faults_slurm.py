@@ -14,15 +14,14 @@ The long forms (slurmctld stopped for a minute, ...) are in bench/faults.py.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import require_programs
 
+from gpuwatch.testing.faults import SLURM_CLIENTS, slurm_exporter_under_faults_argv, wrap, wrapper_dir
 from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value, wait_metrics
 from gpuwatch.testing.procs import (
     children_of,
@@ -36,7 +35,6 @@ from gpuwatch.testing.procs import (
 pytestmark = [pytest.mark.slurm, pytest.mark.load]
 
 COLLECTORS = ("jobs", "nodes", "partitions", "scheduler")
-CLIENTS = ("sinfo", "squeue", "sdiag", "scontrol", "sshare", "sacct", "sprio")
 POLL, TIMEOUT = 0.5, 2.0
 JOBS = 3
 
@@ -63,20 +61,9 @@ def ensure_jobs(lab) -> None:
         lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"fault{i}", "--wrap", "sleep 900"])
 
 
-def wrap(bin_dir: Path, name: str, body: str | None = None) -> None:
-    real = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin")
-    p = bin_dir / name
-    p.write_text("#!/bin/sh\n" + (body or f'exec {real} "$@"\n').replace("REAL", str(real)))
-    p.chmod(0o755)
-
-
 @pytest.fixture
 def wrappers(tmp_path) -> Path:
-    d = tmp_path / "slurm-bin"
-    d.mkdir()
-    for name in CLIENTS:
-        wrap(d, name)
-    return d
+    return wrapper_dir(tmp_path / "slurm-bin")
 
 
 class Running:
@@ -98,18 +85,7 @@ class Running:
 def exporter(lab, wrappers):
     ensure_jobs(lab)
     port = free_port()
-    exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
-    argv = [
-        str(exe),
-        "--web.listen-address",
-        f"127.0.0.1:{port}",
-        "--slurm.poll-interval",
-        str(POLL),
-        "--slurm.timeout",
-        str(TIMEOUT),
-        "--slurm.bin-dir",
-        str(wrappers),
-    ]
+    argv = slurm_exporter_under_faults_argv(port, wrappers, POLL, TIMEOUT, log_level="info")
     with exporter_process(argv, env=lab.env) as exp:
         wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
         run = Running(exp, port)
@@ -205,10 +181,10 @@ def test_slurm_binary_missing(lab, exporter, wrappers):
         assert exporter.exp.log().count("sdiag not found") == 1, exporter.exp.log()
 
         # every program missing: nothing answers, so up is 0
-        for name in CLIENTS:
+        for name in SLURM_CLIENTS:
             (wrappers / name).unlink(missing_ok=True)
         exporter.wait(lambda m: value(m, "gpuwatch_slurm_up") == 0, 10, "up 0 with no Slurm programs at all")
-        for name in CLIENTS:
+        for name in SLURM_CLIENTS:
             wrap(wrappers, name)
         recovered_without_leaks(exporter)
     assert_served(scraper)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gpuwatch.testing import free_port
+from gpuwatch.testing.procs import stop_process
 
 try:  # conftest's module name depends on pytest's import mode
     from conftest import ROOT, require_programs
@@ -66,12 +67,7 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory):
                 time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 
