@@ -9,6 +9,7 @@ import click
 
 from .cmd_check import check_cmd
 from .cmd_compile import compile_cmd
+from .cmd_import import import_cmd
 from .errors import RulesError
 
 
@@ -33,6 +34,7 @@ def cli() -> None:
 
 cli.add_command(compile_cmd)
 cli.add_command(check_cmd)
+cli.add_command(import_cmd)
 
 
 def main() -> None:  # pragma: no cover

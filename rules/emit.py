@@ -68,9 +68,11 @@ def runbook_url(c: Compiled, a: model.Alert) -> str:
 
 
 def _annotations(c: Compiled, a: model.Alert) -> dict[str, str]:
-    out = {"summary": a.summary.strip()}
+    # the text as written, as Prometheus would take it from the same YAML (an imported rule's
+    # "...\n" description stays what its promtool tests expect)
+    out = {"summary": a.summary}
     if a.description.strip():
-        out["description"] = a.description.strip()
+        out["description"] = a.description
     out["runbook_url"] = runbook_url(c, a)
     for k, v in a.annotations.items():
         out[k] = v
@@ -79,6 +81,8 @@ def _annotations(c: Compiled, a: model.Alert) -> dict[str, str]:
 
 def _static_labels(a: model.Alert) -> dict[str, str]:
     labels = {"severity": a.severity, "component": a.component}
+    if not a.component:
+        del labels["component"]
     labels.update(a.labels)
     return labels
 
@@ -94,12 +98,16 @@ def rule_file(c: Compiled, g: model.Group) -> str:
         d = {"alert": a.name, "expr": _expr(a.expr)}
         if a.for_ms:
             d["for"] = fmt_ms(a.for_ms)
+        if a.keep_firing_ms:
+            d["keep_firing_for"] = fmt_ms(a.keep_firing_ms)
         d["labels"] = _static_labels(a)
         d["annotations"] = _annotations(c, a)
         rules.append(d)
     grp: dict[str, Any] = {"name": g.name}
     if g.interval_ms:
         grp["interval"] = fmt_ms(g.interval_ms)
+    if g.limit:
+        grp["limit"] = g.limit
     grp["rules"] = rules
     return header([g.file] + _threshold_sources(c, g)) + dump_yaml({"groups": [grp]})
 
@@ -126,8 +134,12 @@ def test_file(c: Compiled, g: model.Group, rule_files: list[str], p: Problems) -
                     labels = {k: v for k, v in e.labels.items()}
                     labels.update(_static_labels(a))
                     value = e.value if e.value is not None else 0.0
+                    given = e.annotations or {}
                     try:
-                        ann = {k: templates.render(v, e.labels, value) for k, v in _annotations(c, a).items()}
+                        ann = {
+                            k: given[k] if k in given else templates.render(v, e.labels, value)
+                            for k, v in _annotations(c, a).items()
+                        }
                     except templates.TemplateError as exc:
                         p.add(a.file, t.pos, f"cannot compute the expected annotations for promtool: {exc}")
                         continue

@@ -1,0 +1,375 @@
+"""``gpuwatch-rules import`` on real public rule collections (tests/fixtures/rules/import, see its
+README): import -> compile -> real ``promtool check rules`` -> every rule compared with the input
+(name, expression, for, keep_firing_for, labels, annotations), normalising only what the
+importer and compiler add. Plus the promtool test import (the compiled tests pass in real
+promtool) and bad input (file:line, exit 1, nothing written)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from gpuwatch.rules import emit, model, yamlsrc
+from gpuwatch.rules.cli import cli
+from gpuwatch.rules.durations import parse_ms
+from gpuwatch.rules.errors import Problems
+
+try:  # conftest's module name depends on pytest's import mode
+    from conftest import FIXTURES
+except ImportError:  # pragma: no cover
+    from tests.conftest import FIXTURES
+
+IMPORT = FIXTURES / "rules" / "import"
+COLLECTIONS = [
+    "kube-prometheus/node-exporter.yml",
+    "kube-prometheus/prometheus.yml",
+    "kube-prometheus/alertmanager.yml",
+    "kube-prometheus/kubePrometheus-prometheusRule.yaml",
+    "kube-prometheus/kubernetes-excerpt.yml",
+    "awesome-prometheus-alerts/prometheus-self-monitoring.yml",
+    "prometheus-promtool/rules.yml",
+]
+NOTIFICATIONS = "route: {receiver: default}\nreceivers: [{name: default}]\n"
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("promtool is not installed (Debian package prometheus); CI needs it")
+        pytest.skip("promtool not installed")
+    return path
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def input_groups(path: Path) -> list[dict[str, Any]]:
+    doc = yaml.safe_load(path.read_text())
+    if doc.get("kind") == "PrometheusRule":
+        doc = doc["spec"]
+    return doc["groups"]
+
+
+def _ms(v: Any) -> int:
+    return 0 if v is None else parse_ms(v)
+
+
+def _strs(m: dict | None) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else str(v) for k, v in (m or {}).items()}
+
+
+def compare(src: Path, compiled: Path) -> int:
+    """Every rule of ``src`` against the compiled rule files in ``compiled``; returns the number of
+    rules compared and fails on the first difference."""
+    n = 0
+    for g in input_groups(src):
+        out = yaml.safe_load((compiled / f"{g['name']}.yml").read_text())["groups"]
+        assert len(out) == 1 and out[0]["name"] == g["name"]
+        og = out[0]
+        assert _ms(og.get("interval")) == _ms(g.get("interval")), g["name"]
+        assert og.get("limit", 0) == g.get("limit", 0), g["name"]
+        # the pack format lists recording rules before alerts; each kind keeps its order
+        want = [r for r in g["rules"] if "record" in r] + [r for r in g["rules"] if "alert" in r]
+        assert len(og["rules"]) == len(want), g["name"]
+        for r, o in zip(want, og["rules"]):
+            name = r.get("alert") or r["record"]
+            kind = "alert" if "alert" in r else "record"
+            assert o.get(kind) == name, (g["name"], name)
+            assert str(o["expr"]).strip() == str(r["expr"]).strip(), name
+            labels, olabels = _strs(r.get("labels")), _strs(o.get("labels"))
+            if kind == "record":
+                assert olabels == labels, name
+                n += 1
+                continue
+            assert _ms(o.get("for")) == _ms(r.get("for")), name
+            assert _ms(o.get("keep_firing_for")) == _ms(r.get("keep_firing_for")), name
+            # what is added: severity=warning where the rule had none, a component label
+            if "severity" not in labels:
+                assert olabels.pop("severity") == "warning", name
+            if "component" not in labels:
+                olabels.pop("component", None)
+            assert olabels == labels, name
+            ann, oann = _strs(r.get("annotations")), _strs(o.get("annotations"))
+            if "summary" not in ann:
+                assert oann.pop("summary") == name, name
+            if "runbook_url" not in ann:
+                oann.pop("runbook_url", None)
+            assert oann == ann, name
+            n += 1
+    return n
+
+
+def import_to(tmp: Path, *srcs: Path, tests: Path | None = None) -> tuple[Path, Any]:
+    out = tmp / "pack"
+    args = ["import", *map(str, srcs), "-o", str(out)]
+    if tests is not None:
+        args += ["--tests", str(tests)]
+    r = run(*args)
+    assert r.exit_code == 0, r.output + r.stderr
+    return out, r
+
+
+def emit_pack(pack: Path, out: Path) -> None:
+    """The imported files through the compiler's own loader and emitters, without the checks that
+    are errors in the current compiler but only warnings for a foreign pack (a metric outside
+    gpuwatch's catalogs, no component): rules to out/rules, promtool tests to out/tests."""
+    (out / "rules").mkdir(parents=True)
+    (out / "tests").mkdir()
+    c = types.SimpleNamespace(runbook_base="", threshold_files={})
+    for f in sorted(pack.glob("*.yml")):
+        p = Problems()
+        g = model.parse_group(yamlsrc.load(str(f)), f.name, str(f), p, {})
+        p.raise_if_any()
+        assert g is not None
+        (out / "rules" / f"{g.name}.yml").write_text(emit.rule_file(c, g))  # type: ignore[arg-type]
+        t = emit.test_file(c, g, [f"../rules/{g.name}.yml"], p)  # type: ignore[arg-type]
+        p.raise_if_any()
+        if t:
+            (out / "tests" / f"{g.name}_test.yml").write_text(t)
+
+
+def with_component(pack: Path) -> None:
+    """The compiler in main still requires a component; a group-level one is what it needs."""
+    for f in pack.glob("*.yml"):
+        text = f.read_text()
+        f.write_text(text.replace("\ngroup: ", "\ncomponent: meta\ngroup: ", 1))
+
+
+@pytest.mark.parametrize("name", COLLECTIONS)
+def test_public_collection_round_trips(tmp_path: Path, name: str) -> None:
+    tool = promtool()
+    src = IMPORT / name
+    pack, _ = import_to(tmp_path, src)
+    assert sorted(p.name for p in pack.iterdir())  # one file per group
+    with_component(pack)
+    emit_pack(pack, tmp_path / "out")
+    rules = sorted((tmp_path / "out" / "rules").glob("*.yml"))
+    assert len(rules) == len(input_groups(src))
+    res = subprocess.run([tool, "check", "rules", *map(str, rules)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert compare(src, tmp_path / "out" / "rules") == sum(len(g["rules"]) for g in input_groups(src))
+
+
+def test_prometheus_self_monitoring_compiles_and_round_trips(tmp_path: Path) -> None:
+    """The whole way through `gpuwatch-rules compile`: the kube-prometheus Prometheus alerts use
+    only metrics the compiler knows, so they compile today (with a component)."""
+    tool = promtool()
+    src = IMPORT / "kube-prometheus/prometheus.yml"
+    pack, r = import_to(tmp_path, src)
+    assert "imported 1 groups, 23 alerting rules, 0 recording rules" in r.output
+    with_component(pack)
+    notif = tmp_path / "notifications.yml"
+    notif.write_text(NOTIFICATIONS)
+    out = tmp_path / "out"
+    c = run("compile", str(pack), "--notifications", str(notif), "-o", str(out))
+    assert c.exit_code == 0, c.output + c.stderr
+    rules = sorted((out / "prometheus/rules").glob("*.yml"))
+    res = subprocess.run([tool, "check", "rules", *map(str, rules)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "SUCCESS: 23 rules found" in res.stdout
+    assert compare(src, out / "prometheus/rules") == 23
+
+
+def test_promtool_tests_import_and_pass_in_promtool(tmp_path: Path) -> None:
+    """Prometheus' own promtool unit test of its rules.yml: the alert tests become per-alert
+    tests:, and the compiled tests pass in real promtool; promql_expr_test is left out, with a
+    warning."""
+    tool = promtool()
+    src = IMPORT / "prometheus-promtool"
+    pack, r = import_to(tmp_path, src / "rules.yml", tests=src / "unittest.yml")
+    assert "2 promtool tests" in r.output
+    assert r.stderr.count("promql_expr_test is not imported") == 5
+    assert "rules.yml:14:16: warning: alert 'AlwaysFiring' has no severity label" in r.stderr
+    doc = yaml.safe_load((pack / "alerts.yml").read_text())
+    down = doc["alerts"][0]
+    assert down["labels"] == {"severity": "page"} and "severity" not in down
+    (t,) = down["tests"]
+    assert t["not_at"] == "0s" and t["fires_at"] == "1d"
+    assert t["expect"] == [
+        {
+            "labels": {"instance": "localhost:9090", "job": "prometheus"},
+            "annotations": {
+                "summary": "Instance localhost:9090 down",
+                "description": "localhost:9090 of job prometheus has been down for more than 5 minutes.",
+            },
+        }
+    ]
+    with_component(pack)
+    emit_pack(pack, tmp_path / "out")
+    tests = sorted((tmp_path / "out" / "tests").glob("*.yml"))
+    assert [p.name for p in tests] == ["alerts_test.yml"]
+    res = subprocess.run([tool, "test", "rules", *map(str, tests)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    # and they really test something: a wrong expected annotation fails
+    bad = tests[0].read_text().replace("has been down", "has been up")
+    tests[0].write_text(bad)
+    res = subprocess.run([tool, "test", "rules", str(tests[0])], capture_output=True, text=True)
+    assert res.returncode == 1, res.stdout
+
+
+def test_mapping_of_fields(tmp_path: Path) -> None:
+    src = tmp_path / "in.yml"
+    src.write_text(
+        "groups:\n"
+        "  - name: things\n"
+        "    interval: 30s\n"
+        "    limit: 10\n"
+        "    rules:\n"
+        "      - record: job:up:sum\n"
+        "        expr: sum by (job) (up)\n"
+        "      - alert: Dead\n"
+        "        expr: vector(1)\n"
+        "        labels: {severity: none, team: infra}\n"
+        "        annotations: {summary: always, dashboard: 'https://g/d'}\n"
+        "      - alert: Down\n"
+        "        expr: '{__name__=~\"up|node_up\"} == 0'\n"
+        "        for: 5m\n"
+        "        keep_firing_for: 10m\n"
+        "        labels: {severity: critical, component: slurm}\n"
+        "        annotations:\n"
+        "          summary: '{{ $labels.instance }} down'\n"
+        "          description: 'for {{ $value | humanizeDuration }}'\n"
+        "          runbook_url: https://runbooks/down\n"
+        "      - alert: Bare\n"
+        '        expr: "{__name__=~\\"gpu_.+\\"} > 1"\n'
+        "        annotations: {summary: s}\n"
+    )
+    pack, r = import_to(tmp_path, src)
+    assert (
+        "in.yml:21:16: warning: alert 'Bare' has no severity label: imported as severity: warning" in r.stderr
+    )
+    doc = yaml.safe_load((pack / "things.yml").read_text())
+    assert doc["group"] == "things" and doc["interval"] == "30s" and doc["limit"] == 10
+    assert doc["recording"] == [{"record": "job:up:sum", "expr": "sum by (job) (up)"}]
+    dead, down, bare = doc["alerts"]
+    assert dead == {
+        "alert": "Dead",
+        "expr": "vector(1)",
+        "summary": "always",
+        "labels": {"severity": "none", "team": "infra"},
+        "annotations": {"dashboard": "https://g/d"},
+        "always_fires": True,
+    }
+    assert down == {
+        "alert": "Down",
+        "expr": '{__name__=~"up|node_up"} == 0',
+        "for": "5m",
+        "keep_firing_for": "10m",
+        "severity": "critical",
+        "component": "slurm",
+        "summary": "{{ $labels.instance }} down",
+        "description": "for {{ $value | humanizeDuration }}",
+        "runbook": "https://runbooks/down",
+    }
+    assert bare["severity"] == "warning" and bare["expr"] == '{__name__=~"gpu_.+"} > 1'
+    # compiled: the same rules again
+    with_component(pack)
+    emit_pack(pack, tmp_path / "out")
+    assert compare(src, tmp_path / "out" / "rules") == 4
+    res = subprocess.run(
+        [promtool(), "check", "rules", str(tmp_path / "out/rules/things.yml")], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+BAD = [
+    ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n", "in.yml:5:15: PromQL:"),
+    (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        for: 5 minutes\n",
+        "in.yml:6:14: alert 'for': '5 minutes' is not a duration",
+    ),
+    (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        sevrity: x\n",
+        "in.yml:6:9: unknown field 'sevrity' in rule",
+    ),
+    (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        record: b\n        expr: up\n",
+        "in.yml:4:9: a rule needs exactly one of 'alert' and 'record'",
+    ),
+    (
+        "groups:\n  - name: g\n    rules:\n      - record: b\n        expr: up\n        for: 1m\n",
+        "in.yml:6:9: a recording rule cannot have 'for'",
+    ),
+    (
+        "groups:\n  - name: g\n    rules: []\n  - name: g\n    rules: []\n",
+        "in.yml:4:11: group 'g' defined twice in this file",
+    ),
+    (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        expr: down\n",
+        "in.yml:6:9: duplicate key 'expr'",
+    ),
+    (
+        "groups:\n  - name: g\n    query_offset: 1m\n    rules: []\n",
+        "in.yml:3:5: group field 'query_offset' (Prometheus 2.53)",
+    ),
+    (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up > 1\n        labels: {'bad-name': x}\n",
+        "in.yml:6:18: rule 'labels': 'bad-name' is not a valid label name",
+    ),
+    (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up > 1\n        annotations: {summary: '%{x}'}\n",
+        "contains '%{...}'",
+    ),
+    ("groups: [\n", "in.yml:2:1: YAML syntax"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD, ids=[m.split(": ", 1)[-1][:30] for _, m in BAD])
+def test_bad_input_names_file_and_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("good.yml").write_text(
+        "groups:\n  - name: fine\n    rules:\n      - alert: A\n        expr: up == 0\n"
+    )
+    Path("in.yml").write_text(text)
+    r = run("import", "good.yml", "in.yml", "-o", "out")
+    assert r.exit_code == 1
+    assert message in r.stderr, r.stderr
+    assert "nothing written" in r.stderr
+    assert not Path("out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left
+
+
+def test_existing_files_are_not_overwritten_without_force(tmp_path: Path) -> None:
+    src = IMPORT / "kube-prometheus/alertmanager.yml"
+    pack, _ = import_to(tmp_path, src)
+    (pack / "alertmanager.rules.yml").write_text("# mine\n")
+    r = run("import", str(src), "-o", str(pack))
+    assert r.exit_code == 1 and "would overwrite alertmanager.rules.yml; pass --force" in r.stderr
+    assert (pack / "alertmanager.rules.yml").read_text() == "# mine\n"
+    r = run("import", str(src), "-o", str(pack), "--force")
+    assert r.exit_code == 0, r.stderr
+    assert (pack / "alertmanager.rules.yml").read_text().startswith("# Imported from ")
+
+
+def test_same_group_in_two_files_is_refused(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yml", tmp_path / "b.yml"
+    for f in (a, b):
+        f.write_text("groups:\n  - name: same\n    rules:\n      - alert: A\n        expr: up == 0\n")
+    r = run("import", str(a), str(b), "-o", str(tmp_path / "out"))
+    assert r.exit_code == 1
+    assert "b.yml:2:11: group 'same' is also defined in" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_test_for_unknown_alert_is_refused(tmp_path: Path) -> None:
+    rules = IMPORT / "prometheus-promtool/rules.yml"
+    t = tmp_path / "t.yml"
+    t.write_text(
+        "tests:\n  - input_series: [{series: up, values: '1'}]\n"
+        "    alert_rule_test:\n      - {eval_time: 1m, alertname: Nope, exp_alerts: []}\n"
+    )
+    r = run("import", str(rules), "--tests", str(t), "-o", str(tmp_path / "out"))
+    assert r.exit_code == 1
+    assert "t.yml:4:36: alert_rule_test names alert 'Nope', which no imported rule file defines" in r.stderr
