@@ -6,8 +6,6 @@ promtool) and bad input (file:line, exit 1, nothing written)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import types
 from pathlib import Path
@@ -23,9 +21,9 @@ from gpuwatch.rules.durations import parse_ms
 from gpuwatch.rules.errors import Problems
 
 try:  # conftest's module name depends on pytest's import mode
-    from conftest import FIXTURES
+    from conftest import FIXTURES, require_programs
 except ImportError:  # pragma: no cover
-    from tests.conftest import FIXTURES
+    from tests.conftest import FIXTURES, require_programs
 
 IMPORT = FIXTURES / "rules" / "import"
 COLLECTIONS = [
@@ -41,12 +39,7 @@ NOTIFICATIONS = "route: {receiver: default}\nreceivers: [{name: default}]\n"
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not installed (Debian package prometheus); CI needs it")
-        pytest.skip("promtool not installed")
-    return path
+    return require_programs("promtool")["promtool"]
 
 
 def run(*args: str):
