@@ -70,7 +70,7 @@ bench: deps venv
 fuzz: venv
 	$(PY) bench/fuzz.py
 
-# RunPod cluster (README: "Deploying on RunPod (Ansible)"). Extra options: ANSIBLE_ARGS='-e ...'.
+# RunPod cluster (docs/deploy-runpod.md). Extra options: ANSIBLE_ARGS='-e ...'.
 ANSIBLE_ARGS ?=
 deploy: venv
 	ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook ansible/site.yml $(ANSIBLE_ARGS)
