@@ -44,7 +44,7 @@ def import_cmd(
     if not quiet:
         n = len(res.warnings)
         click.echo(
-            f"imported {res.summary()} into {outdir} ({len(written)} files"
+            f"imported {res.summary()} into {outdir} ({importer.plural(len(written), 'file')}"
             + (f", {n} warning{'s' if n != 1 else ''}" if n else "")
             + f"); next: gpuwatch-rules compile {outdir} -o OUTDIR"
         )

@@ -70,9 +70,14 @@ class Result:
 
     def summary(self) -> str:
         return (
-            f"{self.groups} groups, {self.alerts} alerting rules, {self.recordings} recording rules, "
-            f"{self.tests} promtool tests from {len(self.sources)} files"
+            f"{plural(self.groups, 'group')}, {plural(self.alerts, 'alerting rule')}, "
+            f"{plural(self.recordings, 'recording rule')}, {plural(self.tests, 'promtool test')} "
+            f"from {plural(len(self.sources), 'file')}"
         )
+
+
+def plural(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 @dataclass

@@ -159,7 +159,7 @@ def test_prometheus_self_monitoring_compiles_and_round_trips(tmp_path: Path) -> 
     tool = promtool()
     src = IMPORT / "kube-prometheus/prometheus.yml"
     pack, r = import_to(tmp_path, src)
-    assert "imported 1 groups, 23 alerting rules, 0 recording rules" in r.output
+    assert "imported 1 group, 23 alerting rules, 0 recording rules" in r.output
     with_component(pack)
     notif = tmp_path / "notifications.yml"
     notif.write_text(NOTIFICATIONS)
