@@ -337,30 +337,26 @@ class _Importer:
             summary = name
         if self._no_threshold_refs(file, where_ann, summary, "annotation 'summary'"):
             out["summary"] = summary
-        desc = ann.pop("description", None)
-        if (
-            desc is not None
-            and desc.strip()
-            and self._no_threshold_refs(file, where_ann, desc, "annotation 'description'")
-        ):
-            out["description"] = desc
-        elif desc is not None:
-            ann["description"] = desc  # empty: kept as it was
-        runbook = ann.pop("runbook_url", None)
-        if runbook is not None and runbook.strip():
-            out["runbook"] = runbook
-        elif runbook is not None:
-            ann["runbook_url"] = runbook
+        for key, dest in (("description", "description"), ("runbook_url", "runbook")):
+            text = ann.pop(key, None)
+            if text is None:
+                continue
+            if not text.strip():
+                self.warn(file, where_ann, f"alert {name!r}: empty {key} annotation left out")
+            elif key == "runbook_url" or self._no_threshold_refs(
+                file, where_ann, text, f"annotation {key!r}"
+            ):
+                out[dest] = text
         if labels:
+            for k, v in labels.items():
+                if "{{" in v:
+                    self.err(
+                        file,
+                        r.where("labels"),
+                        f"label {k!r} uses a template; gpuwatch rule files take fixed label values only",
+                    )
             out["labels"] = labels
         if ann:
-            bad = [k for k in ann if k in model.RESERVED_ANNOTATIONS]
-            if bad:
-                self.err(
-                    file,
-                    where_ann,
-                    f"annotation(s) {', '.join(bad)} empty: gpuwatch cannot keep an empty summary, description or runbook_url",
-                )
             out["annotations"] = ann
         if not analysis.may_be_empty:
             out["always_fires"] = True
@@ -573,14 +569,20 @@ class _Importer:
                 )
                 continue
             names[name] = (file, pos)
-            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
-                self.err(
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
+                new = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+                new = new if re.match(r"[A-Za-z_]", new) else "_" + new
+                self.warn(
                     file,
                     pos,
-                    f"group name {name!r}: gpuwatch group names are letters, digits, '_', '-' and '.' "
-                    "(they name the compiled files)",
+                    f"group {name!r} imported as {new!r}: gpuwatch group names are letters, digits, "
+                    "'_', '-' and '.' (they name the compiled files)",
                 )
-                continue
+                doc["group"] = name = new
+                if name in names:
+                    self.err(file, pos, f"group {name!r} (renamed) is also defined in {names[name][0]}")
+                    continue
+                names[name] = (file, pos)
             stem = _FILE_SAFE.sub("_", name)
             if stem in _RESERVED_FILES or stem.lower().endswith((".yml", ".yaml")):
                 stem += "-rules"

@@ -314,6 +314,11 @@ BAD = [
         "contains '%{...}'",
     ),
     ("groups: [\n", "in.yml:2:1: YAML syntax"),
+    (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up > 1\n        labels: {x: '{{ $value }}'}\n",
+        "in.yml:6:17: label 'x' uses a template",
+    ),
+    ("kind: PrometheusRule\nspec: {}\n", "in.yml:2:7: PrometheusRule without spec.groups"),
 ]
 
 
@@ -366,3 +371,32 @@ def test_test_for_unknown_alert_is_refused(tmp_path: Path) -> None:
     r = run("import", str(rules), "--tests", str(t), "-o", str(tmp_path / "out"))
     assert r.exit_code == 1
     assert "t.yml:4:36: alert_rule_test names alert 'Nope', which no imported rule file defines" in r.stderr
+
+
+def test_lenient_about_style(tmp_path: Path) -> None:
+    """What Prometheus takes but a gpuwatch file spells differently: imported, with a warning."""
+    src = tmp_path / "in.yml"
+    src.write_text(
+        "groups:\n"
+        "  - name: Node alerts/disk\n"
+        "    rules:\n"
+        "      - alert: DiskFull\n"
+        "        expr: node_filesystem_avail_bytes == 0\n"
+        "        labels: {severity: critical}\n"
+        "        annotations: {summary: full, description: ''}\n"
+        "      - alert: Exists\n"
+        "        expr: node_boot_time_seconds\n"
+        "        labels: {severity: info}\n"
+        "        annotations: {summary: up}\n"
+        "  - name: empty\n"
+        "    rules: []\n"
+    )
+    pack, r = import_to(tmp_path, src)
+    assert "in.yml:2:11: warning: group 'Node alerts/disk' imported as 'Node_alerts_disk'" in r.stderr
+    assert "warning: alert 'DiskFull': empty description annotation left out" in r.stderr
+    assert "in.yml:9:15: warning: alert 'Exists': the expression has no comparison or filter" in r.stderr
+    assert "in.yml:12:11: warning: group 'empty' has no rules: not imported" in r.stderr
+    assert sorted(p.name for p in pack.iterdir()) == ["Node_alerts_disk.yml"]
+    doc = yaml.safe_load((pack / "Node_alerts_disk.yml").read_text())
+    assert doc["group"] == "Node_alerts_disk"
+    assert "description" not in doc["alerts"][0] and doc["alerts"][1]["always_fires"] is True
