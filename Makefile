@@ -62,7 +62,7 @@ test: deps venv
 
 # The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
 generate: venv
-	$(VENV)/bin/gpuwatch-rules compile rules/pack -o compose/generated --dashboards-dir grafana
+	$(VENV)/bin/gpuwatch-rules compile --strict rules/pack -o compose/generated --dashboards-dir grafana
 
 bench: deps venv
 	$(PY) bench/run_all.py

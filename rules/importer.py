@@ -104,7 +104,7 @@ class _Importer:
 
     def warn(self, file: str, pos: Pos | None, msg: str) -> None:
         line, col = pos if pos else (None, None)
-        self.warnings.append(Problem(file, line, col, f"warning: {msg}"))
+        self.warnings.append(Problem(file, line, col, msg, warning=True))
 
     # -- rule files ------------------------------------------------------------------------------
     def rule_file(self, path: str) -> None:

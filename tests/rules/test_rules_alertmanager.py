@@ -58,9 +58,11 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory):
             try:
                 api(base, "/-/ready")
                 break
-            except Exception:
+            except OSError as exc:  # refused while starting (URLError is an OSError)
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("alertmanager did not start:\n" + (tmp / "am.log").read_text())
+                    raise RuntimeError(
+                        "alertmanager did not start:\n" + (tmp / "am.log").read_text()
+                    ) from exc
                 time.sleep(0.1)
         yield base
     finally:
@@ -86,8 +88,8 @@ def alert(**labels: str) -> dict:
 def statuses(base: str) -> dict[tuple[str, ...], list[str]]:
     out = {}
     for a in api(base, "/api/v2/alerts"):  # type: ignore[union-attr]
-        l = a["labels"]
-        out[(l["alertname"], l.get("node", ""), l.get("severity", ""))] = a["status"]["inhibitedBy"]
+        lab = a["labels"]
+        out[(lab["alertname"], lab.get("node", ""), lab.get("severity", ""))] = a["status"]["inhibitedBy"]
     return out
 
 

@@ -7,7 +7,6 @@ promtool) and bad input (file:line, exit 1, nothing written)."""
 from __future__ import annotations
 
 import subprocess
-import types
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from gpuwatch.rules import emit, model, yamlsrc
 from gpuwatch.rules.cli import cli
 from gpuwatch.rules.durations import parse_ms
-from gpuwatch.rules.errors import Problems
 
 try:  # conftest's module name depends on pytest's import mode
     from conftest import FIXTURES, require_programs
@@ -35,7 +32,6 @@ COLLECTIONS = [
     "awesome-prometheus-alerts/prometheus-self-monitoring.yml",
     "prometheus-promtool/rules.yml",
 ]
-NOTIFICATIONS = "route: {receiver: default}\nreceivers: [{name: default}]\n"
 
 
 def promtool() -> str:
@@ -112,30 +108,12 @@ def import_to(tmp: Path, *srcs: Path, tests: Path | None = None) -> tuple[Path, 
     return out, r
 
 
-def emit_pack(pack: Path, out: Path) -> None:
-    """The imported files through the compiler's own loader and emitters, without the checks that
-    are errors in the current compiler but only warnings for a foreign pack (a metric outside
-    gpuwatch's catalogs, no component): rules to out/rules, promtool tests to out/tests."""
-    (out / "rules").mkdir(parents=True)
-    (out / "tests").mkdir()
-    c = types.SimpleNamespace(runbook_base="", threshold_files={})
-    for f in sorted(pack.glob("*.yml")):
-        p = Problems()
-        g = model.parse_group(yamlsrc.load(str(f)), f.name, str(f), p, {})
-        p.raise_if_any()
-        assert g is not None
-        (out / "rules" / f"{g.name}.yml").write_text(emit.rule_file(c, g))  # type: ignore[arg-type]
-        t = emit.test_file(c, g, [f"../rules/{g.name}.yml"], p)  # type: ignore[arg-type]
-        p.raise_if_any()
-        if t:
-            (out / "tests" / f"{g.name}_test.yml").write_text(t)
-
-
-def with_component(pack: Path) -> None:
-    """The compiler in main still requires a component; a group-level one is what it needs."""
-    for f in pack.glob("*.yml"):
-        text = f.read_text()
-        f.write_text(text.replace("\ngroup: ", "\ncomponent: meta\ngroup: ", 1))
+def compile_pack(pack: Path, out: Path, *extra: str) -> Any:
+    """`gpuwatch-rules compile` on the imported folder (lenient: warnings are printed, outputs
+    written) with the shipped notifications."""
+    r = run("compile", str(pack), "-o", str(out), *extra)
+    assert r.exit_code == 0, r.output + r.stderr
+    return r
 
 
 @pytest.mark.parametrize("name", COLLECTIONS)
@@ -143,34 +121,32 @@ def test_public_collection_round_trips(tmp_path: Path, name: str) -> None:
     tool = promtool()
     src = IMPORT / name
     pack, _ = import_to(tmp_path, src)
-    assert sorted(p.name for p in pack.iterdir())  # one file per group
-    with_component(pack)
-    emit_pack(pack, tmp_path / "out")
-    rules = sorted((tmp_path / "out" / "rules").glob("*.yml"))
+    assert len(list(pack.iterdir())) == len(input_groups(src))  # one file per group
+    compile_pack(pack, tmp_path / "out")
+    rules = sorted((tmp_path / "out/prometheus/rules").glob("*.yml"))
     assert len(rules) == len(input_groups(src))
     res = subprocess.run([tool, "check", "rules", *map(str, rules)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert compare(src, tmp_path / "out" / "rules") == sum(len(g["rules"]) for g in input_groups(src))
+    n = sum(len(g["rules"]) for g in input_groups(src))
+    assert compare(src, tmp_path / "out/prometheus/rules") == n
 
 
-def test_prometheus_self_monitoring_compiles_and_round_trips(tmp_path: Path) -> None:
-    """The whole way through `gpuwatch-rules compile`: the kube-prometheus Prometheus alerts use
-    only metrics the compiler knows, so they compile today (with a component)."""
+def test_all_collections_compile_together_with_warnings_only(tmp_path: Path) -> None:
+    """One pack of every collection: compiles (warnings for metrics outside the catalogs, labels
+    aggregated away, ...), is refused by --strict, and every rule round-trips."""
     tool = promtool()
-    src = IMPORT / "kube-prometheus/prometheus.yml"
-    pack, r = import_to(tmp_path, src)
-    assert "imported 1 group, 23 alerting rules, 0 recording rules" in r.output
-    with_component(pack)
-    notif = tmp_path / "notifications.yml"
-    notif.write_text(NOTIFICATIONS)
-    out = tmp_path / "out"
-    c = run("compile", str(pack), "--notifications", str(notif), "-o", str(out))
-    assert c.exit_code == 0, c.output + c.stderr
-    rules = sorted((out / "prometheus/rules").glob("*.yml"))
+    srcs = [IMPORT / n for n in COLLECTIONS]
+    pack, r = import_to(tmp_path, *srcs)
+    assert "imported 15 groups, 97 alerting rules, 33 recording rules" in r.output
+    c = compile_pack(pack, tmp_path / "out")
+    assert "warning: " in c.stderr and "unknown metric 'kubelet_volume_stats_used_bytes'" in c.stderr
+    rules = sorted((tmp_path / "out/prometheus/rules").glob("*.yml"))
     res = subprocess.run([tool, "check", "rules", *map(str, rules)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "SUCCESS: 23 rules found" in res.stdout
-    assert compare(src, out / "prometheus/rules") == 23
+    assert sum(compare(s, tmp_path / "out/prometheus/rules") for s in srcs) == 130
+    strict = run("compile", str(pack), "-o", str(tmp_path / "strict"), "--strict")
+    assert strict.exit_code == 1 and "refused by --strict" in strict.stderr
+    assert not (tmp_path / "strict").exists()
 
 
 def test_promtool_tests_import_and_pass_in_promtool(tmp_path: Path) -> None:
@@ -197,9 +173,8 @@ def test_promtool_tests_import_and_pass_in_promtool(tmp_path: Path) -> None:
             },
         }
     ]
-    with_component(pack)
-    emit_pack(pack, tmp_path / "out")
-    tests = sorted((tmp_path / "out" / "tests").glob("*.yml"))
+    compile_pack(pack, tmp_path / "out")
+    tests = sorted((tmp_path / "out/prometheus/tests").glob("*.yml"))
     assert [p.name for p in tests] == ["alerts_test.yml"]
     res = subprocess.run([tool, "test", "rules", *map(str, tests)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -266,11 +241,12 @@ def test_mapping_of_fields(tmp_path: Path) -> None:
     }
     assert bare["severity"] == "warning" and bare["expr"] == '{__name__=~"gpu_.+"} > 1'
     # compiled: the same rules again
-    with_component(pack)
-    emit_pack(pack, tmp_path / "out")
-    assert compare(src, tmp_path / "out" / "rules") == 4
+    compile_pack(pack, tmp_path / "out")
+    assert compare(src, tmp_path / "out/prometheus/rules") == 4
     res = subprocess.run(
-        [promtool(), "check", "rules", str(tmp_path / "out/rules/things.yml")], capture_output=True, text=True
+        [promtool(), "check", "rules", str(tmp_path / "out/prometheus/rules/things.yml")],
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 0, res.stdout + res.stderr
 

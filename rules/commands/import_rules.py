@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import importer
+from .. import importer
 
 
 @click.command("import")
