@@ -195,6 +195,8 @@ def test_mapping_of_fields(tmp_path: Path) -> None:
         "    rules:\n"
         "      - record: job:up:sum\n"
         "        expr: sum by (job) (up)\n"
+        "      - record: series:count\n"
+        '        expr: count({__name__=~".+"})\n'
         "      - alert: Dead\n"
         "        expr: vector(1)\n"
         "        labels: {severity: none, team: infra}\n"
@@ -214,11 +216,14 @@ def test_mapping_of_fields(tmp_path: Path) -> None:
     )
     pack, r = import_to(tmp_path, src)
     assert (
-        "in.yml:21:16: warning: alert 'Bare' has no severity label: imported as severity: warning" in r.stderr
+        "in.yml:23:16: warning: alert 'Bare' has no severity label: imported as severity: warning" in r.stderr
     )
     doc = yaml.safe_load((pack / "things.yml").read_text())
     assert doc["group"] == "things" and doc["interval"] == "30s" and doc["limit"] == 10
-    assert doc["recording"] == [{"record": "job:up:sum", "expr": "sum by (job) (up)"}]
+    assert doc["recording"] == [
+        {"record": "job:up:sum", "expr": "sum by (job) (up)"},
+        {"record": "series:count", "expr": 'count({__name__=~".+"})'},
+    ]
     dead, down, bare = doc["alerts"]
     assert dead == {
         "alert": "Dead",
@@ -242,7 +247,7 @@ def test_mapping_of_fields(tmp_path: Path) -> None:
     assert bare["severity"] == "warning" and bare["expr"] == '{__name__=~"gpu_.+"} > 1'
     # compiled: the same rules again
     compile_pack(pack, tmp_path / "out")
-    assert compare(src, tmp_path / "out/prometheus/rules") == 4
+    assert compare(src, tmp_path / "out/prometheus/rules") == 5
     res = subprocess.run(
         [promtool(), "check", "rules", str(tmp_path / "out/prometheus/rules/things.yml")],
         capture_output=True,
