@@ -518,11 +518,19 @@ class _Importer:
             # severity its expected alerts carry, else to the first
             for test in tests:
                 target = targets[0]
-                for e in test.get("expect", []):
-                    sev = e.get("_severity")
-                    for a in targets:
-                        if sev is not None and a.static_labels.get("severity") == sev:
-                            target = a
+                sevs = {e.get("_severity") for e in test.get("expect", [])}
+                tiers = [a for a in targets if a.static_labels.get("severity") in sevs]
+                if len(tiers) > 1:
+                    self.warn(
+                        file,
+                        where,
+                        f"alert {name!r}: a step at {test['fires_at']} expects several of its rules "
+                        "(severity tiers) firing at once, which a gpuwatch test (one rule each) cannot "
+                        "say: not imported",
+                    )
+                    continue
+                if tiers:
+                    target = tiers[0]
                 for e in test.get("expect", []):
                     e.pop("_severity", None)
                     for k, v in target.static_labels.items():

@@ -381,3 +381,58 @@ def test_lenient_about_style(tmp_path: Path) -> None:
     doc = yaml.safe_load((pack / "Node_alerts_disk.yml").read_text())
     assert doc["group"] == "Node_alerts_disk"
     assert "description" not in doc["alerts"][0] and doc["alerts"][1]["always_fires"] is True
+
+
+def test_tiered_alert_tests_go_to_their_rule(tmp_path: Path) -> None:
+    """Two rules of one alert name (severity tiers): a promtool step expecting the warning goes to
+    the warning rule; one expecting both tiers at once cannot be one gpuwatch test (warning); the
+    imported tests pass in real promtool."""
+    tool = promtool()
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        "groups:\n"
+        "  - name: disk\n"
+        "    rules:\n"
+        "      - alert: DiskFull\n"
+        "        expr: disk_used_ratio > 0.9\n"
+        "        labels: {severity: warning}\n"
+        "        annotations: {summary: 'disk {{ $labels.dev }} at {{ $value }}'}\n"
+        "      - alert: DiskFull\n"
+        "        expr: disk_used_ratio > 0.97\n"
+        "        labels: {severity: critical}\n"
+        "        annotations: {summary: 'disk {{ $labels.dev }} at {{ $value }}'}\n"
+    )
+    tests = tmp_path / "tests.yml"
+    tests.write_text(
+        "rule_files: [rules.yml]\n"
+        "tests:\n"
+        "  - interval: 1m\n"
+        "    input_series: [{series: 'disk_used_ratio{dev=\"a\"}', values: '0.5 0.95 0.99'}]\n"
+        "    alert_rule_test:\n"
+        "      - {eval_time: 0m, alertname: DiskFull, exp_alerts: []}\n"
+        "      - eval_time: 1m\n"
+        "        alertname: DiskFull\n"
+        "        exp_alerts:\n"
+        "          - exp_labels: {severity: warning, dev: a}\n"
+        "            exp_annotations: {summary: disk a at 0.95}\n"
+        "      - eval_time: 2m\n"
+        "        alertname: DiskFull\n"
+        "        exp_alerts:\n"
+        "          - exp_labels: {severity: warning, dev: a}\n"
+        "            exp_annotations: {summary: disk a at 0.99}\n"
+        "          - exp_labels: {severity: critical, dev: a}\n"
+        "            exp_annotations: {summary: disk a at 0.99}\n"
+    )
+    res = subprocess.run([tool, "test", "rules", str(tests)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout  # the input test is right
+    pack, r = import_to(tmp_path, rules, tests=tests)
+    assert "a step at 2m expects several of its rules (severity tiers) firing at once" in r.stderr
+    warn, crit = yaml.safe_load((pack / "disk.yml").read_text())["alerts"]
+    assert "tests" not in crit
+    (t,) = warn["tests"]
+    assert t["fires_at"] == "1m" and t["not_at"] == "0m"
+    assert t["expect"] == [{"labels": {"dev": "a"}, "annotations": {"summary": "disk a at 0.95"}}]
+    compile_pack(pack, tmp_path / "out")
+    out = tmp_path / "out/prometheus/tests/disk_test.yml"
+    res = subprocess.run([tool, "test", "rules", str(out)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
