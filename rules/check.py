@@ -261,7 +261,7 @@ def _infer_components(
             continue
         inferred = components.infer(base_metrics(analyses[id(a)].metrics))
         if inferred is not None:
-            a.component, a.component_inferred = inferred, True
+            a.component = inferred
 
 
 def _check_tests(a: model.Alert, res: promql.Analysis | None, p: Problems) -> None:

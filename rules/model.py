@@ -105,9 +105,8 @@ class Alert(Rule):
     tests: list[AlertTest] = field(default_factory=list)
     always_fires: bool = False
     group: str = ""
-    # set by the check stage: the inferred component when none is given, and the runbook link
-    # (None: no runbook_url annotation)
-    component_inferred: bool = False
+    # set by the check stage: the runbook link (None: no runbook_url annotation); 'component' is
+    # inferred there from the metrics when neither the alert nor its file names one
     runbook_url: str | None = None
 
 
@@ -289,8 +288,26 @@ def _tests(ctx: _Ctx, m: Map) -> list[AlertTest]:
                     )
                     continue
                 series.append((k, str(v)))
+        elif isinstance(s, Seq) and s:  # promtool's own input_series form: [{series: ..., values: ...}]
+            for j, item in enumerate(s):
+                if (
+                    not isinstance(item, Map)
+                    or set(item) != {"series", "values"}
+                    or not isinstance(item["series"], str)
+                    or isinstance(item["values"], bool)
+                    or not isinstance(item["values"], (str, int, float))
+                ):
+                    ctx.err(
+                        s.where(j), "a test series in promtool's form is {series: SELECTOR, values: '0 1x10'}"
+                    )
+                    continue
+                series.append((item["series"], str(item["values"])))
         elif "series" in t:
-            ctx.err(t.where("series"), "test 'series' must be a non-empty mapping of series to values")
+            ctx.err(
+                t.where("series"),
+                "test 'series' must be a non-empty mapping of series to values "
+                "(or promtool's list of {series, values})",
+            )
         interval = 60_000
         if "interval" in t:
             try:
