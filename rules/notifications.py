@@ -208,7 +208,14 @@ class _Checker:
                 continue
             if key not in table:
                 if isinstance(val, str) and ANY_ENV.search(val):
-                    self.err(m.where(key), f"{where}.{key}: ${{...}} is only expanded in secret fields")
+                    hint = ""
+                    if (place, key) in amversions.INLINE_OK:  # a webhook url before 0.26
+                        since = amversions.fmt(amversions.SECRETS[place][key][1])
+                        hint = (
+                            f" (Alertmanager {have} has no {amversions.SECRETS[place][key][0]}: give the "
+                            f"URL inline, or pass --alertmanager-version {since} when yours is newer)"
+                        )
+                    self.err(m.where(key), f"{where}.{key}: ${{...}} is only expanded in secret fields{hint}")
                 continue
             file_key = table[key]
             if not isinstance(val, str) or not val:
