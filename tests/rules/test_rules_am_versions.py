@@ -238,6 +238,7 @@ def _amtool_version(tool: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+@pytest.mark.prometheus
 def test_live_amtool_accepts_every_usable_receiver_type(tmp_path: Path) -> None:
     """The real amtool (0.25 here) on the compiled config with every receiver type gpuwatch can
     configure for that version; and it refuses a type from a later version."""
@@ -262,6 +263,7 @@ def test_live_amtool_accepts_every_usable_receiver_type(tmp_path: Path) -> None:
         assert res.returncode != 0 and later[0] in res.stdout + res.stderr
 
 
+@pytest.mark.prometheus
 def test_check_skips_an_amtool_older_than_the_version(tmp_path: Path) -> None:
     """`check` with the host's amtool 0.25 and a 0.28 config: amtool would refuse msteamsv2, so it
     is not run (and the note says why); for 0.25 it runs."""

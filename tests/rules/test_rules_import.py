@@ -116,6 +116,7 @@ def compile_pack(pack: Path, out: Path, *extra: str) -> Any:
     return r
 
 
+@pytest.mark.prometheus
 @pytest.mark.parametrize("name", COLLECTIONS)
 def test_public_collection_round_trips(tmp_path: Path, name: str) -> None:
     tool = promtool()
@@ -131,6 +132,7 @@ def test_public_collection_round_trips(tmp_path: Path, name: str) -> None:
     assert compare(src, tmp_path / "out/prometheus/rules") == n
 
 
+@pytest.mark.prometheus
 def test_all_collections_compile_together_with_warnings_only(tmp_path: Path) -> None:
     """One pack of every collection: compiles (warnings for metrics outside the catalogs, labels
     aggregated away, ...), is refused by --strict, and every rule round-trips."""
@@ -149,6 +151,7 @@ def test_all_collections_compile_together_with_warnings_only(tmp_path: Path) -> 
     assert not (tmp_path / "strict").exists()
 
 
+@pytest.mark.prometheus
 def test_promtool_tests_import_and_pass_in_promtool(tmp_path: Path) -> None:
     """Prometheus' own promtool unit test of its rules.yml: the alert tests become per-alert
     tests:, and the compiled tests pass in real promtool; promql_expr_test is left out, with a
@@ -185,6 +188,7 @@ def test_promtool_tests_import_and_pass_in_promtool(tmp_path: Path) -> None:
     assert res.returncode == 1, res.stdout
 
 
+@pytest.mark.prometheus
 def test_mapping_of_fields(tmp_path: Path) -> None:
     src = tmp_path / "in.yml"
     src.write_text(
@@ -383,6 +387,7 @@ def test_lenient_about_style(tmp_path: Path) -> None:
     assert "description" not in doc["alerts"][0] and doc["alerts"][1]["always_fires"] is True
 
 
+@pytest.mark.prometheus
 def test_tiered_alert_tests_go_to_their_rule(tmp_path: Path) -> None:
     """Two rules of one alert name (severity tiers): a promtool step expecting the warning goes to
     the warning rule; one expecting both tiers at once cannot be one gpuwatch test (warning); the
