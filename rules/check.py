@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from . import catalogs, components, gotemplate, model, notifications, promql, sources
 from .api import Options
 from .durations import fmt_ms
+from .emit.common import static_labels
 from .errors import Problems
 from .load import Loaded
 
@@ -44,7 +45,6 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
 
     alerts = [a for g in groups for a in g.alerts]
     recordings = [r for g in groups for r in g.recording]
-    _check_duplicates(alerts, recordings, p)
 
     an = promql.Analyzer(loaded.catalog)
     analyses: dict[int, promql.Analysis] = {}
@@ -61,6 +61,7 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
         analyses[id(a)] = res
         _check_alert(a, res, scrape_ms, p)
     _infer_components(alerts, recordings, analyses)
+    _check_duplicates(groups, p)  # after inference: 'component' is one of the static labels
     rules: list[model.Rule] = [*recordings, *alerts]
     for rule in rules:
         if rule.dashboard and rule.dashboard.query:
@@ -173,34 +174,66 @@ def _analyze_rule(
     return res
 
 
-def _check_duplicates(alerts: list[model.Alert], recordings: list[model.Recording], p: Problems) -> None:
-    seen: dict[str, list[model.Alert]] = {}
-    for a in alerts:
-        prev = seen.setdefault(a.name, [])
-        for b in prev:
-            if b.severity == a.severity or b.group != a.group:
-                why = "same severity" if b.severity == a.severity else "in another group"
+def _same_expr(a: model.Rule, b: model.Rule) -> bool:
+    return " ".join(a.expr.split()) == " ".join(b.expr.split())
+
+
+def _check_duplicates(groups: list[model.Group], p: Problems) -> None:
+    """Rules that share a name. Prometheus (and ``promtool check rules``, whose duplicate-rule lint
+    only warns) accepts them all; what can never work is a copy: the same name, static labels and
+    expression in one group, whose alerts or series can never be told apart from the first's.
+    The same name and labels in one group with another expression, or the same name in another
+    group, works when the results differ in their labels: a warning. Tiers (the same alert name
+    with other static labels, e.g. severities) in one group are the normal case: nothing."""
+    seen: dict[tuple[str, str], list[tuple[str, model.Rule, dict[str, str]]]] = {}
+    for grp in groups:
+        rules: list[tuple[str, str, model.Rule, dict[str, str]]] = [
+            ("recording rule", r.record, r, dict(r.labels)) for r in grp.recording
+        ]
+        rules += [("alert", a.name, a, static_labels(a)) for a in grp.alerts]
+        for kind, name, rule, labels in rules:
+            key_field = "record" if kind == "recording rule" else "alert"
+            prev = seen.setdefault((kind, name), [])
+            here = rule.where(key_field)
+            copy = same = elsewhere = None
+            for gname, other, olabels in prev:
+                if gname != grp.name:
+                    elsewhere = elsewhere or (gname, other)
+                elif olabels == labels:
+                    if _same_expr(rule, other):
+                        copy = copy or other
+                    same = same or other
+            if copy is not None:
                 p.add(
-                    a.file,
-                    a.where("alert"),
-                    f"duplicate alert name {a.name!r} ({why}; first at "
-                    f"{b.file}:{b.where('alert')[0]}); tiers of one alert need different severities in one group",
+                    rule.file,
+                    here,
+                    f"{kind} {name!r} is a copy of the one at {copy.file}:{copy.where(key_field)[0]} "
+                    "(same group, labels and expression): what it gives can never be told apart "
+                    "from the first's; delete one",
                 )
-                break
-        prev.append(a)
-    # one name may be recorded by several rules that differ in their labels (quantile="0.9", ...)
-    rec: dict[tuple[str, tuple[tuple[str, str], ...]], model.Recording] = {}
-    for r in recordings:
-        key = (r.record, tuple(sorted(r.labels.items())))
-        if key in rec:
-            first = rec[key]
-            p.add(
-                r.file,
-                r.where("record"),
-                f"recording rule {r.record!r} defined twice with the same labels "
-                f"(first at {first.file}:{first.where('record')[0]})",
-            )
-        rec[key] = r
+            elif same is not None:
+                out = "alerts" if kind == "alert" else "series"
+                p.warn(
+                    rule.file,
+                    here,
+                    f"{kind} {name!r} has the same labels as the one at {same.file}:"
+                    f"{same.where(key_field)[0]} in this group: their {out} are told apart only by "
+                    "the labels of the results (give each a label of its own, e.g. a severity tier)",
+                )
+            elif elsewhere is not None:
+                gname, other = elsewhere
+                p.warn(
+                    rule.file,
+                    here,
+                    f"{kind} {name!r} is also defined in group {gname!r} (at {other.file}:"
+                    f"{other.where(key_field)[0]}): "
+                    + (
+                        "routes, inhibitions, silences and overlays by alertname treat both as one"
+                        if kind == "alert"
+                        else "both write the same series unless their results' labels differ"
+                    ),
+                )
+            prev.append((grp.name, rule, labels))
 
 
 def _check_alert(a: model.Alert, res: promql.Analysis, scrape_ms: int, p: Problems) -> None:

@@ -207,7 +207,8 @@ def test_corpus_covers_every_validation() -> None:
         "template:",
         "is never set",
         "unknown function",
-        "duplicate alert name",
+        "is a copy of the one at",
+        "has the same labels as the one at",
         "shorter than two scrape",
         "which is not defined",
         "is never used",
@@ -222,6 +223,36 @@ def test_corpus_covers_every_validation() -> None:
         "dashboard query: unknown metric",
     ]:
         assert needle in text, needle
+
+
+def test_alert_name_in_two_groups_is_a_warning(tmp_path: Path) -> None:
+    """Prometheus accepts one alert name in two groups (promtool check rules passes): a warning
+    naming the other group, the outputs written; --strict refuses it."""
+    rule = (
+        'group: {g}\nalerts:\n  - alert: NodeDown\n    expr: up{{job="node"}} == 0\n'
+        "    severity: warning\n    summary: down\n    description: node_exporter is not answering\n"
+    )
+    (tmp_path / "a.yml").write_text(rule.format(g="a"))
+    (tmp_path / "b.yml").write_text(rule.format(g="b"))
+    args = [
+        "compile",
+        "a.yml",
+        "b.yml",
+        *RUNBOOK,
+        "--notifications",
+        str(BROKEN.parent / "good/notifications.yml"),
+    ]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        r = CliRunner().invoke(cli, [*args, "-o", "out"])
+        assert r.exit_code == 0, r.stderr
+        assert r.stderr.splitlines() == [
+            "b.yml:3:12: warning: alert 'NodeDown' is also defined in group 'a' (at a.yml:3): "
+            "routes, inhibitions, silences and overlays by alertname treat both as one"
+        ]
+        assert "alert: NodeDown" in (tmp_path / "out/prometheus/rules/b.yml").read_text()
+        r = CliRunner().invoke(cli, [*args, "--strict", "-o", "out2"])
+        assert r.exit_code == 1 and not (tmp_path / "out2").exists()
 
 
 def test_overlay_and_webhook_notifications(tmp_path: Path, in_root: Path) -> None:
