@@ -211,6 +211,16 @@ class _Ctx:
         return out
 
 
+def _as_label(key: str, v: Any) -> str:
+    """The hint for a severity/component of the user's own: the plain label keeps any value."""
+    if isinstance(v, str) and LABEL_VALUE_HINT.match(v):
+        return f" (to keep {v!r}, drop '{key}:' and write labels: {{{key}: {v}}})"
+    return ""
+
+
+LABEL_VALUE_HINT = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
 def _kind(v: Any) -> str:
     if v is None:
         return "nothing"
@@ -414,12 +424,16 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
     severity = m.get("severity")
     if "severity" in m and severity not in SEVERITIES:
         ctx.err(
-            m.where("severity"), f"severity must be one of {', '.join(SEVERITIES)}, not {_kind(severity)}"
+            m.where("severity"),
+            f"severity must be one of {', '.join(SEVERITIES)}, not {_kind(severity)}"
+            + _as_label("severity", severity),
         )
     component = m.get("component", group.component)
     if "component" in m and component not in COMPONENTS:
         ctx.err(
-            m.where("component"), f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}"
+            m.where("component"),
+            f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}"
+            + _as_label("component", component),
         )
     # no component: the check stage infers one from the metrics the expression reads
     summary = ctx.string(m, "summary", "alert") or ""
