@@ -151,6 +151,47 @@ def test_all_collections_compile_together_with_warnings_only(tmp_path: Path) -> 
     assert not (tmp_path / "strict").exists()
 
 
+REPEATED_NAMES = """\
+groups:
+  - name: node
+    rules:
+      - alert: HostOutOfMemory
+        expr: node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes * 100 < 10
+        for: 2m
+        labels: {severity: warning}
+        annotations: {summary: 'Host out of memory (instance {{ $labels.instance }})'}
+      - alert: HostOutOfMemory
+        expr: node_memory_MemAvailable_bytes{job="gpu-nodes"} / node_memory_MemTotal_bytes * 100 < 20
+        for: 2m
+        labels: {severity: warning}
+        annotations: {summary: 'GPU host out of memory (instance {{ $labels.instance }})'}
+  - name: other
+    rules:
+      - alert: HostOutOfMemory
+        expr: node_memory_MemAvailable_bytes < 1e9
+        labels: {severity: critical}
+        annotations: {summary: Host out of memory}
+"""
+
+
+@pytest.mark.prometheus
+def test_repeated_alert_names_prometheus_accepts_round_trip(tmp_path: Path) -> None:
+    """One alert name twice with the same labels in a group, and again in another group: promtool
+    check rules accepts the file, so import and compile do too (warnings), and it round-trips."""
+    tool = promtool()
+    src = tmp_path / "node.rules.yml"
+    src.write_text(REPEATED_NAMES)
+    assert subprocess.run([tool, "check", "rules", str(src)], capture_output=True).returncode == 0
+    pack, _ = import_to(tmp_path, src)
+    c = compile_pack(pack, tmp_path / "out")
+    assert "warning: alert 'HostOutOfMemory' has the same labels as the one at" in c.stderr
+    assert "warning: alert 'HostOutOfMemory' is also defined in group 'node'" in c.stderr
+    rules = sorted((tmp_path / "out/prometheus/rules").glob("*.yml"))
+    res = subprocess.run([tool, "check", "rules", *map(str, rules)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert compare(src, tmp_path / "out/prometheus/rules") == 3
+
+
 @pytest.mark.prometheus
 def test_promtool_tests_import_and_pass_in_promtool(tmp_path: Path) -> None:
     """Prometheus' own promtool unit test of its rules.yml: the alert tests become per-alert
