@@ -182,7 +182,20 @@ class _Importer:
             return
         alerts: list[dict[str, Any]] = []
         recording: list[dict[str, Any]] = []
+        copies: dict[tuple[str, str, str], int] = {}
         for i, r in enumerate(rules):
+            key = _copy_key(r)
+            if key is not None and key in copies:
+                # Prometheus runs both, to no effect; the compiler refuses a copy: leave it out
+                self.warn(
+                    file,
+                    rules.where(i),
+                    f"rule {key[0]!r} is a copy of the one at line {copies[key]} (same name, labels and "
+                    "expression): left out",
+                )
+                continue
+            if key is not None:
+                copies[key] = rules.where(i)[0]
             self.rule(file, name, r, rules.where(i), alerts, recording)
         if not alerts and not recording:
             self.warn(file, g.where("name"), f"group {name!r} has no rules: not imported")
@@ -715,3 +728,13 @@ def write(files: dict[str, str], outdir: str, force: bool = False) -> list[Path]
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
     return [out / n for n in files]
+
+
+def _copy_key(r: Any) -> tuple[str, str, str] | None:
+    """(name, expression, labels) of a well-formed rule, to find copies within a group."""
+    name = r.get("alert", r.get("record")) if isinstance(r, Map) else None
+    if not isinstance(name, str):
+        return None
+    labels = r.get("labels")
+    lab = sorted((str(k), str(v)) for k, v in labels.items()) if isinstance(labels, Map) else []
+    return (name, " ".join(str(r.get("expr", "")).split()), repr(lab))

@@ -428,6 +428,24 @@ def test_lenient_about_style(tmp_path: Path) -> None:
     assert "description" not in doc["alerts"][0] and doc["alerts"][1]["always_fires"] is True
 
 
+def test_copy_of_a_rule_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    """A rule repeated verbatim in its group (Prometheus runs both, to no effect; the compiler
+    refuses a copy): left out with a warning, so the imported pack compiles."""
+    src = tmp_path / "in.yml"
+    rule = (
+        "      - alert: DiskFull\n        expr: node_filesystem_avail_bytes  ==  0\n"
+        "        labels: {severity: critical}\n        annotations: {summary: full}\n"
+    )
+    src.write_text("groups:\n  - name: disk\n    rules:\n" + rule + rule.replace("  ==  ", " == "))
+    pack, r = import_to(tmp_path, src)
+    assert (
+        "in.yml:8:9: warning: rule 'DiskFull' is a copy of the one at line 4 (same name, labels and "
+        "expression): left out" in r.stderr
+    )
+    assert len(yaml.safe_load((pack / "disk.yml").read_text())["alerts"]) == 1
+    compile_pack(pack, tmp_path / "out")
+
+
 @pytest.mark.prometheus
 def test_tiered_alert_tests_go_to_their_rule(tmp_path: Path) -> None:
     """Two rules of one alert name (severity tiers): a promtool step expecting the warning goes to
