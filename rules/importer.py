@@ -266,6 +266,10 @@ class _Importer:
             analysis = self.an.analyze(expr)
         except promql.PromQLError as exc:
             self.err(file, where_expr, f"PromQL: {exc}")
+            for key in ("for", "keep_firing_for"):  # report the rule's other faults in the same run
+                if key in r:
+                    self.duration(file, r, key, "rule")
+            self.strmap(file, r, "labels", "rule")
             return
         labels = self.strmap(file, r, "labels", "rule")
         if "record" in r:

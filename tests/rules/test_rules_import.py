@@ -500,3 +500,21 @@ def test_tiered_alert_tests_go_to_their_rule(tmp_path: Path) -> None:
     out = tmp_path / "out/prometheus/tests/disk_test.yml"
     res = subprocess.run([tool, "test", "rules", str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_all_faults_of_a_rule_with_bad_promql_are_reported(tmp_path: Path) -> None:
+    """A PromQL syntax error does not hide the rule's other faults: one run shows all."""
+    src = tmp_path / "in.yml"
+    src.write_text(
+        "groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: up ==\n        for: 5 min\n"
+        "        labels: {severity: warning, 0bad: x}\n"
+    )
+    r = run("import", str(src), "-o", str(tmp_path / "out"))
+    assert r.exit_code == 1 and not (tmp_path / "out").exists()
+    lines = [ln.replace(str(tmp_path) + "/", "") for ln in r.stderr.splitlines()]
+    assert lines[0].startswith("in.yml:5:15: PromQL: ")
+    assert lines[1:] == [
+        "in.yml:6:14: rule 'for': '5 min' is not a duration like 30s, 5m or 1h30m",
+        "in.yml:7:37: rule 'labels': '0bad' is not a valid label name",
+        "3 problems found; nothing written.",
+    ]
