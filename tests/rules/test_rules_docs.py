@@ -217,3 +217,21 @@ def test_catalog_example_runs(tmp_path: Path) -> None:
         "warning: 'DCGM_FI_DEV_GPU_TEMP' has no label 'model_name' in rules/mine/catalogs/dcgm.yml" in ln
         for ln in lines
     ), lines
+
+
+def test_import_example_gives_what_the_page_shows(tmp_path: Path) -> None:
+    """The "Importing" section's input rule, imported, is the gpuwatch file the page shows."""
+    sec = DOC.split("## Importing Prometheus rule files", 1)[1].split("\n## ", 1)[0]
+    src, want = re.findall(r"```yaml\n(.*?)```", sec, re.S)[:2]
+    (tmp_path / "in.yml").write_text(src)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        r = CliRunner().invoke(cli, ["import", "in.yml", "-o", "DIR"])
+    assert r.exit_code == 0, r.stderr
+    got = (tmp_path / "DIR/node-exporter.yml").read_text()
+    assert "\n".join(ln for ln in got.splitlines() if not ln.startswith("#")) + "\n" == want
+    out = _compile(
+        ["DIR", "--notifications", str(ROOT / "tests/fixtures/rules/good/notifications.yml"), "-o", "o"],
+        tmp_path,
+    )
+    assert out[-1].startswith("wrote "), out
