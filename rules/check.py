@@ -142,14 +142,16 @@ def analyze(
                 file,
                 pos,
                 f"{what}{metric!r} has no label {label!r}, so this selector never matches what the "
-                f"exporter emits (its labels: {', '.join(carried)})",
+                f"exporter emits (its labels: {', '.join(carried)}; a label your scrape config adds "
+                "to every target goes under 'target_labels:' in pack.yml)",
             )
         else:  # another exporter's catalog may lag the version a site runs
             p.warn(
                 file,
                 pos,
                 f"{what}{metric!r} has no label {label!r} in {source}, so this selector may never match "
-                f"(its labels there: {', '.join(carried)})",
+                f"(its labels there: {', '.join(carried)}; a label your scrape config adds to every "
+                "target goes under 'target_labels:' in pack.yml)",
             )
     for fn, metric, kind in res.rate_over_gauge:
         p.add(
