@@ -421,10 +421,16 @@ def load(
                 ck.err(rule.where("equal"), "inhibit 'equal' must be a list of label names")
                 continue
             for j, label in enumerate(eq):
-                if not isinstance(label, str) or not alert_has_label(label):
-                    ck.err(
+                if not isinstance(label, str):
+                    ck.err(eq.where(j), "inhibit 'equal' must be a list of label names")
+                elif not alert_has_label(label):
+                    # Alertmanager compares a missing label as empty on both sides: the inhibition
+                    # still works, but not per label value (a typo here silences too much)
+                    ck.warn(
                         eq.where(j),
-                        f"inhibit rule: no alert carries label {label!r}, so 'equal' can never match",
+                        f"inhibit rule: no alert carries label {label!r}; Alertmanager compares it as "
+                        "empty on both sides, so a source alert inhibits its targets whatever their "
+                        f"{label!r}",
                     )
     elif "inhibit_rules" in doc:
         ck.err(doc.where("inhibit_rules"), "'inhibit_rules' must be a list")

@@ -61,7 +61,6 @@ ROWS: dict[str, tuple[str, list[str]]] = {
             "bad regular expression",
             "closing double quote",
             "unescaped double quote",
-            "so 'equal' can never match",
             "inline secret",
             "needs Alertmanager >=",
         ],
@@ -69,6 +68,10 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "no runbook": ("warning", ["has no runbook"]),
     "a non-zero `for:` shorter than two scrape intervals": ("warning", ["shorter than two scrape intervals"]),
     "a receiver no route uses": ("warning", ["is never used by any route"]),
+    "an inhibit rule's `equal` label that no alert carries": (
+        "warning",
+        ["compares it as empty on both sides"],
+    ),
     "`{{ $labels.x }}` where `x` is never on the result": ("warning", ["is never set: the expression's"]),
     "a metric outside the `gpuwatch_` namespace": ("warning", ["no catalog declares it"]),
     "a label matcher on another exporter's metric": ("warning", ["so this selector may never match"]),
