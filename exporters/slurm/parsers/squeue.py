@@ -96,20 +96,7 @@ def array_task_count(jid: str) -> int:
     return max(total, 1)
 
 
-JOB_FIELDS = (
-    "id",
-    "partition",
-    "state",
-    "user",
-    "account",
-    "cpus",
-    "gpus",
-    "eligible",
-    "submit",
-    "end",
-    "reason",
-    "count",
-)
+JOB_FIELDS = tuple("id partition state user account cpus gpus eligible submit end reason count".split())
 
 
 class Job(tuple):
