@@ -67,7 +67,7 @@ class GpuExporter:
         self.options = options or Options()
         names = COLLECTORS.enabled_from(collectors)
         specs = COLLECTORS.specs
-        self.collectors: list[GpuCollector] = [specs[n].factory(self.options) for n in names]  # type: ignore[misc]
+        self.collectors: list[GpuCollector] = [specs[n].factory(self.options) for n in names]
         stage = {
             s: [c for c in self.collectors if s in specs[c.name].needs] for s in ("gpu", "node", "render")
         }
