@@ -33,7 +33,7 @@ def call(api, method: str, path: str, body=None, token: str = TOKEN):
 
 @pytest.fixture
 def api():
-    with RunpodStandin(TOKEN, polls_to_start=0, polls_to_run=0) as standin:
+    with RunpodStandin(TOKEN, start_s=0, run_s=0) as standin:
         yield standin
 
 
