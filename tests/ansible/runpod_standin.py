@@ -63,6 +63,7 @@ class Recorded:
     authorized: bool
     body: object | None
     status: int
+    query: str = ""
 
 
 @dataclass
@@ -145,6 +146,9 @@ def new_pod(body: dict, pod_id: str | None = None) -> dict:
 def advance(state: StandinState, pod: dict) -> None:
     """Time moves a pod along PROVISIONING -> STARTING -> RUNNING (or to its ``_fate``: a pod
     with ``_fate`` ERROR or TERMINATED ends there instead of running, every time it is started)."""
+    if pod.get("_hold_reads", 0) > 0:  # stays as it is for this many more reads
+        pod["_hold_reads"] -= 1
+        return
     age = time.monotonic() - pod.get("_since", 0)
     if pod["status"] == "PROVISIONING" and age >= state.start_s:
         pod["status"] = "STARTING"
@@ -347,7 +351,7 @@ class Handler(BaseHTTPRequestHandler):
             except Drop:
                 status = -1
                 self.close_connection = True
-            state.requests.append(Recorded(method, path, authorized, body, status))
+            state.requests.append(Recorded(method, path, authorized, body, status, query))
 
     def _fault(self) -> str | None:
         return self.state.create_faults.pop(0) if self.state.create_faults else None
@@ -609,12 +613,20 @@ class RunpodStandin:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def add_pod(
-        self, name: str, running: bool = True, status: str | None = None, fate: str | None = None, **fields
+        self,
+        name: str,
+        running: bool = True,
+        status: str | None = None,
+        fate: str | None = None,
+        hold_reads: int = 0,
+        **fields,
     ) -> dict:
         """A pod put there behind the playbook's back (someone else's, or an earlier run's):
-        RUNNING, or in ``status``; ``fate`` ERROR/TERMINATED: where it ends whenever started."""
+        RUNNING, or in ``status`` (kept for ``hold_reads`` reads); ``fate`` ERROR/TERMINATED:
+        where it ends instead of RUNNING, whenever started."""
         body = {"name": name, "image": "ubuntu:24.04", "gpu": {"id": "NVIDIA A40", "count": 1}}
         pod = new_pod(body)
+        pod["_global_networking"] = True
         pod.update(fields)
         if fate:
             pod["_fate"] = fate
@@ -624,10 +636,10 @@ class RunpodStandin:
             pod["status"] = status
         elif status in ("PROVISIONING", "STARTING"):
             pod["status"] = status
-            pod["_global_networking"] = True
             pod["_since"] = time.monotonic() - (self.state.start_s if status == "STARTING" else 0)
         elif running:
             run(pod)
+        pod["_hold_reads"] = hold_reads
         with self.state.lock:
             self.state.pods[pod["id"]] = pod
         return pod
