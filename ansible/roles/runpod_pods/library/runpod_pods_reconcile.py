@@ -502,16 +502,33 @@ class Reconciler:
                     f"deployment {self.dep} has {len(same)} pods named {name} ({', '.join(same)}): delete the extra ones"
                 )
         by_name = {p["name"]: p for p in mine if p.get("name") in names}
-        surplus = [pod_summary(p) for p in mine if p.get("name") not in names]
+        # A state file from before deployment ids: its recorded pods (named without the suffix)
+        # are this deployment's and keep their places instead of being created again.
+        for name in names:
+            legacy = name[: -len(self.dep) - 1]
+            old = [p for p in mine if p.get("name") == legacy]
+            if old and name not in by_name:
+                by_name[name] = old[0]
+                self.warnings.append(
+                    f"adopted {legacy} ({old[0]['id']}) from the state file in the place of {name}"
+                )
+        taken = {p["id"] for p in by_name.values()}
+        surplus = [pod_summary(p) for p in mine if p["id"] not in taken]
+        for extra in surplus:
+            self.warnings.append(
+                f"{extra['name']} ({extra['id']}, {extra['status']}) is this deployment's but not in its shape "
+                "(fewer workers asked?): left as it is; teardown deletes it"
+            )
         missing = [n for n in names if n not in by_name]
         if missing:
             dcs = self.place("POD", self.p["gpu_count"], need_global=True)
             with ThreadPoolExecutor(self.p["api_concurrency"]) as pool:
                 for pod in pool.map(lambda n: self.create_pod(n, dcs), missing):
                     by_name[pod["name"]] = pod
-        ready = self.wait_pods(names, by_name)
+        actual = [by_name[n]["name"] for n in names]  # a legacy pod keeps its old name
+        ready = self.wait_pods(actual, {p["name"]: p for p in by_name.values()})
         return {
-            "pods": [self.host(ready[n], n == names[0]) for n in names],
+            "pods": [self.host(ready[a], i == 0) for i, a in enumerate(actual)],
             "foreign": foreign,
             "surplus": surplus,
         }
