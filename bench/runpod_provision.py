@@ -15,6 +15,7 @@ the pod count, since creates run in parallel within the quota and one poll cover
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -26,9 +27,19 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests" / "ansible"))
 
-from runpod_standin import RunpodStandin  # noqa: E402
+
+def _load_standin():
+    """The stand-in lives beside the Ansible tests; loaded by path (no sys.path edits)."""
+    path = ROOT / "tests" / "ansible" / "runpod_standin.py"
+    spec = importlib.util.spec_from_file_location("runpod_standin", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("runpod_standin", mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+RunpodStandin = _load_standin().RunpodStandin
 
 KEY = "rpa_BENCH_" + "5a" * 16
 QUOTA, WINDOW_S = 10, 2.0
