@@ -525,8 +525,21 @@ class Reconciler:
             with ThreadPoolExecutor(self.p["api_concurrency"]) as pool:
                 for pod in pool.map(lambda n: self.create_pod(n, dcs), missing):
                     by_name[pod["name"]] = pod
+        listed = {p["id"] for p in pods}
+        for gone in [x for x in self.state.get("pods", []) if x.get("id") not in listed]:
+            self.warnings.append(f"recorded pod {gone.get('name')} ({gone.get('id')}) no longer exists")
         actual = [by_name[n]["name"] for n in names]  # a legacy pod keeps its old name
         ready = self.wait_pods(actual, {p["name"]: p for p in by_name.values()})
+        record = sorted(
+            (
+                {"id": p["id"], "name": p["name"]}
+                for p in list(by_name.values()) + [p for p in mine if p["id"] not in taken]
+            ),
+            key=lambda x: x["name"],
+        )
+        if sorted(self.state.get("pods", []), key=lambda x: x.get("name", "")) != record:
+            self.state["pods"] = record  # what exists now: gone pods dropped from the record
+            self.save()
         return {
             "pods": [self.host(ready[a], i == 0) for i, a in enumerate(actual)],
             "foreign": foreign,
