@@ -248,7 +248,6 @@ class Drop(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "runpod-standin/1"
-    protocol_version = "HTTP/1.1"
     state: StandinState  # set per server
 
     def log_message(self, *args):  # keep pytest output clean
@@ -256,6 +255,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing -------------------------------------------------------------------------
     def _send(self, status: int, payload=None, content_type="application/json", headers=None):
+        self._record(status)  # before the answer leaves: a client may look right after it
         data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         if payload is not None:
@@ -267,6 +267,10 @@ class Handler(BaseHTTPRequestHandler):
         if data:
             self.wfile.write(data)
         return status
+
+    def _record(self, status: int) -> None:
+        self._pending.status = status
+        self.state.requests.append(self._pending)
 
     def _checked(self, status: int, schema: str, payload):
         """An answer validated against the document's schema (a mismatch is a 500 naming it)."""
@@ -333,25 +337,23 @@ class Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         self.query = {k: v[-1] for k, v in parse_qs(query).items()}
         self._limit_headers = {}
+        self._pending = Recorded(method, path, authorized, body, -1, query)
         with state.lock:
             try:
                 if not auth.startswith("Bearer "):
-                    status = self._problem(401, "Unauthorized", "missing bearer token")
+                    self._problem(401, "Unauthorized", "missing bearer token")
                 elif not authorized:
-                    status = self._problem(401, "Unauthorized", "invalid API key")
+                    self._problem(401, "Unauthorized", "invalid API key")
                 else:
                     over, self._limit_headers = self._rate()
                     if over:
                         state.too_many += 1
-                        status = self._problem(
-                            429, "Too Many Requests", "rate limit exceeded for the minute window"
-                        )
+                        self._problem(429, "Too Many Requests", "rate limit exceeded for the minute window")
                     else:
-                        status = self._route(method, path, body)
+                        self._route(method, path, body)
             except Drop:
-                status = -1
+                self._record(-1)
                 self.close_connection = True
-            state.requests.append(Recorded(method, path, authorized, body, status, query))
 
     def _fault(self) -> str | None:
         return self.state.create_faults.pop(0) if self.state.create_faults else None
