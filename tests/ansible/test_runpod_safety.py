@@ -58,6 +58,8 @@ def test_two_deployments_lost_create_answers_and_a_429_storm(api, tmp_path, ssh_
     pods_a = owned(api, dep_a)
     assert sorted(p["name"] for p in pods_a) == [f"gw-test-head-{dep_a}", f"gw-test-worker-1-{dep_a}"]
     assert "2 lost create answers recovered" in flat(a1.out)
+    assert "POST /pods: HTTP 500; the pod had been created" in flat(a1.out)
+    assert "POST /pods: no answer" in flat(a1.out) and "no longer exists" not in a1.out
     assert f"left alone: gw-test-head ({stranger['id']}, RUNNING)" in flat(a1.out)
 
     # Deployment B: same cluster name, its own state file, during a 429 storm with headers.

@@ -519,15 +519,15 @@ class Reconciler:
                 f"{extra['name']} ({extra['id']}, {extra['status']}) is this deployment's but not in its shape "
                 "(fewer workers asked?): left as it is; teardown deletes it"
             )
+        listed = {p["id"] for p in pods}
+        for gone in [x for x in self.state.get("pods", []) if x.get("id") not in listed]:
+            self.warnings.append(f"recorded pod {gone.get('name')} ({gone.get('id')}) no longer exists")
         missing = [n for n in names if n not in by_name]
         if missing:
             dcs = self.place("POD", self.p["gpu_count"], need_global=True)
             with ThreadPoolExecutor(self.p["api_concurrency"]) as pool:
                 for pod in pool.map(lambda n: self.create_pod(n, dcs), missing):
                     by_name[pod["name"]] = pod
-        listed = {p["id"] for p in pods}
-        for gone in [x for x in self.state.get("pods", []) if x.get("id") not in listed]:
-            self.warnings.append(f"recorded pod {gone.get('name')} ({gone.get('id')}) no longer exists")
         actual = [by_name[n]["name"] for n in names]  # a legacy pod keeps its old name
         ready = self.wait_pods(actual, {p["name"]: p for p in by_name.values()})
         record = sorted(
@@ -905,7 +905,9 @@ def main():
     except RunpodError as exc:
         api = getattr(exc, "api", {})
         module.fail_json(msg=str(exc), api=api, deployment_id=getattr(exc, "deployment_id", ""))
-    for warning in out.pop("warnings_seen"):
+    # Also returned as `notes`: the role's task runs with no_log, which hides module warnings.
+    out["notes"] = out.pop("warnings_seen")
+    for warning in out["notes"]:
         module.warn(warning)
     for f in out["foreign"]:
         module.warn(f"left alone, not this deployment's: {f['name']} ({f['id']}, {f['status']})")
