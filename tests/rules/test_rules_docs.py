@@ -238,3 +238,30 @@ def test_import_example_gives_what_the_page_shows(tmp_path: Path) -> None:
         tmp_path,
     )
     assert out[-1].startswith("wrote "), out
+
+
+def test_receiver_version_example_runs(tmp_path: Path) -> None:
+    """The "Receivers per Alertmanager version" example: a msteamsv2 webhook given as ${TEAMS_URL}
+    compiles for 0.28 into webhook_url_file, the URL stored 0600 in --secrets-dir, not in the output."""
+    sec = DOC.split("### Receivers per Alertmanager version", 1)[1].split("\n## ", 1)[0]
+    cmd = re.search(r"```sh\n(.*?)```", sec, re.S).group(1)  # type: ignore[union-attr]
+    assert "--alertmanager-version 0.28" in cmd and "msteamsv2_configs: [{webhook_url: ${TEAMS_URL}}]" in cmd
+    (tmp_path / "notif.yml").write_text(
+        "route: {receiver: teams}\nreceivers:\n  - name: teams\n"
+        "    msteamsv2_configs: [{webhook_url: '${TEAMS_URL}'}]\n"
+    )
+    secret = "https://example.webhook.office.com/webhookb2/abc"
+    args = ["compile", "--notifications", "notif.yml", "--alertmanager-version", "0.28"]
+    args += ["--secrets-dir", "secrets", "-o", "out", "-q"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        r = CliRunner(env={"TEAMS_URL": secret}).invoke(cli, args)
+    assert r.exit_code == 0, r.stderr
+    am = (tmp_path / "out/alertmanager/alertmanager.yml").read_text()
+    assert "webhook_url_file: " in am and secret not in am
+    stored = tmp_path / "secrets/TEAMS_URL"
+    assert stored.read_text().strip() == secret and stored.stat().st_mode & 0o777 == 0o600
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        r = CliRunner(env={"TEAMS_URL": secret}).invoke(cli, [*args[:4], "0.27", *args[5:]])
+    assert r.exit_code == 1 and "msteamsv2" in r.stderr and "0.28" in r.stderr
