@@ -346,7 +346,7 @@ def _runbooks(srcs: sources.Sources, alerts: list[model.Alert], opts: Options, p
     for a in alerts:
         if a.runbook is not None:
             a.runbook_url = a.runbook
-        elif srcs.runbooks and a.name.lower() not in anchors:
+        elif srcs.runbooks and sources.anchor(a.name) not in anchors:
             p.warn(
                 a.file,
                 a.where("alert"),
@@ -361,5 +361,5 @@ def _runbooks(srcs: sources.Sources, alerts: list[model.Alert], opts: Options, p
                 "files, a 'runbook:' URL, or --runbook-url",
             )
         else:
-            a.runbook_url = f"{base}#{a.name.lower()}"
+            a.runbook_url = f"{base}#{sources.anchor(a.name)}"
     return base

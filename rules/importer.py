@@ -310,12 +310,8 @@ class _Importer:
         alerts: list[dict[str, Any]],
     ) -> None:
         name = r["alert"]
-        if not isinstance(name, str) or not model.NAME_RE.match(name):
-            self.err(
-                file,
-                r.where("alert"),
-                f"alert name {name!r}: gpuwatch alert names are letters, digits and '_' (not starting with a digit)",
-            )
+        if not isinstance(name, str) or not name.strip() or not name.isprintable():
+            self.err(file, r.where("alert"), f"alert name {name!r}: a name on one line is needed")
             return
         self._no_threshold_refs(file, r.where("expr"), expr, "expr")
         out: dict[str, Any] = {"alert": name, "expr": expr}

@@ -137,6 +137,9 @@ class _Ctx:
     def err(self, pos: Pos | None, msg: str) -> None:
         self.p.add(self.file, pos, msg)
 
+    def warn(self, pos: Pos | None, msg: str) -> None:
+        self.p.warn(self.file, pos, msg)
+
     def mapping(
         self, value: Any, pos: Pos, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
     ) -> Map | None:
@@ -416,7 +419,14 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
     used: set[str] = set()
     name = ctx.string(m, "alert", "alert") or ""
     if name and not NAME_RE.match(name):
-        ctx.err(m.where("alert"), f"alert name {name!r} must match [A-Za-z_][A-Za-z0-9_]*")
+        if not name.isprintable():
+            ctx.err(m.where("alert"), f"alert name {name!r} has control characters or line breaks")
+        else:  # Prometheus takes any name; matchers, silences and amtool need it quoted
+            ctx.warn(
+                m.where("alert"),
+                f"alert name {name!r} is not a plain name like DiskFull ([A-Za-z_][A-Za-z0-9_]*): "
+                "it works, but matchers, silences and amtool need it quoted",
+            )
     expr = ctx.string(m, "expr", "alert") or ""
     expr = ctx.subst(expr, m.where("expr"), used)
     for_ms = ctx.duration(m, "for", "alert", used) or 0

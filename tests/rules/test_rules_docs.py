@@ -76,6 +76,7 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "a metric outside the `gpuwatch_` namespace": ("warning", ["no catalog declares it"]),
     "a label matcher on another exporter's metric": ("warning", ["so this selector may never match"]),
     "an alert without `description`": ("warning", ["has no description"]),
+    "an alert name that is not a plain name": ("warning", ["is not a plain name like"]),
     "the same alert or recording name with the same static labels": (
         "warning",
         ["has the same labels as the one at"],

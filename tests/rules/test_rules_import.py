@@ -521,3 +521,29 @@ def test_all_faults_of_a_rule_with_bad_promql_are_reported(tmp_path: Path) -> No
         "in.yml:7:37: rule 'labels': '0bad' is not a valid label name",
         "3 problems found; nothing written.",
     ]
+
+
+@pytest.mark.prometheus
+def test_alert_names_prometheus_accepts_are_kept(tmp_path: Path) -> None:
+    """Alert names that are not identifiers ('Disk Full', 'x-y.z'): Prometheus takes them, so they
+    import and compile (a warning each), round-trip, and link to the runbook anchor GitHub gives
+    their heading."""
+    tool = promtool()
+    src = tmp_path / "in.yml"
+    src.write_text(
+        "groups:\n  - name: a\n    rules:\n"
+        "      - {alert: Disk Full, expr: up == 0, labels: {severity: warning}, annotations: {summary: s}}\n"
+        "      - {alert: x-y.z, expr: up == 0, labels: {severity: info}, annotations: {summary: s}}\n"
+    )
+    assert subprocess.run([tool, "check", "rules", str(src)], capture_output=True).returncode == 0
+    pack, _ = import_to(tmp_path, src)
+    c = compile_pack(pack, tmp_path / "out", "--runbook-url", "https://rb.example.org/site")
+    assert "warning: alert name 'Disk Full' is not a plain name like DiskFull" in c.stderr
+    rules = tmp_path / "out/prometheus/rules"
+    assert subprocess.run([tool, "check", "rules", str(rules / "a.yml")], capture_output=True).returncode == 0
+    assert compare(src, rules) == 2
+    out = yaml.safe_load((rules / "a.yml").read_text())["groups"][0]["rules"]
+    assert [r["annotations"]["runbook_url"] for r in out] == [
+        "https://rb.example.org/site#disk-full",
+        "https://rb.example.org/site#x-yz",
+    ]
