@@ -36,9 +36,9 @@ from .durations import BadDuration, fmt_ms, parse_ms
 from .errors import Problem, Problems, RulesError
 from .yamlsrc import Map, Pos, Seq
 
-GROUP_KEYS = ("name", "interval", "limit", "rules")
+GROUP_KEYS = ("name", "interval", "limit", "labels", "rules")
 # Accepted by newer Prometheus releases, not representable in a gpuwatch rule file yet.
-GROUP_KEYS_UNSUPPORTED = {"query_offset": "2.53", "labels": "3.0"}
+GROUP_KEYS_UNSUPPORTED = {"query_offset": "2.53"}
 RULE_KEYS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")
 TEST_FILE_KEYS = ("rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare")
 TEST_KEYS = (
@@ -182,6 +182,15 @@ class _Importer:
             return
         alerts: list[dict[str, Any]] = []
         recording: list[dict[str, Any]] = []
+        # Prometheus 3's group labels apply to every rule (a rule's own label wins): a gpuwatch
+        # file has none, so they are written on each rule, which gives the same series and alerts
+        group_labels = self.strmap(file, g, "labels", "group")
+        if group_labels:
+            self.warn(
+                file,
+                g.where("labels"),
+                f"group {name!r}: its labels ({', '.join(sorted(group_labels))}) are written on each rule",
+            )
         copies: dict[tuple[str, str, str], int] = {}
         for i, r in enumerate(rules):
             key = _copy_key(r)
@@ -196,7 +205,7 @@ class _Importer:
                 continue
             if key is not None:
                 copies[key] = rules.where(i)[0]
-            self.rule(file, name, r, rules.where(i), alerts, recording)
+            self.rule(file, name, r, rules.where(i), alerts, recording, group_labels)
         if not alerts and not recording:
             self.warn(file, g.where("name"), f"group {name!r} has no rules: not imported")
             return
@@ -241,6 +250,7 @@ class _Importer:
         pos: Pos,
         alerts: list[dict[str, Any]],
         recording: list[dict[str, Any]],
+        group_labels: dict[str, str] | None = None,
     ) -> None:
         if not isinstance(r, Map):
             self.err(file, pos, "a rule must be a mapping with 'alert' or 'record', and 'expr'")
@@ -271,7 +281,7 @@ class _Importer:
                     self.duration(file, r, key, "rule")
             self.strmap(file, r, "labels", "rule")
             return
-        labels = self.strmap(file, r, "labels", "rule")
+        labels = {**(group_labels or {}), **self.strmap(file, r, "labels", "rule")}
         if "record" in r:
             name = r["record"]
             for k in ("for", "keep_firing_for", "annotations"):

@@ -547,3 +547,29 @@ def test_alert_names_prometheus_accepts_are_kept(tmp_path: Path) -> None:
         "https://rb.example.org/site#disk-full",
         "https://rb.example.org/site#x-yz",
     ]
+
+
+@pytest.mark.prometheus
+def test_group_labels_are_written_on_each_rule(tmp_path: Path) -> None:
+    """Prometheus 3's group 'labels' (a rule's own label wins): written on each rule, with a
+    warning, so the compiled file gives the same series and alerts on any Prometheus."""
+    tool = promtool()
+    src = tmp_path / "in.yml"
+    src.write_text(
+        "groups:\n  - name: a\n    labels: {team: infra, severity: critical}\n    rules:\n"
+        "      - {record: 'job:up:sum', expr: sum by (job) (up)}\n"
+        "      - {alert: Down, expr: up == 0, annotations: {summary: s}}\n"
+        "      - {alert: Flaky, expr: up == 0, labels: {severity: info}, annotations: {summary: s}}\n"
+    )
+    pack, r = import_to(tmp_path, src)
+    assert "in.yml:3:13: warning: group 'a': its labels (severity, team) are written on each rule" in r.stderr
+    compile_pack(pack, tmp_path / "out")
+    out = tmp_path / "out/prometheus/rules/a.yml"
+    assert subprocess.run([tool, "check", "rules", str(out)], capture_output=True).returncode == 0
+    rules = yaml.safe_load(out.read_text())["groups"][0]["rules"]
+    assert rules[0]["labels"] == {"team": "infra", "severity": "critical"}
+    assert {k: rules[1]["labels"][k] for k in ("team", "severity")} == {
+        "team": "infra",
+        "severity": "critical",
+    }
+    assert {k: rules[2]["labels"][k] for k in ("team", "severity")} == {"team": "infra", "severity": "info"}
