@@ -171,8 +171,19 @@ def _analyze_rule(
     res = analyze(an, rule.expr, rule.file, rule.where("expr"), recorded, p, record=record)
     if res is not None:
         for k, v in rule.labels.items():
-            if "{{" in v:
-                p.add(rule.file, rule.where("labels"), f"label {k!r}: templates in labels are not supported")
+            if "{{" not in v:
+                continue
+            if record is not None:  # Prometheus expands templates in alert labels only
+                p.add(
+                    rule.file,
+                    rule.where("labels"),
+                    f"label {k!r}: Prometheus does not expand templates in recording rule labels",
+                )
+                continue
+            for msg in gotemplate.check(v, res.labels):
+                (p.warn if gotemplate.is_warning(msg) else p.add)(
+                    rule.file, rule.where("labels"), f"label {k!r} template: {msg}"
+                )
     return res
 
 

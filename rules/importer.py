@@ -371,13 +371,6 @@ class _Importer:
             ):
                 out[dest] = text
         if labels:
-            for k, v in labels.items():
-                if "{{" in v:
-                    self.err(
-                        file,
-                        r.where("labels"),
-                        f"label {k!r} uses a template; gpuwatch rule files take fixed label values only",
-                    )
             out["labels"] = labels
         if ann:
             out["annotations"] = ann

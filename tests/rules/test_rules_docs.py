@@ -45,7 +45,12 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     ),
     "template syntax, unknown functions": (
         "error",
-        ["template: unknown function", "without {{ end }}", "without a closing '}}'"],
+        [
+            "template: unknown function",
+            "without {{ end }}",
+            "without a closing '}}'",
+            "does not expand templates in recording rule labels",
+        ],
     ),
     "`%{threshold}` not defined": ("error", ["unknown threshold", "overlay names", "in overlay for"]),
     "a copy: an alert or recording rule": ("error", ["is a copy of the one at"]),

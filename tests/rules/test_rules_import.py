@@ -343,10 +343,6 @@ BAD = [
         "contains '%{...}'",
     ),
     ("groups: [\n", "in.yml:2:1: YAML syntax"),
-    (
-        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up > 1\n        labels: {x: '{{ $value }}'}\n",
-        "in.yml:6:17: label 'x' uses a template",
-    ),
     ("kind: PrometheusRule\nspec: {}\n", "in.yml:2:7: PrometheusRule without spec.groups"),
 ]
 
@@ -573,3 +569,41 @@ def test_group_labels_are_written_on_each_rule(tmp_path: Path) -> None:
         "severity": "critical",
     }
     assert {k: rules[2]["labels"][k] for k in ("team", "severity")} == {"team": "infra", "severity": "info"}
+
+
+@pytest.mark.prometheus
+def test_templated_labels_import_compile_and_test(tmp_path: Path) -> None:
+    """Prometheus renders templates in alert labels (a severity chosen by $value): imported as
+    written, compiled verbatim, and the promtool tests expect the rendered value (exact) or any
+    value (fires_at without expect); they pass in real promtool."""
+    tool = promtool()
+    src = tmp_path / "in.yml"
+    sev = "{{ if gt $value 90.0 }}critical{{ else }}warning{{ end }}"
+    src.write_text(
+        "groups:\n  - name: t\n    rules:\n      - alert: Hot\n        expr: node_hwmon_temp_celsius > 80\n"
+        f"        labels: {{severity: '{sev}', team: infra}}\n"
+        "        annotations: {summary: 'hot {{ $labels.chip }}'}\n"
+    )
+    pack, r = import_to(tmp_path, src)
+    doc = yaml.safe_load((pack / "t.yml").read_text())
+    assert doc["alerts"][0]["labels"]["severity"] == sev
+    series = 'node_hwmon_temp_celsius{instance="a", job="node", chip="c", sensor="t1"}'
+    doc["alerts"][0]["tests"] = [
+        {
+            "series": {series: "95x10"},
+            "fires_at": "5m",
+            "expect": [
+                {"labels": {"instance": "a", "job": "node", "chip": "c", "sensor": "t1"}, "value": 95}
+            ],
+        },
+        {"series": {series: "85x10"}, "fires_at": "5m"},
+    ]
+    (pack / "t.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    compile_pack(pack, tmp_path / "out")
+    rule = yaml.safe_load((tmp_path / "out/prometheus/rules/t.yml").read_text())["groups"][0]["rules"][0]
+    assert rule["labels"]["severity"] == sev
+    tests_dir = tmp_path / "out/prometheus/tests"
+    tests = yaml.safe_load((tests_dir / "t_test.yml").read_text())["tests"]
+    assert tests[0]["alert_rule_test"][0]["exp_alerts"][0]["exp_labels"]["severity"] == "critical"
+    res = subprocess.run([tool, "test", "rules", "t_test.yml"], cwd=tests_dir, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
