@@ -331,6 +331,8 @@ def _check_tests(a: model.Alert, res: promql.Analysis | None, p: Problems) -> No
             given = e.annotations or {}  # expected verbatim (import): not rendered, no value needed
             if e.value is None and any("$value" in v for k, v in texts.items() if k not in given):
                 p.add(a.file, e.pos, "the annotations use $value: give the expected alert's 'value'")
+            elif e.value is None and any("$value" in v for v in a.labels.values()):
+                p.add(a.file, e.pos, "a label's template uses $value: give the expected alert's 'value'")
             if res is not None:
                 for msg in _label_mismatch(e.labels, res.labels):
                     p.add(a.file, e.pos, msg)

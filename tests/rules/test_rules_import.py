@@ -607,3 +607,7 @@ def test_templated_labels_import_compile_and_test(tmp_path: Path) -> None:
     assert tests[0]["alert_rule_test"][0]["exp_alerts"][0]["exp_labels"]["severity"] == "critical"
     res = subprocess.run([tool, "test", "rules", "t_test.yml"], cwd=tests_dir, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+    del doc["alerts"][0]["tests"][0]["expect"][0]["value"]  # the label renders from $value
+    (pack / "t.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = run("compile", str(pack), "-o", str(tmp_path / "out2"))
+    assert r.exit_code == 1 and "a label's template uses $value: give the expected alert's 'value'" in r.stderr
