@@ -582,16 +582,21 @@ class _Importer:
         out: dict[str, str] = {}
         names: dict[str, tuple[str, Pos]] = {}
         used_files: dict[str, str] = {}
+        given = {g[0] for g in self.groups}
         for name, file, pos, doc in self.groups:
-            if name in names:
+            if name in names:  # Prometheus takes one name in two files; a pack's groups name its files
                 first = names[name]
-                self.err(
+                n = 2
+                while f"{name}_{n}" in names or f"{name}_{n}" in given:
+                    n += 1
+                new = f"{name}_{n}"
+                self.warn(
                     file,
                     pos,
-                    f"group {name!r} is also defined in {first[0]}:{first[1][0]}; a gpuwatch pack needs "
-                    "unique group names (rename one of them)",
+                    f"group {name!r} is also defined in {first[0]}:{first[1][0]}: imported as {new!r} "
+                    "(a gpuwatch pack needs unique group names; they name the compiled files)",
                 )
-                continue
+                doc["group"] = name = new
             names[name] = (file, pos)
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
                 new = re.sub(r"[^A-Za-z0-9_.-]", "_", name)

@@ -376,14 +376,19 @@ def test_existing_files_are_not_overwritten_without_force(tmp_path: Path) -> Non
     assert (pack / "alertmanager.rules.yml").read_text().startswith("# Imported from ")
 
 
-def test_same_group_in_two_files_is_refused(tmp_path: Path) -> None:
+def test_same_group_in_two_files_is_renamed(tmp_path: Path) -> None:
+    """Prometheus takes one group name in two files (two collections' 'node' groups); a pack's
+    group names name its compiled files, so the second is renamed, with a warning."""
     a, b = tmp_path / "a.yml", tmp_path / "b.yml"
-    for f in (a, b):
-        f.write_text("groups:\n  - name: same\n    rules:\n      - alert: A\n        expr: up == 0\n")
+    for f, expr in ((a, "up == 0"), (b, "up == 1")):
+        f.write_text(f"groups:\n  - name: same\n    rules:\n      - alert: A\n        expr: {expr}\n")
     r = run("import", str(a), str(b), "-o", str(tmp_path / "out"))
-    assert r.exit_code == 1
-    assert "b.yml:2:11: group 'same' is also defined in" in r.stderr
-    assert not (tmp_path / "out").exists()
+    assert r.exit_code == 0, r.stderr
+    assert "b.yml:2:11: warning: group 'same' is also defined in" in r.stderr
+    assert "imported as 'same_2'" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["same.yml", "same_2.yml"]
+    assert yaml.safe_load((tmp_path / "out/same_2.yml").read_text())["group"] == "same_2"
+    compile_pack(tmp_path / "out", tmp_path / "compiled")
 
 
 def test_test_for_unknown_alert_is_refused(tmp_path: Path) -> None:
@@ -610,4 +615,6 @@ def test_templated_labels_import_compile_and_test(tmp_path: Path) -> None:
     del doc["alerts"][0]["tests"][0]["expect"][0]["value"]  # the label renders from $value
     (pack / "t.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     r = run("compile", str(pack), "-o", str(tmp_path / "out2"))
-    assert r.exit_code == 1 and "a label's template uses $value: give the expected alert's 'value'" in r.stderr
+    assert (
+        r.exit_code == 1 and "a label's template uses $value: give the expected alert's 'value'" in r.stderr
+    )
