@@ -72,6 +72,8 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
     runbook_base = _runbooks(loaded.srcs, alerts, opts, p)
 
     def has_label(label: str) -> bool:
+        if not alerts:
+            return True  # nothing to inhibit: nothing to say
         for a in alerts:
             if id(a) not in analyses:
                 return True  # an expression that did not analyse could carry it: say nothing more
@@ -97,6 +99,7 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
         alert_has_label=has_label,
         route_overlay=ov.route,
         env=opts.env,
+        alert_names={a.name for a in alerts},
     )
     return Checked(alerts, recordings, analyses, notif, scrape_ms, runbook_base)
 
@@ -211,7 +214,8 @@ def _check_duplicates(groups: list[model.Group], p: Problems) -> None:
             copy = same = elsewhere = None
             for gname, other, olabels in prev:
                 if gname != grp.name:
-                    elsewhere = elsewhere or (gname, other)
+                    if kind == "alert" or olabels == labels:  # other labels: another series
+                        elsewhere = elsewhere or (gname, other)
                 elif olabels == labels:
                     if _same_expr(rule, other):
                         copy = copy or other
@@ -243,7 +247,8 @@ def _check_duplicates(groups: list[model.Group], p: Problems) -> None:
                     + (
                         "routes, inhibitions, silences and overlays by alertname treat both as one"
                         if kind == "alert"
-                        else "both write the same series unless their results' labels differ"
+                        else "with the same labels, both write the same series unless their results' "
+                        "labels differ"
                     ),
                 )
             prev.append((grp.name, rule, labels))

@@ -361,3 +361,29 @@ def test_overlay_threshold_of_the_wrong_kind_is_reported_at_the_overlay(
         f"{ov}:3:3: overlay threshold 'gpu_temperature_celsius': 'hot' is not a number (the thresholds file has 85)",
     ]
     assert not (tmp_path / "o").exists()
+
+
+def test_quiet_where_nothing_can_collide(tmp_path: Path) -> None:
+    """No finding for what cannot go wrong: one record name with other labels in another group
+    (another series), and the shipped routing's inhibitions whose source alert (SlurmNodeDown,
+    NvmlDown) this pack does not have; a pack without alerts gets no inhibit finding at all."""
+    (tmp_path / "a.yml").write_text(
+        'group: a\nrecording:\n  - {record: "job:up:sum", expr: sum by (job) (up), labels: {q: "1"}}\n'
+    )
+    (tmp_path / "b.yml").write_text(
+        'group: b\nrecording:\n  - {record: "job:up:sum", expr: sum by (job) (up), labels: {q: "2"}}\n'
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        r = CliRunner().invoke(cli, ["compile", "a.yml", "b.yml", "-o", "out"])
+        assert r.exit_code == 0 and r.stderr == "", r.stderr
+        (tmp_path / "c.yml").write_text(
+            "group: c\nalerts:\n  - {alert: Down, expr: 'sum by (job) (up) == 0', severity: warning,"
+            " summary: s, description: d}\n"
+        )
+        r = CliRunner().invoke(cli, ["compile", "c.yml", *RUNBOOK, "-o", "out2"])
+        assert r.exit_code == 0, r.stderr
+        # only the critical->warning inhibition can apply; its 'instance' is aggregated away
+        assert [ln.split(": warning: ")[1][:60] for ln in r.stderr.splitlines()] == [
+            "inhibit rule: no alert carries label 'instance'; Alertmanage"
+        ]
