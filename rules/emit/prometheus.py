@@ -22,12 +22,16 @@ def rule_file(c: Compiled, g: model.Group) -> str:
         d = {"alert": a.name, "expr": expr_text(a.expr)}
         if a.for_ms:
             d["for"] = fmt_ms(a.for_ms)
+        if a.keep_firing_ms:
+            d["keep_firing_for"] = fmt_ms(a.keep_firing_ms)
         d["labels"] = static_labels(a)
         d["annotations"] = alert_annotations(c, a)
         rules.append(d)
     grp: dict[str, Any] = {"name": g.name}
     if g.interval_ms:
         grp["interval"] = fmt_ms(g.interval_ms)
+    if g.limit:
+        grp["limit"] = g.limit
     grp["rules"] = rules
     return header([g.file] + _threshold_sources(c, g)) + dump_yaml({"groups": [grp]})
 
@@ -63,15 +67,26 @@ def test_file(c: Compiled, g: model.Group, rule_files: list[str], p: Problems) -
                 exp = []
                 for e in t.expect:
                     labels = {k: v for k, v in e.labels.items()}
-                    labels.update(static_labels(a))
                     value = e.value if e.value is not None else 0.0
+                    given = e.annotations or {}  # expected verbatim (import keeps exp_annotations)
                     try:
+                        # a templated label (severity by $value, ...) as Prometheus renders it
+                        labels.update(
+                            {
+                                k: gotemplate.render(v, e.labels, value) if "{{" in v else v
+                                for k, v in static_labels(a).items()
+                            }
+                        )
                         ann = {
-                            k: gotemplate.render(v, e.labels, value)
+                            k: given[k] if k in given else gotemplate.render(v, e.labels, value)
                             for k, v in alert_annotations(c, a).items()
                         }
                     except gotemplate.TemplateError as exc:
-                        p.add(a.file, t.pos, f"cannot compute the expected annotations for promtool: {exc}")
+                        p.add(
+                            a.file,
+                            t.pos,
+                            f"cannot compute the expected labels and annotations for promtool: {exc}",
+                        )
                         continue
                     exp.append({"exp_labels": labels, "exp_annotations": ann})
                 steps.append({"eval_time": fmt_ms(at), "alertname": a.name, "exp_alerts": exp})
@@ -93,7 +108,8 @@ def test_file(c: Compiled, g: model.Group, rule_files: list[str], p: Problems) -
 
 def firing_selector(a: model.Alert) -> str:
     """``ALERTS{...}`` for this rule's firing alerts (tiers of one alert differ in severity)."""
-    matchers = {"alertname": a.name, "alertstate": "firing", **static_labels(a)}
+    fixed = {k: v for k, v in static_labels(a).items() if "{{" not in v}  # templated: any value
+    matchers = {"alertname": a.name, "alertstate": "firing", **fixed}
     return "ALERTS{" + ", ".join(f"{k}={_quote(v)}" for k, v in matchers.items()) + "}"
 
 
