@@ -7,16 +7,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
-DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv
+DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv debootstrap
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help deps venv demo up down test test-fast test-py313 bench fuzz lint clean generate deploy teardown
+.PHONY: help deps venv demo up down test test-fast test-py313 bench fuzz lint clean generate deploy teardown labs clean-labs
 
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
 	@echo "make test-py313 - the unit tests under Debian trixie's Python 3.13 (part of make test)"
+	@echo "make labs   - build the Debian suite roots with newer Slurm/Prometheus/Alertmanager (trixie, sid)"
+	@echo "make clean-labs - delete those roots (GPUWATCH_ROOTS_DIR, default /var/cache/gpuwatch/roots)"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
 	@echo "make fuzz   - run every hypothesis property with many more examples (bench/fuzz.py)"
 	@echo "make up     - Prometheus + Alertmanager + Grafana with Docker compose (make up DEMO=1: scrape the local demo); make down stops it"
@@ -59,6 +61,7 @@ down: venv
 	$(PY) -m gpuwatch.localstack.compose down
 
 test: deps venv
+	@$(MAKE) --no-print-directory labs || [ "$${CI:-}" != true ] || { echo "CI=true: the version roots must build" >&2; exit 1; }
 	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	$(MAKE) --no-print-directory test-py313 || rc=$$?; exit $$rc
 
@@ -72,6 +75,17 @@ PY313_TESTS ?= tests/slurm/test_parsers.py tests/gpu tests/rules tests/common \
 	--ignore=tests/rules/test_rules_real_tools.py --ignore=tests/rules/test_rules_alertmanager.py
 test-py313: venv
 	$(PY) -m gpuwatch.localstack.pyroot --suite trixie --venv $(PY313_VENV) -- -q $(PY313_TESTS)
+
+# Version roots (gpuwatch.localstack.roots): Debian trixie (Slurm 24.11, Prometheus 2.53,
+# Alertmanager 0.28, Python 3.13) and sid (Slurm 26.05, Prometheus 3.5, Alertmanager 0.33),
+# built once per machine with debootstrap into $$GPUWATCH_ROOTS_DIR (default
+# /var/cache/gpuwatch/roots); a root already built is reused. The host's packages stay as they are.
+ROOT_SUITES ?= trixie sid
+labs: venv
+	$(PY) -m gpuwatch.localstack.roots build $(ROOT_SUITES)
+
+clean-labs: venv
+	$(PY) -m gpuwatch.localstack.roots clean
 
 # The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
 generate: venv
