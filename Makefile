@@ -50,8 +50,10 @@ $(VENV)/.installed: pyproject.toml setup.py
 venv: $(VENV)/.installed
 
 # Bounded run: GPUWATCH_DEMO_DURATION=150 make demo; flags: make demo DEMO_ARGS="--keep --compose".
+# The newest Slurm/Prometheus/Alertmanager (sid root: 26.05, 3.5, 0.33): make demo VERSIONS=newest.
+VERSIONS ?=
 demo: deps venv
-	$(PY) -m gpuwatch.localstack.demo $(DEMO_ARGS)
+	$(PY) -m gpuwatch.localstack.demo $(if $(VERSIONS),--versions $(VERSIONS)) $(DEMO_ARGS)
 
 # The compose stack (compose/docker-compose.yml); needs Docker with the compose plugin.
 up: venv

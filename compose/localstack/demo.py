@@ -31,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 from .procs import StackError
+from .promstack import prom_root, versions
 from .stack import GpuNode, LocalStack, fast_overlay
 from .webhook import AlertEvent, format_event
 
@@ -106,6 +107,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also serve the compose stack (make up DEMO=1): exporters on :9400, :9401, :9341 on all interfaces",
     )
+    parser.add_argument(
+        "--versions",
+        choices=["host", "oldest", "trixie", "sid", "newest"],
+        default="host",
+        help="where Slurm, Prometheus and Alertmanager come from: host (default; Debian 12: Slurm 22.05, "
+        "Prometheus 2.42, Alertmanager 0.25, also 'oldest'), trixie (24.11, 2.53, 0.28) or sid (26.05, "
+        "3.5 LTS, 0.33, also 'newest'), the last two from a version root built on first use (as root)",
+    )
     args = parser.parse_args(argv)
     if args.duration < 0:
         parser.error("--duration must be >= 0")
@@ -136,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _say(f"gpuwatch demo: state in {workdir}")
-        lab = SlurmLab(workdir / "slurm").start()
+        prom = prom_root(args.versions)
+        _say(f"versions           {args.versions}: {versions(prom)}")
+        lab = SlurmLab(workdir / "slurm", root=None if prom.is_host else prom).start()
         _say(f"Slurm              node {lab.node}, SLURM_CONF={lab.conf}")
         for opts in (
             ["-p", "gpu", "--gres=gpu:1", "-J", "train-llm"],
@@ -160,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             overlay=fast_overlay(),
             on_event=on_event,
             say=_say,
+            prom_root=prom,
             **extra,
         )
         stack.start()

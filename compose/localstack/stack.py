@@ -25,6 +25,7 @@ import yaml
 
 from .procs import ManagedProcess, StackError, free_port
 from .promstack import Alertmanager, Prometheus, Target, prometheus_config
+from .roots import Root
 from .webhook import AlertEvent, WebhookReceiver
 
 
@@ -152,8 +153,12 @@ class LocalStack:
         exporter_bind: str = "127.0.0.1",
         on_event: Callable[[AlertEvent], None] | None = None,
         say: Callable[[str], None] = lambda _msg: None,
+        prom_root: Root | None = None,
     ) -> None:
+        """``prom_root``: take Prometheus and Alertmanager from this version root (see
+        :func:`.promstack.prom_root`); default: the host's."""
         self.workdir = Path(workdir)
+        self.prom_root = prom_root
         self.gpu_nodes = list(gpu_nodes)
         self.slurm_env = dict(slurm_env) if slurm_env is not None else None
         self.overlay = overlay
@@ -212,7 +217,10 @@ class LocalStack:
         # Each process is registered for stop() before it starts: a Ctrl-C that lands just after
         # a child was spawned must still find (and stop) it.
         self.alertmanager = Alertmanager(
-            self.workdir / "alertmanager", self.generated / "alertmanager" / "alertmanager.yml"
+            self.workdir / "alertmanager",
+            self.generated / "alertmanager" / "alertmanager.yml",
+            root=self.prom_root,
+            binds=[self.workdir],
         )
         self._started.append(self.alertmanager)
         self.alertmanager.start()
@@ -223,7 +231,13 @@ class LocalStack:
             self.start_gpu_exporter(gpu)
 
         port = free_port()
-        self.prometheus = Prometheus(self.workdir / "prometheus", self._prometheus_config(port), port=port)
+        self.prometheus = Prometheus(
+            self.workdir / "prometheus",
+            self._prometheus_config(port),
+            port=port,
+            root=self.prom_root,
+            binds=[self.workdir],
+        )
         self._started.append(self.prometheus)
         self.prometheus.start()
 
