@@ -53,9 +53,9 @@ SHARED = [
     click.option(
         "--alertmanager-version",
         type=_Version(),
-        default="0.25",
+        default="0.33",
         show_default=True,
-        help="Alertmanager the config is for (0.25 has no webhook url_file).",
+        help="Alertmanager the config is for (default: the one compose/ pins; 0.25 has no webhook url_file).",
     ),
     click.option(
         "--notifications",

@@ -69,6 +69,14 @@ def versions(root: Root) -> str:
     return f"Prometheus {short('prometheus')}, Alertmanager {short('prometheus-alertmanager')}"
 
 
+def alertmanager_version(root: Root | None) -> str | None:
+    """``0.25``: major.minor of the Alertmanager in ``root`` (None: the host's), for
+    ``gpuwatch-rules compile --alertmanager-version``; None when not installed."""
+    v = (root or Root.host()).version("prometheus-alertmanager")
+    parts = v.split(":", 1)[-1].split(".") if v else []
+    return ".".join(p.split("+")[0].split("-")[0] for p in parts[:2]) if len(parts) >= 2 else None
+
+
 def tool(root: Root | None, name: str, binds: Iterable[str | os.PathLike] = ()) -> list[str]:
     """argv prefix of ``promtool``/``amtool`` (or any program) from ``root`` (None: the host's),
     with ``binds`` (folders holding the files it reads) mounted at the same path."""

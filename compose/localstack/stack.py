@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from .procs import ManagedProcess, StackError, free_port
-from .promstack import Alertmanager, Prometheus, Target, prometheus_config
+from .promstack import Alertmanager, Prometheus, Target, alertmanager_version, prometheus_config
 from .roots import Root
 from .webhook import AlertEvent, WebhookReceiver
 
@@ -108,8 +108,10 @@ def compile_rules(
     scrape_interval: str,
     sources: Sequence[Path] = (),
     log_path: Path | None = None,
+    alertmanager_version: str | None = None,
 ) -> Path:
-    """Run ``gpuwatch-rules compile`` (the default pack unless ``sources``) into ``outdir``."""
+    """Run ``gpuwatch-rules compile`` (the default pack unless ``sources``) into ``outdir``,
+    for ``alertmanager_version`` (``0.25``; default: the compiler's, the Alertmanager compose pins)."""
     argv = console_script("gpuwatch-rules", "gpuwatch.rules.cli", "cli") + [
         "compile",
         *map(str, sources),
@@ -121,6 +123,8 @@ def compile_rules(
     if notifications is not None:
         argv += ["--notifications", str(notifications)]
     argv += ["--scrape-interval", scrape_interval]
+    if alertmanager_version:
+        argv += ["--alertmanager-version", alertmanager_version]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if log_path is not None:
         log_path.write_text(proc.stdout + proc.stderr)
@@ -211,6 +215,7 @@ class LocalStack:
             scrape_interval=self.scrape_interval,
             sources=self.rule_sources,
             log_path=self.workdir / "compile.log",
+            alertmanager_version=alertmanager_version(self.prom_root),  # the one started below
         )
         self.say(f"rules compiled     {self.generated}")
 
