@@ -344,7 +344,7 @@ def test_environ_read_empty_is_not_cached(tmp_path):
     proc = tmp_path / "proc"
     (proc / "10").mkdir(parents=True)
     (proc / "10" / "environ").write_bytes(b"")
-    s = J.ProcScanner(str(proc), negative_ttl=3600)
+    s = attribution.ProcScanner(str(proc), negative_ttl=3600)
     assert s.scan() == {}
     (proc / "10" / "environ").write_bytes(b"SLURM_JOB_ID=3\0SLURM_JOB_GPUS=0\0")
     assert set(s.scan()) == {"3"}  # found at once, not after negative_ttl
