@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from .procs import StackError
 from .promstack import prom_root, versions
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             GpuNode(node=lab.node, scenario=packaged_scenario("demo-node-a"), pod="local-a"),
             GpuNode(node="demo-node-b", scenario=packaged_scenario("demo-node-b"), pod="local-b"),
         ]
-        extra = {}
+        extra: dict[str, Any] = {}
         if args.compose:
             nodes[0].port, nodes[1].port = COMPOSE_PORTS["demo-node-a"], COMPOSE_PORTS["demo-node-b"]
             extra = {"slurm_port": COMPOSE_PORTS["slurm"], "exporter_bind": "0.0.0.0"}

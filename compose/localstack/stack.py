@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -179,7 +180,7 @@ class LocalStack:
         self.slurm_port = slurm_port
         self.exporter_bind = exporter_bind
         self.generated = self.workdir / "generated"
-        self._started: list[object] = []
+        self._started: list[Any] = []  # webhook receiver and ManagedProcesses: all have stop()
 
     # --- lifecycle --------------------------------------------------------------------------
 
