@@ -113,4 +113,4 @@ lint: venv
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PY313_VENV) build *.egg-info .pytest_cache .hypothesis
