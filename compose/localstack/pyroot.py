@@ -41,8 +41,9 @@ HOST_CA_BUNDLE = HOST_CA_DIR / "ca-certificates.crt"
 
 
 def _inputs_digest(repo: Path) -> str:
-    """What the venv was installed from: a changed pyproject.toml or setup.py means reinstall."""
-    h = hashlib.sha256()
+    """What the venv was installed from: a changed pyproject.toml or setup.py, or a moved
+    repository (a venv holds absolute paths), means reinstall."""
+    h = hashlib.sha256(str(repo.resolve()).encode() + b"\0")
     for name in ("pyproject.toml", "setup.py"):
         h.update(name.encode() + b"\0" + (repo / name).read_bytes() + b"\0")
     return h.hexdigest()
