@@ -57,6 +57,23 @@ def packaged_scenario(name: str) -> Path:
     return Path(packaged(name))
 
 
+def _fault_text(f) -> str:
+    """What one scripted fault does, in words."""
+    if f.kind == "overheat":
+        return f"GPU {f.gpu} overheats ({f.temperature:.0f} C)"
+    if f.kind == "xid":
+        return f"GPU {f.gpu} XID {f.xid}" + (", off the bus" if f.xid == 79 and f.until is not None else "")
+    if f.kind == "lost":
+        return f"GPU {f.gpu} lost"
+    if f.kind == "ecc":
+        return f"GPU {f.gpu} {f.count} {f.ecc_type} ECC errors"
+    if f.kind == "nvml_init_failure":
+        return "NVML fails to initialise"
+    if f.kind == "hang":
+        return f"GPU {f.gpu} NVML calls hang"
+    return f.kind
+
+
 def describe_faults(path: Path) -> list[str]:
     """One line per scripted fault of a scenario file, e.g. ``GPU 1 overheats (94 C) +20s..+80s``."""
     from gpuwatch.exporters.gpu.sim.scenario import load
@@ -64,17 +81,7 @@ def describe_faults(path: Path) -> list[str]:
     lines = []
     for f in load(path).faults:
         span = f"+{f.at:.0f}s" + (f"..+{f.until:.0f}s" if f.until is not None else "")
-        what = {
-            "overheat": lambda: f"GPU {f.gpu} overheats ({f.temperature:.0f} C)",
-            "xid": lambda: (
-                f"GPU {f.gpu} XID {f.xid}" + (", off the bus" if f.xid == 79 and f.until is not None else "")
-            ),
-            "lost": lambda: f"GPU {f.gpu} lost",
-            "ecc": lambda: f"GPU {f.gpu} {f.count} {f.ecc_type} ECC errors",
-            "nvml_init_failure": lambda: "NVML fails to initialise",
-            "hang": lambda: f"GPU {f.gpu} NVML calls hang",
-        }.get(f.kind, lambda: f.kind)()
-        lines.append(f"{what} {span}")
+        lines.append(f"{_fault_text(f)} {span}")
     return lines
 
 
@@ -233,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             try:
                 part.stop()
-            except Exception as exc:  # report, keep cleaning up
+            except Exception as exc:  # noqa: BLE001  (report, keep cleaning up)
                 print(f"gpuwatch-demo: while stopping: {exc}", file=sys.stderr)
                 code = code or 1
         if args.keep:

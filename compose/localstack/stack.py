@@ -260,7 +260,7 @@ class LocalStack:
         for thing in reversed(self._started):
             try:
                 thing.stop()
-            except Exception as exc:  # keep stopping the rest
+            except Exception as exc:  # noqa: BLE001  (keep stopping the rest)
                 errors.append(f"{thing}: {exc}")
         self._started.clear()
         if errors:
