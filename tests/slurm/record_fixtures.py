@@ -106,7 +106,12 @@ def main(out: str, version: str = "22.05") -> None:
         record(lab, outdir, "down", index, newer)
         if newer:
             lab.set_node_state("resume")
-            lab.wait_for(lambda: lab.node_states() == {"idle"}, what="node back in service")
+            lab.wait_for(  # (pending jobs may start at once: idle or mixed)
+                lambda: (
+                    lab.node_states() and not any(w.startswith(("down", "drain")) for w in lab.node_states())
+                ),
+                what="node back in service",
+            )
             record(lab, outdir, "resumed", index, newer)
         where = "Debian 12" if lab.root is None or lab.root.is_host else f"Debian {lab.root.suite} root"
         (outdir / "INDEX.tsv").write_text("\n".join(index) + "\n")
