@@ -1,6 +1,7 @@
 """Slurm faults against a real SlurmLab and the real gpuwatch-slurm-exporter process.
 
-One lab per module; one exporter per test, polling every 0.5 s with a 2 s command timeout and
+One lab per module and Slurm version (22.05 from the host, 24.11 and 26.05 from Debian suite
+roots: tests/conftest.py start_lab); one exporter per test, polling every 0.5 s with a 2 s command timeout and
 ``--slurm.bin-dir`` pointing at a folder of wrapper scripts (each ``exec``s the real client), so
 a test can remove a program or truncate its output. While each fault is on, a background
 scraper scrapes every 0.2 s: every scrape must answer 200 within 1.5 s (a scrape waiting on
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from conftest import require_programs
+from conftest import SLURM_VERSIONS, start_lab
 from faultkit import Scraper, children_of, parse, scrape, threads_of, value, wait_metrics, zombies_of
 from load import _free_port, exporter_process, wait_http
 
@@ -35,15 +36,19 @@ POLL, TIMEOUT = 0.5, 2.0
 JOBS = 3
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    require_programs("munged", "mungekey", "slurmctld", "slurmd", "sinfo", "squeue", "sdiag")
-    from gpuwatch.localstack.slurm import SlurmLab
+REAL: dict[str, Path] = {}  # where the lab's real clients are (a root lab's are wrapper scripts)
 
-    with SlurmLab(tmp_path_factory.mktemp("faults-lab")) as lab:
+
+@pytest.fixture(scope="module", params=SLURM_VERSIONS)
+def lab(request, tmp_path_factory):
+    lab = start_lab(request.param, tmp_path_factory, name="faults-lab")
+    try:
+        REAL["dir"] = lab.bin_dir
         for i in range(JOBS):
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"fault{i}", "--wrap", "sleep 900"])
         yield lab
+    finally:
+        lab.stop()
 
 
 def ensure_jobs(lab) -> None:
@@ -58,14 +63,16 @@ def ensure_jobs(lab) -> None:
 
 
 def wrap(bin_dir: Path, name: str, body: str | None = None) -> None:
-    real = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin")
+    real = REAL["dir"] / name
+    if not real.exists():
+        real = Path(shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin") or name)
     p = bin_dir / name
     p.write_text("#!/bin/sh\n" + (body or f'exec {real} "$@"\n').replace("REAL", str(real)))
     p.chmod(0o755)
 
 
 @pytest.fixture
-def wrappers(tmp_path) -> Path:
+def wrappers(lab, tmp_path) -> Path:
     d = tmp_path / "slurm-bin"
     d.mkdir()
     for name in CLIENTS:
