@@ -345,7 +345,8 @@ class SlurmLab:
 
     # ------------------------------------------------------------------ start
     def __enter__(self) -> SlurmLab:
-        self.start()
+        if not self._procs:  # `with SlurmLab(...).start() as lab:` works too
+            self.start()
         return self
 
     def __exit__(self, *exc) -> None:
