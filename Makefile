@@ -76,7 +76,7 @@ clean-labs: venv
 
 # The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
 generate: venv
-	$(VENV)/bin/gpuwatch-rules compile rules/pack -o compose/generated --dashboards-dir grafana
+	$(VENV)/bin/gpuwatch-rules compile --strict rules/pack -o compose/generated --dashboards-dir grafana
 
 bench: deps venv
 	$(PY) bench/run_all.py
@@ -84,7 +84,7 @@ bench: deps venv
 fuzz: venv
 	$(PY) bench/fuzz.py
 
-# RunPod cluster (README: "Deploying on RunPod (Ansible)"). Extra options: ANSIBLE_ARGS='-e ...'.
+# RunPod cluster (docs/deploy-runpod.md). Extra options: ANSIBLE_ARGS='-e ...'.
 ANSIBLE_ARGS ?=
 deploy: venv
 	ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook ansible/site.yml $(ANSIBLE_ARGS)

@@ -1,7 +1,9 @@
 """Maps the repository's folders onto the one import namespace ``gpuwatch``.
 
 exporters/ -> gpuwatch.exporters, rules/ -> gpuwatch.rules,
-compose/localstack/ -> gpuwatch.localstack (the local process stack used by the demo and tests).
+compose/localstack/ -> gpuwatch.localstack (the local process stack used by the demo and tests),
+tests/support/ -> gpuwatch.testing (helpers shared by the tests and bench/; its heavier
+dependencies come with the ``test`` extra and are imported only where used).
 Everything else lives in pyproject.toml.
 """
 
@@ -11,6 +13,7 @@ ROOTS = {
     "gpuwatch.exporters": "exporters",
     "gpuwatch.rules": "rules",
     "gpuwatch.localstack": "compose/localstack",
+    "gpuwatch.testing": "tests/support",
 }
 
 packages = []

@@ -48,6 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .procs import free_port, pid_alive  # one definition, in procs; re-exported (__all__)
 from .roots import Root, RootError
 
 __all__ = [
@@ -90,27 +91,6 @@ MARKER = "GPUWATCH_SLURMLAB"  # environment variable set on every process the la
 
 class SlurmLabError(RuntimeError):
     """The lab could not start or a Slurm command failed; the message says which and why."""
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (a zombie has exited; only reaping is left)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("State:"):
-                    return "Z" not in line.split()[1]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    except OSError:
-        return False
-    return True
 
 
 def _traversable_by_others(path: Path) -> bool:
