@@ -17,7 +17,6 @@ Not run by the tests: the files it writes are the test input.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
