@@ -81,6 +81,18 @@ def start_lab(version: str, tmp_path_factory, name: str = "slurmlab", **kwargs):
     return lab
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``-n 2 --dist loadgroup``) the tests of one module and Slurm version
+    stay on one worker, so each (module, version) starts one lab, and versions run in parallel."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        version = params.get("slurm_version") or params.get("lab")
+        if version in SLURM_VERSIONS:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}-slurm-{version}"))
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--update-golden",

@@ -187,6 +187,9 @@ def test_slurmctld_killed_and_restarted(lab, exporter):
         )
         time.sleep(2 * POLL)
         lab.restart_slurmctld()
+        # slurmctld saves job state periodically: a job submitted just before the SIGKILL (as
+        # ensure_jobs may have done) can be unknown to the restarted slurmctld. Put it back.
+        ensure_jobs(lab)
         recovered_without_leaks(exporter)
     assert_served(scraper)
 
