@@ -26,6 +26,8 @@ Differences from the Go implementation, all reported as start-up errors rather t
 certificate without verifying it, and it protects nothing anyway), inline ``cert``/``key`` (give
 files), more than one entry in ``curve_preferences``, and ``rate_limit``. ``RequestClientCert``
 behaves as in Go for access purposes: no client is refused for its certificate or lack of one.
+Client certificates are verified as in Go on every Python version (3.13's VERIFY_X509_STRICT is
+not applied): a certificate from an old CA without key identifiers is still accepted.
 The file is read once at start-up; restart the exporter to rotate certificates.
 """
 
@@ -164,8 +166,13 @@ class Guard:
         cert = sock.getpeercert()
         if not cert:
             return False
-        for kind, value in cert.get("subjectAltName", ()):
-            if _normalise_san(kind, value) in self.allowed_sans:
+        sans = cert.get("subjectAltName", ())  # ((type, value), ...)
+        for kind, value in sans if isinstance(sans, tuple) else ():
+            if (
+                isinstance(kind, str)
+                and isinstance(value, str)
+                and _normalise_san(kind, value) in self.allowed_sans
+            ):
                 return True
         return False
 
@@ -337,7 +344,8 @@ def load(path: str | os.PathLike[str]) -> Guard:
     if "rate_limit" in top:
         raise top["rate_limit"].fail("not supported by gpuwatch (rate-limit in the proxy in front instead)")
     base = Path(path).resolve().parent
-    ssl_context, sans = None, frozenset()
+    ssl_context: ssl.SSLContext | None = None
+    sans: frozenset[str] = frozenset()
     if "tls_server_config" in top:
         ssl_context, sans = _tls(top["tls_server_config"], base)
     headers = _http(top["http_server_config"]) if "http_server_config" in top else []
@@ -388,6 +396,11 @@ def _tls(node: _Node, base: Path) -> tuple[ssl.SSLContext | None, frozenset[str]
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.options |= ssl.OP_NO_COMPRESSION
+    # Client certificates are checked as Go's exporter-toolkit checks them, on every Python: chain
+    # to the client CA, dates, a key usage that allows TLS client auth (extendedKeyUsage clientAuth
+    # when present), client_allowed_sans. Not RFC 5280's strict profile (Python 3.13 turns it on in
+    # create_default_context only): a client certificate without key identifiers stays accepted.
+    ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
     try:
         ctx.load_cert_chain(cert_file, key_file)
     except ssl.SSLError as exc:
@@ -536,10 +549,11 @@ def _users(node: _Node) -> dict[str, bytes]:
             raise hnode.fail("empty user name")
         if ":" in user:
             raise hnode.fail("user names cannot contain ':' (basic auth separates user and password with it)")
-        if not _BCRYPT_HASH.match(hashed):
+        match = _BCRYPT_HASH.match(hashed)
+        if not match:
             # never echo the value: it may be a plaintext password pasted by mistake
             raise hnode.fail("not a bcrypt hash (expected $2a$/$2b$/$2y$ followed by cost and 53 characters)")
-        cost = int(_BCRYPT_HASH.match(hashed).group(1))
+        cost = int(match.group(1))
         if not 4 <= cost <= 31:
             raise hnode.fail(f"bcrypt cost {cost} is outside 4..31")
         users[user] = hashed.encode("ascii")
