@@ -1,7 +1,8 @@
 """Maps the repository's folders onto the one import namespace ``gpuwatch``.
 
 exporters/ -> gpuwatch.exporters, rules/ -> gpuwatch.rules,
-compose/localstack/ -> gpuwatch.localstack (the local process stack used by the demo and tests).
+compose/localstack/ -> gpuwatch.localstack (the local process stack used by the demo and tests),
+jobstats/ -> gpuwatch.jobstats (gpuwatch-jobstats).
 Everything else lives in pyproject.toml.
 """
 
@@ -11,6 +12,7 @@ ROOTS = {
     "gpuwatch.exporters": "exporters",
     "gpuwatch.rules": "rules",
     "gpuwatch.localstack": "compose/localstack",
+    "gpuwatch.jobstats": "jobstats",
 }
 
 packages = []
