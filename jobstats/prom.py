@@ -124,7 +124,12 @@ class Prometheus:
                     f"Prometheus at {self.url} refused the request: HTTP {exc.code} {exc.reason} "
                     "(check --prometheus.username and --prometheus.password-file)"
                 ) from None
-            detail = _error_text(raw) or f"HTTP {exc.code} {exc.reason}"
+            detail = _error_text(raw)
+            if not detail:
+                raise JobstatsError(
+                    f"{url}: HTTP {exc.code} {exc.reason}, not a Prometheus API answer: "
+                    "is --prometheus.url a Prometheus server?"
+                ) from None
             if exc.code in (400, 422):
                 raise JobstatsError(f"Prometheus at {self.url} rejected a query: {detail}") from None
             if exc.code == 404:
@@ -207,10 +212,11 @@ def _ts(t: float) -> str:
 
 
 def _error_text(raw: bytes) -> str:
+    """The API's ``errorType: error`` on one line, or "" when the body is not an API error."""
     try:
         doc = json.loads(raw)
     except ValueError:
-        return raw.decode(errors="replace").strip()[:300]
+        return ""
     if isinstance(doc, dict) and doc.get("error"):
-        return f"{doc.get('errorType', 'error')}: {doc['error']}"
+        return " ".join(f"{doc.get('errorType', 'error')}: {doc['error']}".split())[:500]
     return ""

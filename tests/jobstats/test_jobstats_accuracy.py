@@ -246,3 +246,18 @@ def test_summary_queries_are_a_handful(prom):
     doc = summary(client, user=None, start=prom.end - 12 * sc.H, end=prom.end, interval=sc.I)
     assert len(doc["jobs"]) == len(sc.JOBS)
     assert client.requests == 1
+
+
+def test_unknown_job_is_one_line_exit_1(capsys, prom):
+    rc, out, err = run(capsys, prom, "999999")
+    assert rc == 1 and out == ""
+    assert err.count("\n") == 1 and "job 999999: no GPU of this job" in err and "Traceback" not in err
+
+
+def test_user_without_jobs_is_one_line_exit_1(capsys, prom):
+    rc, out, err = run(capsys, prom, "--user", "nobody-here", "--since", "12h")
+    assert rc == 1 and out == ""
+    assert (
+        err.strip()
+        == "gpuwatch-jobstats: user nobody-here: no GPU jobs in the range (no gpuwatch_gpu_job_info series)"
+    )
