@@ -144,6 +144,13 @@ def connection_options(fn: Callable) -> Callable:
     default=None,
     help="The GPU exporters' scrape interval (default: measured from the samples, else Prometheus's config).",
 )
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "rules", "raw"]),
+    default="auto",
+    show_default=True,
+    help="Summary: the pack's recording rules (fast), subqueries over the raw series, or rules when present.",
+)
 @connection_options
 @click.version_option(package_name="gpuwatch", prog_name=PROG)
 def cli(
@@ -156,6 +163,7 @@ def cli(
     end: str | None,
     fmt: str,
     scrape_interval: float | None,
+    source: str,
     **conn: Any,
 ) -> None:
     """GPU efficiency and cost of one Slurm job (JOBID), or a summary per job and user
@@ -208,7 +216,8 @@ def cli(
         click.echo(to_json(report) if fmt == "json" else job_text(report), nl=False)
         return
     interval = scrape_interval or _summary_interval(prom, t_end)
-    doc = summary(prom, user=user, start=t_end - window, end=t_end, interval=interval)
+    doc = summary(prom, user=user, start=t_end - window, end=t_end, interval=interval, source=source)
+    used = doc.pop("source")
     if not doc["jobs"]:
         _no_jobs(prom, user, t_end - window, t_end)
     if fmt == "json":
@@ -216,7 +225,7 @@ def cli(
     elif fmt == "csv":
         click.echo(summary_csv(doc, by == "user"), nl=False)
     else:
-        click.echo(summary_text(doc, by == "user", t_end - window, t_end), nl=False)
+        click.echo(summary_text(doc, by == "user", t_end - window, t_end, used), nl=False)
 
 
 def _summary_interval(prom: Prometheus, end: float) -> float:

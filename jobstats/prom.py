@@ -182,6 +182,10 @@ class Prometheus:
         data = self._call("series", {"match[]": match, "start": _ts(start), "end": _ts(end)})
         return list(data or [])
 
+    def call_get(self, path: str, params: dict[str, str]) -> Any:
+        """GET ``/api/v1/PATH`` (endpoints that take no POST, e.g. rules and status)."""
+        return self._call(path, params, method="GET")
+
     def scrape_interval(self, job: str = "gpuwatch-gpu") -> float | None:
         """The scrape interval of ``job`` (or the global one) from the running config, in seconds;
         None when the config cannot be read (a proxy may not pass /api/v1/status/config)."""

@@ -151,9 +151,13 @@ def summary_csv(doc: dict[str, list[dict[str, Any]]], by_user: bool) -> str:
     return buf.getvalue()
 
 
-def summary_text(doc: dict[str, list[dict[str, Any]]], by_user: bool, start: float, end: float) -> str:
+def summary_text(
+    doc: dict[str, list[dict[str, Any]]], by_user: bool, start: float, end: float, source: str = "rules"
+) -> str:
+    how = "recording rules" if source == "rules" else "raw series (no recording rules in the range)"
     lines = [
         f"GPU use from {rfc3339(start)} to {rfc3339(end)}, most idle GPU-hours first (idle: utilisation < 5 %)",
+        f"Utilisation, idle time and energy from the {how}.",
         "",
     ]
     head = f"{'GPUs':>5} {'GPU-h':>9} {'idle GPU-h':>10} {'util':>5} {'energy':>11} {'cost':>11}"

@@ -1,26 +1,35 @@
-"""Per-job and per-user summary over a time range, from one combined query.
+"""Per-job and per-user summary over a time range: one combined request.
 
-Every figure is aggregated by Prometheus, per job, in a single request whatever the number of
-jobs or GPUs (plus one for the targets' GPU counts). The time join of "which job held the GPU"
-with "how busy was the GPU" is a subquery stepped at the scrape interval I over the range::
+GPU time and cost come from the raw samples of ``gpuwatch_gpu_job_info`` (``count_over_time``
+over the range, per job, GPU and price: (samples - 1) x scrape interval per GPU, the same
+first-to-last-sample span as the single-job report, to within one interval).
 
-    fresh   = (time() - timestamp(gpuwatch_gpu_job_info{...})) < I
-    samples = count_over_time(fresh[RANGE:I])                     per job and GPU (and price)
-    idle    = count_over_time((fresh * on(instance, uuid) group_left()
-                               (max by (instance, uuid) (gpuwatch_gpu_utilization_ratio) < 0.05))[RANGE:I])
-    util    = sum_over_time((fresh * 0 + on(instance, uuid) group_left()
-                             max by (instance, uuid) (gpuwatch_gpu_utilization_ratio))[RANGE:I])
-    energy  = sum_over_time((fresh * 0 + on(instance, uuid) group_left()
-                             max by (instance, uuid) (rate(gpuwatch_gpu_energy_joules_total[3I])))[RANGE:I]) * I
+Utilisation, idle time and energy need "which job held the GPU" joined with "how busy it was" at
+each moment. Two sources:
 
-``fresh`` keeps a job's GPU only at steps within one interval of one of its own samples, so a
-series that ends without a staleness marker (backfilled history, a restart) is not stretched by
-the 5-minute lookback. A GPU's time is (samples - 1) x I, the same first-to-last-sample span the
-single-job report uses, to within one scrape interval.
+- ``rules`` (used when present): the default pack's recording rules, evaluated by Prometheus as
+  the data came in, one series per job and GPU::
+
+      gpuwatch:job_gpu_utilization:ratio  job_info * on (instance, uuid) group_left () utilisation
+      gpuwatch:job_gpu_idle:bool          gpuwatch:job_gpu_utilization:ratio < bool 0.05
+      gpuwatch:job_gpu_power:watts        job_info * on (instance, uuid) group_left () power
+
+  Summing those over the range is an instant query whose cost grows with the samples read,
+  not with the number of steps times series, so a week of 1,000 jobs takes well under 5 s.
+- ``raw`` (fallback: history from before the rules were loaded, or a Prometheus without them):
+  the same join as a subquery stepped at S = max(scrape interval, range / 2000)::
+
+      fresh = (time() - timestamp(gpuwatch_gpu_job_info{...})) < S
+
+  ``fresh`` keeps a job's GPU only at steps within S of one of its own samples, so a series that
+  ends without a staleness marker (backfilled history, a restart) is not stretched by the
+  5-minute lookback. Prometheus 2.x evaluates a subquery step by step over every matched series,
+  so this costs steps x series: seconds for a few hundred jobs, much more for a busy week.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +38,10 @@ from .promql import JOB_INFO, combined, quote, split
 from .timespec import promql_duration
 
 IDLE_RATIO = 0.05  # a GPU-hour is idle when utilisation is under this
+RULE_UTIL = "gpuwatch:job_gpu_utilization:ratio"
+RULE_IDLE = "gpuwatch:job_gpu_idle:bool"
+RULE_POWER = "gpuwatch:job_gpu_power:watts"
+MAX_STEPS = 2000
 
 
 @dataclass
@@ -39,56 +52,125 @@ class _Job:
         default_factory=dict
     )  # (inst, uuid) -> {price: n}
     idle: float = 0.0
+    idle_count: float = 0.0
     util_sum: float = 0.0
     util_count: float = 0.0
     energy: float | None = None
 
 
-def summary_query(user: str | None, rng: float, interval: float) -> str:
-    sel = 'job_id!=""' + (f", user={quote(user)}" if user is not None else "")
-    i = promql_duration(interval)
-    r = f"[{promql_duration(rng)}:{i}]"
-    fresh = f"((time() - timestamp({JOB_INFO}{{{sel}}})) < {interval:g})"
-    util = "max by (instance, uuid) (gpuwatch_gpu_utilization_ratio)"
-    power = (
-        f"max by (instance, uuid) (rate(gpuwatch_gpu_energy_joules_total[{promql_duration(3 * interval)}]))"
-    )
-    by_job = "by (job_id, user)"
-    parts = [
+def _selector(user: str | None) -> str:
+    return 'job_id!=""' + (f", user={quote(user)}" if user is not None else "")
+
+
+def _common_parts(user: str | None, rng: float) -> list[tuple[str, str]]:
+    r = promql_duration(rng)
+    return [
         (
             "samples",
-            f"sum by (job_id, user, instance, uuid, hourly_cost_usd) (count_over_time({fresh}{r}))",
-        ),
-        (
-            "idle",
-            f"sum {by_job} (count_over_time(({fresh} * on (instance, uuid) group_left () "
-            f"({util} < {IDLE_RATIO:g})){r}))",
-        ),
-        (
-            "util_sum",
-            f"sum {by_job} (sum_over_time(({fresh} * 0 + on (instance, uuid) group_left () {util}){r}))",
-        ),
-        (
-            "util_count",
-            f"sum {by_job} (count_over_time(({fresh} * 0 + on (instance, uuid) group_left () {util}){r}))",
-        ),
-        (
-            "energy",
-            f"sum {by_job} (sum_over_time(({fresh} * 0 + on (instance, uuid) group_left () {power}){r}))",
+            f"sum by (job_id, user, instance, uuid, hourly_cost_usd) "
+            f"(count_over_time({JOB_INFO}{{{_selector(user)}}}[{r}]))",
         ),
         (
             "target_gpus",
-            f"count by (instance) (count by (instance, uuid) (last_over_time(gpuwatch_gpu_info[{promql_duration(rng)}])))",
+            f"count by (instance) (count by (instance, uuid) (last_over_time(gpuwatch_gpu_info[{r}])))",
         ),
     ]
-    return combined(parts)
+
+
+def rules_query(user: str | None, rng: float) -> str:
+    """The summary from the recording rules (plus the raw job_info samples)."""
+    sel, r = _selector(user), promql_duration(rng)
+    by = "by (job_id, user)"
+    return combined(
+        [
+            *_common_parts(user, rng),
+            ("util_sum", f"sum {by} (sum_over_time({RULE_UTIL}{{{sel}}}[{r}]))"),
+            ("util_count", f"sum {by} (count_over_time({RULE_UTIL}{{{sel}}}[{r}]))"),
+            ("idle_sum", f"sum {by} (sum_over_time({RULE_IDLE}{{{sel}}}[{r}]))"),
+            ("idle_count", f"sum {by} (count_over_time({RULE_IDLE}{{{sel}}}[{r}]))"),
+            ("power_sum", f"sum {by} (sum_over_time({RULE_POWER}{{{sel}}}[{r}]))"),
+        ]
+    )
+
+
+def raw_step(rng: float, interval: float) -> float:
+    return max(interval, math.ceil(rng / MAX_STEPS / interval) * interval)
+
+
+def raw_query(user: str | None, rng: float, step: float) -> str:
+    """The summary as subqueries over the raw series, stepped at ``step``."""
+    i = promql_duration(step)
+    r = f"[{promql_duration(rng)}:{i}]"
+    fresh = f"((time() - timestamp({JOB_INFO}{{{_selector(user)}}})) < {step:g})"
+    util = "max by (instance, uuid) (gpuwatch_gpu_utilization_ratio)"
+    power = "max by (instance, uuid) (gpuwatch_gpu_power_watts)"
+    by = "by (job_id, user)"
+    joined = f"({fresh} * 0 + on (instance, uuid) group_left () {util})"
+    return combined(
+        [
+            *_common_parts(user, rng),
+            ("util_sum", f"sum {by} (sum_over_time({joined}{r}))"),
+            ("util_count", f"sum {by} (count_over_time({joined}{r}))"),
+            ("idle_sum", f"sum {by} (count_over_time(({joined} < {IDLE_RATIO:g}){r}))"),
+            ("idle_count", f"sum {by} (count_over_time({joined}{r}))"),
+            (
+                "power_sum",
+                f"sum {by} (sum_over_time(({fresh} * 0 + on (instance, uuid) group_left () {power}){r}))",
+            ),
+        ]
+    )
+
+
+def rule_interval(prom: Prometheus, default: float) -> float:
+    """Evaluation interval of the group recording RULE_UTIL (/api/v1/rules), else ``default``."""
+    try:
+        data = prom.call_get("rules", {"type": "record"})
+    except Exception:  # noqa: BLE001 - any failure: fall back (the error would repeat below)
+        return default
+    for group in (data or {}).get("groups", []):
+        if any(r.get("name") == RULE_UTIL for r in group.get("rules", [])):
+            return float(group.get("interval") or default)
+    return default
 
 
 def summary(
-    prom: Prometheus, *, user: str | None, start: float, end: float, interval: float
-) -> dict[str, list[dict[str, Any]]]:
-    """``{"jobs": [...], "users": [...]}``, each sorted by idle GPU-hours (most first)."""
-    parts = split(prom.query(summary_query(user, end - start, interval), end))
+    prom: Prometheus,
+    *,
+    user: str | None,
+    start: float,
+    end: float,
+    interval: float,
+    source: str = "auto",
+    rules_interval: float | None = None,
+) -> dict[str, Any]:
+    """``{"jobs": [...], "users": [...]}``, each sorted by idle GPU-hours (most first).
+
+    ``source``: ``rules``, ``raw`` or ``auto`` (rules when their series cover the range's jobs).
+    """
+    rng = end - start
+    parts: dict[str, list[tuple[dict[str, str], float]]] = {}
+    used = source
+    if source in ("auto", "rules"):
+        parts = split(prom.query(rules_query(user, rng), end))
+        used = "rules"
+        if source == "auto" and parts.get("samples") and not parts.get("util_count"):
+            used = "raw"
+    if used == "raw":
+        step = raw_step(rng, interval)
+        parts = split(prom.query(raw_query(user, rng, step), end))
+        power_step = step
+    else:
+        power_step = interval
+        if parts.get("power_sum"):
+            power_step = rules_interval or rule_interval(prom, interval)
+    doc = _rows(parts, interval, power_step)
+    doc["source"] = used
+    return doc
+
+
+def _rows(
+    parts: dict[str, list[tuple[dict[str, str], float]]], interval: float, power_step: float
+) -> dict[str, Any]:
     target_gpus = {lb.get("instance", ""): v for lb, v in parts.get("target_gpus", [])}
     jobs: dict[tuple[str, str], _Job] = {}
 
@@ -107,14 +189,16 @@ def summary(
             price = float("nan")
         prices = j.gpus.setdefault((lb.get("instance", ""), lb.get("uuid", "")), {})
         prices[price] = prices.get(price, 0.0) + v
-    for lb, v in parts.get("idle", []):
+    for lb, v in parts.get("idle_sum", []):
         job(lb).idle += v
+    for lb, v in parts.get("idle_count", []):
+        job(lb).idle_count += v
     for lb, v in parts.get("util_sum", []):
         job(lb).util_sum += v
     for lb, v in parts.get("util_count", []):
         job(lb).util_count += v
-    for lb, v in parts.get("energy", []):
-        job(lb).energy = (job(lb).energy or 0.0) + v * interval
+    for lb, v in parts.get("power_sum", []):
+        job(lb).energy = (job(lb).energy or 0.0) + v * power_step
 
     rows = []
     for j in jobs.values():
@@ -122,10 +206,8 @@ def summary(
             continue
         gpu_seconds = 0.0
         cost: float | None = 0.0
-        samples = 0.0
         for (instance, _uuid), prices in j.gpus.items():
             n = sum(prices.values())
-            samples += n
             secs = max(0.0, n - 1) * interval
             gpu_seconds += secs
             if cost is not None:
@@ -141,7 +223,7 @@ def summary(
                 "user": j.user,
                 "gpus": len(j.gpus),
                 "gpu_hours": gpu_hours,
-                "idle_gpu_hours": gpu_hours * min(1.0, j.idle / samples) if samples else 0.0,
+                "idle_gpu_hours": gpu_hours * min(1.0, j.idle / j.idle_count) if j.idle_count else 0.0,
                 "utilization_mean": j.util_sum / j.util_count if j.util_count else None,
                 "energy_joules": j.energy,
                 "cost_usd": cost,

@@ -80,29 +80,32 @@ class History:
         return files
 
     def create_blocks(self, data_dir: Path, promtool: str, workdir: Path, jobs: int | None = None) -> None:
-        files = self.write(workdir / "openmetrics")
-        data_dir.mkdir(parents=True, exist_ok=True)
+        create_blocks(self.write(workdir / "openmetrics"), data_dir, promtool, jobs)
 
-        def one(path: Path) -> None:
-            proc = subprocess.run(
-                [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(data_dir)],
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            if proc.returncode != 0:
-                raise StackError(
-                    f"promtool create-blocks-from openmetrics {path}: {proc.stderr.strip()[-800:]}"
-                )
-            path.unlink()
 
-        with ThreadPoolExecutor(max_workers=jobs or max(1, os.cpu_count() or 1)) as pool:
-            list(pool.map(one, files))
+def create_blocks(files: Iterable[Path], data_dir: Path, promtool: str, jobs: int | None = None) -> None:
+    """``promtool tsdb create-blocks-from openmetrics`` on each file (in parallel), deleting each
+    file once done. Each file should hold one 2-hour window (see the module docstring)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    def one(path: Path) -> None:
+        proc = subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if proc.returncode != 0:
+            raise StackError(f"promtool create-blocks-from openmetrics {path}: {proc.stderr.strip()[-800:]}")
+        path.unlink()
+
+    with ThreadPoolExecutor(max_workers=jobs or max(1, os.cpu_count() or 1)) as pool:
+        list(pool.map(one, files))
 
 
 def backfilled_prometheus(
     workdir: Path,
-    history: History,
+    history: History | None,
     promtool: str,
     *,
     scrape_interval: str = "15s",
@@ -118,7 +121,8 @@ def backfilled_prometheus(
         {"global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval}},
         binary=binary or find_binary(PROMETHEUS_BINARIES, "prometheus"),
     )
-    history.create_blocks(prom.data_dir, promtool, Path(workdir))
+    if history is not None:  # else the caller has put blocks in prom.data_dir already
+        history.create_blocks(prom.data_dir, promtool, Path(workdir))
     prom.argv.append("--storage.tsdb.retention.time=100y")
     prom.argv.append("--query.max-samples=200000000")
     return prom

@@ -238,14 +238,17 @@ def test_summary_user_csv_and_by_user(capsys, prom):
 
 
 def test_summary_queries_are_a_handful(prom):
-    """One request for the whole summary (plus the scrape-interval probe), whatever the job count."""
+    """One request for the whole summary, whatever the job count (two with source=auto and no
+    recording rules in this history: the rules query, then the raw one)."""
     from gpuwatch.jobstats.prom import Connection, Prometheus
     from gpuwatch.jobstats.summary import summary
 
     client = Prometheus(Connection(url=prom.url))
-    doc = summary(client, user=None, start=prom.end - 12 * sc.H, end=prom.end, interval=sc.I)
-    assert len(doc["jobs"]) == len(sc.JOBS)
+    doc = summary(client, user=None, start=prom.end - 12 * sc.H, end=prom.end, interval=sc.I, source="raw")
+    assert len(doc["jobs"]) == len(sc.JOBS) and doc["source"] == "raw"
     assert client.requests == 1
+    doc = summary(client, user=None, start=prom.end - 12 * sc.H, end=prom.end, interval=sc.I)
+    assert doc["source"] == "raw" and client.requests == 3
 
 
 def test_unknown_job_is_one_line_exit_1(capsys, prom):
