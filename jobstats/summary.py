@@ -102,8 +102,12 @@ def raw_query(user: str | None, rng: float, step: float) -> str:
     i = promql_duration(step)
     r = f"[{promql_duration(rng)}:{i}]"
     fresh = f"((time() - timestamp({JOB_INFO}{{{_selector(user)}}})) < {step:g})"
-    util = "max by (instance, uuid) (gpuwatch_gpu_utilization_ratio)"
-    power = "max by (instance, uuid) (gpuwatch_gpu_power_watts)"
+
+    def current(metric: str) -> str:  # readings of a lost GPU end at its last sample, too
+        return f"max by (instance, uuid) ({metric} unless ((time() - timestamp({metric})) >= {step:g}))"
+
+    util = current("gpuwatch_gpu_utilization_ratio")
+    power = current("gpuwatch_gpu_power_watts")
     by = "by (job_id, user)"
     joined = f"({fresh} * 0 + on (instance, uuid) group_left () {util})"
     return combined(
