@@ -7,15 +7,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
-DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv
+DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 openssh-server openssh-client sudo procps python3-venv debootstrap
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help deps venv demo up down test test-fast bench fuzz lint clean generate deploy teardown
+.PHONY: help deps venv demo up down test test-fast bench fuzz lint clean generate deploy teardown labs clean-labs
 
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
+	@echo "make labs   - build the Debian suite roots with newer Slurm/Prometheus/Alertmanager (trixie, sid)"
+	@echo "make clean-labs - delete those roots (GPUWATCH_ROOTS_DIR, default /var/cache/gpuwatch/roots)"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
 	@echo "make fuzz   - run every hypothesis property with many more examples (bench/fuzz.py)"
 	@echo "make up     - Prometheus + Alertmanager + Grafana with Docker compose (make up DEMO=1: scrape the local demo); make down stops it"
@@ -58,11 +60,23 @@ down: venv
 	$(PY) -m gpuwatch.localstack.compose down
 
 test: deps venv
+	@$(MAKE) --no-print-directory labs || [ "$${CI:-}" != true ] || { echo "CI=true: the version roots must build" >&2; exit 1; }
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Version roots (gpuwatch.localstack.roots): Debian trixie (Slurm 24.11, Prometheus 2.53,
+# Alertmanager 0.28, Python 3.13) and sid (Slurm 26.05, Prometheus 3.5, Alertmanager 0.33),
+# built once per machine with debootstrap into $$GPUWATCH_ROOTS_DIR (default
+# /var/cache/gpuwatch/roots); a root already built is reused. The host's packages stay as they are.
+ROOT_SUITES ?= trixie sid
+labs: venv
+	$(PY) -m gpuwatch.localstack.roots build $(ROOT_SUITES)
+
+clean-labs: venv
+	$(PY) -m gpuwatch.localstack.roots clean
 
 # The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
 generate: venv
-	$(VENV)/bin/gpuwatch-rules compile rules/pack -o compose/generated --dashboards-dir grafana
+	$(VENV)/bin/gpuwatch-rules compile --strict rules/pack -o compose/generated --dashboards-dir grafana
 
 bench: deps venv
 	$(PY) bench/run_all.py
@@ -70,7 +84,7 @@ bench: deps venv
 fuzz: venv
 	$(PY) bench/fuzz.py
 
-# RunPod cluster (README: "Deploying on RunPod (Ansible)"). Extra options: ANSIBLE_ARGS='-e ...'.
+# RunPod cluster (docs/deploy-runpod.md). Extra options: ANSIBLE_ARGS='-e ...'.
 ANSIBLE_ARGS ?=
 deploy: venv
 	ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook ansible/site.yml $(ANSIBLE_ARGS)

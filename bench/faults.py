@@ -23,12 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from faultkit import Scraper, children_of, parse, scrape, threads_of, value, zombies_of  # noqa: E402
-from load import _free_port, exporter_process, wait_http  # noqa: E402
-from loadgen import rss_kib  # noqa: E402
+from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value
+from gpuwatch.testing.procs import (
+    children_of,
+    exporter_process,
+    free_port,
+    rss_kib,
+    thread_count,
+    wait_http,
+    zombies_of,
+)
 
 POLL, TIMEOUT = 2.0, 5.0
 COLLECTORS = ("jobs", "nodes", "partitions", "scheduler")
@@ -40,7 +44,7 @@ def _wait(port, pred, timeout) -> float | None:
     while time.monotonic() - t0 < timeout:
         try:
             status, body = scrape(port)
-            if status == 200 and pred(parse(body)):
+            if status == 200 and pred(parse_metrics(body)):
                 return time.monotonic() - t0
         except OSError:
             pass
@@ -61,7 +65,7 @@ def fault_run(name, exp, port, healthy, shows, inject, restore, duration, recove
     if _wait(port, healthy, 60) is None:
         raise RuntimeError(f"{name}: exporter not healthy before the fault")
     time.sleep(1)
-    threads0, rss0 = threads_of(exp.pid), rss_kib(exp.pid)
+    threads0, rss0 = thread_count(exp.pid), rss_kib(exp.pid)
     peak_children = 0
     with Scraper(port, interval=0.2, timeout=5) as scraper:
         t_inject = time.monotonic()
@@ -72,7 +76,7 @@ def fault_run(name, exp, port, healthy, shows, inject, restore, duration, recove
                 peak_children = max(peak_children, len(children_of(exp.pid)))
                 if detect is None:
                     status, body = scrape(port)
-                    if status == 200 and shows(parse(body)):
+                    if status == 200 and shows(parse_metrics(body)):
                         detect = time.monotonic() - t_inject
                 time.sleep(0.2)
         finally:
@@ -92,7 +96,7 @@ def fault_run(name, exp, port, healthy, shows, inject, restore, duration, recove
         "scrape_p99_ms": round(_pct(log.latencies, 99), 1),
         "scrape_max_ms": round(log.max_latency * 1000, 1),
         "threads_before": threads0,
-        "threads_after": threads_of(exp.pid),
+        "threads_after": thread_count(exp.pid),
         "rss_growth_kib": rss_kib(exp.pid) - rss0,
         "peak_slurm_clients": peak_children,
         "lingering_clients_or_zombies": len(lingering) + len(zombies_of(exp.pid)),
@@ -122,7 +126,7 @@ def slurm_faults(quick: bool) -> list[dict]:
         bins.mkdir()
         for n in CLIENTS:
             _wrap(bins, n)
-        port = _free_port()
+        port = free_port()
         exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
         argv = [
             str(exe),
@@ -243,7 +247,7 @@ def _gpu_exporter(tmp: Path, faults: list[str], ngpus: int = 8):
     )
     path = tmp / f"scenario-{len(list(tmp.iterdir()))}.yaml"
     path.write_text(GPU_SCENARIO.format(gpus=gpus, faults="\n".join(f"  - {f}" for f in faults)))
-    port = _free_port()
+    port = free_port()
     argv = [
         sys.executable,
         "-m",
@@ -302,7 +306,7 @@ def gpu_faults(quick: bool) -> list[dict]:
         with ctx as exp:
             wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
             t0 = time.monotonic()
-            m = parse(scrape(port)[1])
+            m = parse_metrics(scrape(port)[1])
             shown = value(m, "gpuwatch_nvml_up") == 0
             recover = _wait(port, all_up, init_s + 60)
             rows.append(
@@ -313,9 +317,9 @@ def gpu_faults(quick: bool) -> list[dict]:
                     "recovered_after_s": round(max(0.0, (time.monotonic() - t0) - init_s), 1)
                     if recover is not None
                     else "never",
-                    "threads_after": threads_of(exp.pid),
+                    "threads_after": thread_count(exp.pid),
                     "nvml_init_errors": value(
-                        parse(scrape(port)[1]), "gpuwatch_nvml_errors_total", error="DriverNotLoaded"
+                        parse_metrics(scrape(port)[1]), "gpuwatch_nvml_errors_total", error="DriverNotLoaded"
                     ),
                 }
             )
@@ -334,7 +338,7 @@ def gpu_faults(quick: bool) -> list[dict]:
                 0.5,
                 recovered=lambda m: all_up(m) and value(m, "gpuwatch_gpu_xid_events_total", gpu="0") == storm,
             )
-            m = parse(scrape(port)[1])
+            m = parse_metrics(scrape(port)[1])
             row["shown_after_s"] = "-"  # the storm is one burst: what matters is when all are counted
             if isinstance(row["recovered_after_s"], float):
                 row["recovered_after_s"] = (

@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+
+from gpuwatch.testing import free_port, parse_metrics
 
 CORE = {
     # metric: (low, high) sane range per GPU
@@ -38,21 +39,13 @@ CORE = {
 SMI_FIELDS = "index,uuid,name,pci.bus_id,utilization.gpu,memory.used,memory.free,temperature.gpu,power.draw,clocks.sm,clocks.mem,pstate,ecc.errors.corrected.aggregate.total"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def scrape(port: int) -> dict:
-    from prometheus_client.parser import text_string_to_metric_families
-
+    """{series name: [(labels, value), ...]} of one scrape."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        text = r.read().decode()
+        samples = parse_metrics(r.read())
     out: dict = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            out.setdefault(s.name, []).append((s.labels, s.value))
+    for (name, labels), v in samples.items():
+        out.setdefault(name, []).append((dict(labels), v))
     return out
 
 

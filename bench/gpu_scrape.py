@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from gpuwatch.testing import free_port
 
 GOAL_P50_MS = 5.0
 GOAL_RSS_MB = 40.0
@@ -49,12 +50,6 @@ def scenario(n: int) -> str:
     lines.append("faults:")
     lines.append("  - {kind: xid, gpu: 0, at: 1, xid: 13, count: 3}")
     return "\n".join(lines) + "\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rss(pid: int) -> tuple[float, float]:
@@ -88,7 +83,7 @@ def measure(n: int, fresh: int, cached: int, interval: float = 0.1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"bench-{n}.yaml"
         path.write_text(scenario(n))
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -119,7 +114,7 @@ def measure(n: int, fresh: int, cached: int, interval: float = 0.1) -> dict:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(
                             f"exporter did not start: {proc.stderr.read().decode() if proc.poll() is not None else 'timeout'}"
-                        )
+                        ) from None
                     time.sleep(0.05)
             time.sleep(1.5)  # every GPU read a few times, XID events counted
             fresh_lat = []

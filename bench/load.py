@@ -6,8 +6,8 @@ is read, the load runs, and memory and thread count are read again. Reported: re
 (by kind), p50/p99/max latency, requests/s, RSS growth, threads left over.
 
 Targets:
-- ``http-layer``: bench/trivial_exporter.py (fixed 8-GPU-sized payload), plain HTTP, then HTTPS
-  with basic auth (certificates made on the fly), then prometheus_client's ``start_http_server``
+- ``http-layer``: ``gpuwatch.testing.trivial_exporter`` (fixed 8-GPU-sized payload), plain HTTP,
+  then HTTPS with basic auth (certificates made on the fly), then prometheus_client's ``start_http_server``
   with the same payload, side by side;
 - ``slurm-exporter``: gpuwatch-slurm-exporter against a real SlurmLab with queued jobs;
 - ``gpu-exporter``: gpuwatch-gpu-exporter on the simulated NVML backend with 8 GPUs.
@@ -19,177 +19,25 @@ what ``bench/run_all.py`` calls. Goal: no errors, RSS growth under 5 MB.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from loadgen import rss_kib, run_load, thread_count  # noqa: E402
-
-RSS_GOAL_KIB = 5 * 1024
-USER, PASSWORD = "prometheus", "load-test-password"
-
-
-class Exporter:
-    """A started exporter process: ``pid``, ``port`` (when it printed one), ``log()`` (its stderr)."""
-
-    def __init__(self, proc: subprocess.Popen, log_path: Path, port: int | None):
-        self.proc, self.pid, self.port, self._log_path = proc, proc.pid, port, log_path
-
-    def log(self) -> str:
-        return self._log_path.read_text(errors="replace")
-
-    def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            tail = "\n".join(self.log().splitlines()[-15:])
-            raise RuntimeError(f"{self.proc.args[0]} exited with status {self.proc.returncode}:\n{tail}")
-
-
-@contextlib.contextmanager
-def exporter_process(argv: list[str], env: dict | None = None, ready_line: str | None = None):
-    """Start an exporter (stderr to a file, so a chatty one never blocks on a pipe); stop it by PID."""
-    with tempfile.NamedTemporaryFile(prefix="gpuwatch-exporter-", suffix=".log", delete=False) as logf:
-        log_path = Path(logf.name)
-    with open(log_path, "w") as errf:
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=subprocess.PIPE if ready_line else subprocess.DEVNULL,
-            stderr=errf,
-            text=True,
-            start_new_session=True,
-        )
-    try:
-        port = None
-        if ready_line:
-            line = proc.stdout.readline()
-            if not line.startswith(ready_line):
-                proc.wait(timeout=10)
-                raise RuntimeError(
-                    f"{argv[0]} did not start: {line!r} {log_path.read_text(errors='replace')}"
-                )
-            port = int(line.split()[1])
-        yield Exporter(proc, log_path, port)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        log_path.unlink(missing_ok=True)
-
-
-def wait_http(
-    url: str, timeout: float = 60.0, auth=None, cafile=None, exporter: Exporter | None = None
-) -> None:
-    """Wait until ``url`` answers 200 (and fail early, with its log, if the exporter died)."""
-    import base64
-    import ssl
-    import urllib.request
-
-    ctx = ssl.create_default_context(cafile=cafile) if url.startswith("https") else None
-    req = urllib.request.Request(url)
-    if auth:
-        req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        if exporter is not None:
-            exporter.check_alive()
-        try:
-            with urllib.request.urlopen(req, timeout=5, context=ctx) as resp:
-                if resp.status == 200:
-                    return
-        except Exception as exc:  # not up yet
-            last = exc
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s: {last}")
-
-
-def measure(pid: int, url: str, clients: int, seconds: float, warmup: float, auth=None, cafile=None) -> dict:
-    run_load(url, clients=clients, seconds=warmup, auth=auth, cafile=cafile)
-    time.sleep(0.5)
-    rss0, threads0 = rss_kib(pid), thread_count(pid)
-    result = run_load(url, clients=clients, seconds=seconds, auth=auth, cafile=cafile)
-    time.sleep(1.0)  # connections close, per-connection threads end
-    rss1, threads1 = rss_kib(pid), thread_count(pid)
-    out = result.summary()
-    out.update(
-        clients=clients,
-        seconds=seconds,
-        rss_start_kib=rss0,
-        rss_end_kib=rss1,
-        rss_growth_kib=rss1 - rss0,
-        threads_before=threads0,
-        threads_after=threads1,
-        ok=result.error_count == 0 and rss1 - rss0 < RSS_GOAL_KIB,
-    )
-    return out
-
+from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
+from gpuwatch.testing.procs import exporter_bin, exporter_process, free_port, wait_http
+from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
 # --- targets -------------------------------------------------------------------------------------
-
-
-def make_tls_and_auth(folder: Path) -> tuple[Path, str]:
-    """A self-signed certificate for 127.0.0.1 and a web config with TLS + basic auth."""
-    import datetime
-    import ipaddress
-
-    import bcrypt
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    crt, keyf = folder / "server.crt", folder / "server.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyf.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    keyf.chmod(0o600)
-    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()
-    cfg = folder / "web-config.yml"
-    cfg.write_text(
-        f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  {USER}: {hashed}\n"
-    )
-    return cfg, str(crt)
 
 
 def http_layer(clients: int, seconds: float, warmup: float) -> dict:
     out = {}
     script = [
         sys.executable,
-        str(HERE / "trivial_exporter.py"),
+        "-m",
+        "gpuwatch.testing.trivial_exporter",
         "--web.listen-address",
         "127.0.0.1:0",
         "--log.level",
@@ -216,39 +64,16 @@ def http_layer(clients: int, seconds: float, warmup: float) -> dict:
     return out
 
 
-def _exporter_bin(name: str, module: str) -> str | None:
-    """The console script, if its module exists (the script alone may outlive its code)."""
-    import importlib.util
-
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    cand = Path(sys.executable).parent / name
-    return str(cand) if cand.exists() else shutil.which(name)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
-    exe = _exporter_bin("gpuwatch-slurm-exporter", "gpuwatch.exporters.slurm.cli")
-    try:
-        from gpuwatch.localstack.slurm import SlurmLab
-    except ImportError:
-        SlurmLab = None
-    if exe is None or SlurmLab is None:
-        return {"skipped": "gpuwatch-slurm-exporter or gpuwatch.localstack.slurm.SlurmLab not present yet"}
+    exe = exporter_bin("gpuwatch-slurm-exporter", "gpuwatch.exporters.slurm.cli")
+    if exe is None:
+        return {"skipped": "gpuwatch-slurm-exporter is not installed"}
+    from gpuwatch.localstack.slurm import SlurmLab
+
     with tempfile.TemporaryDirectory(prefix="gpuwatch-load-slurm-") as tmp, SlurmLab(tmp) as lab:
         for i in range(20):
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "--wrap", "sleep 600", "-J", f"load{i}"])
-        port = _free_port()
+        port = free_port()
         # collections keep running under the load (every 2 s instead of the default 30 s)
         argv = [
             exe,
@@ -269,40 +94,14 @@ def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
             }
 
 
-GPU_SCENARIO = """\
-# 8 busy simulated H100s for the load benchmark
-description: load benchmark, 8 GPUs
-driver_version: "550.54.15"
-defaults:
-  name: NVIDIA H100 80GB HBM3
-  memory_total: 81559MiB
-  power_limit: 700
-  nvlinks: 18
-  values:
-    utilization: {base: 0.85, amplitude: 0.1, period: 60}
-    memory_used: 61GiB
-    temperature: {base: 62, amplitude: 3, period: 120}
-    power: {base: 520, amplitude: 40, period: 60}
-gpus:
-  - {uuid: GPU-10ad0000-0000-4000-8000-000000000000, pci_bus_id: "00000000:18:00.0", minor: 0}
-  - {uuid: GPU-10ad0000-0000-4000-8000-000000000001, pci_bus_id: "00000000:28:00.0", minor: 1}
-  - {uuid: GPU-10ad0000-0000-4000-8000-000000000002, pci_bus_id: "00000000:38:00.0", minor: 2}
-  - {uuid: GPU-10ad0000-0000-4000-8000-000000000003, pci_bus_id: "00000000:48:00.0", minor: 3}
-  - {uuid: GPU-10ad0000-0000-4000-8000-000000000004, pci_bus_id: "00000000:58:00.0", minor: 4}
-  - {uuid: GPU-10ad0000-0000-4000-8000-000000000005, pci_bus_id: "00000000:68:00.0", minor: 5}
-  - {uuid: GPU-10ad0000-0000-4000-8000-000000000006, pci_bus_id: "00000000:78:00.0", minor: 6}
-  - {uuid: GPU-10ad0000-0000-4000-8000-000000000007, pci_bus_id: "00000000:88:00.0", minor: 7}
-"""
-
-
 def gpu_exporter(clients: int, seconds: float, warmup: float) -> dict:
-    exe = _exporter_bin("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli")
+    exe = exporter_bin("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli")
     if exe is None:
         return {"skipped": "gpuwatch-gpu-exporter not present yet"}
     with tempfile.TemporaryDirectory(prefix="gpuwatch-load-gpu-") as tmp:
         scenario = Path(tmp) / "scenario.yml"
         scenario.write_text(GPU_SCENARIO)
-        port = _free_port()
+        port = free_port()
         argv = [
             exe,
             "--web.listen-address",
@@ -344,7 +143,7 @@ def run(
             continue
         try:
             results["targets"][name] = fn(clients, seconds, warmup)
-        except Exception as exc:  # one broken target must not hide the others' numbers
+        except Exception as exc:  # noqa: BLE001 (one broken target must not hide the others' numbers)
             results["targets"][name] = {"failed": f"{type(exc).__name__}: {exc}"}
     return results
 

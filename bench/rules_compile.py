@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from gpuwatch.rules import compiler, writer
-from gpuwatch.rules.cmd_compile import plan_for
+from gpuwatch.rules.writer import plan_for
 
 METRICS = [
     "gpuwatch_gpu_temperature_celsius",

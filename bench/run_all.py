@@ -16,6 +16,10 @@ What ``run`` returns is rendered generically, so benchmark authors need no rende
   numeric cost columns is also plotted as cost against size, log-log, one PNG per list.
 
 Raw results go to ``bench/out/results.json`` (git-ignored).
+
+Numbers measured outside ``make bench`` (printed by tests, taken by hand) live in RESULTS.md too,
+below the line ``KEPT_MARKER``: that part of the existing file is carried over unchanged whenever
+the report is rewritten, so RESULTS.md stays the one place with measured numbers.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-NOT_BENCHMARKS = {"run_all", "loadgen", "trivial_exporter", "fuzz"}
+NOT_BENCHMARKS = {"run_all", "fuzz"}
 # What the issue asks `make bench` to cover, by file pattern (written by several helpers).
 EXPECTED = {
     "slurm_*.py": "Slurm RPCs per cycle, cycle time against bare commands, parse scaling",
@@ -45,6 +49,8 @@ EXPECTED = {
     "load.py": "50 concurrent scrapers per exporter",
     "faults.py": "long fault runs",
 }
+# Everything from this line to the end of an existing report is kept when the report is rewritten.
+KEPT_MARKER = "<!-- kept by bench/run_all.py: hand-maintained from here to the end -->"
 SIZE_KEYS = (
     "jobs",
     "nodes",
@@ -75,7 +81,6 @@ def discover() -> dict[str, Path]:
 
 
 def load_module(name: str, path: Path):
-    sys.path.insert(0, str(HERE))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -89,7 +94,7 @@ def run_one(name: str, path: Path, quick: bool) -> dict:
         result = mod.run(quick=quick)
         status = "ok"
         error = None
-    except Exception as exc:  # one failing benchmark must not hide the others
+    except Exception as exc:  # noqa: BLE001 (one failing benchmark must not hide the others)
         result, status = None, "failed"
         error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=6)
     return {
@@ -427,8 +432,20 @@ def write_report(runs: list[dict], info: dict, quick: bool, skipped: list[str], 
         rend = Renderer(r["name"], out.parent)
         lines += rend.render(res, 3)
         plots += rend.plots
+    kept = _kept_section(out)
+    if kept:
+        lines += ["", *kept]
     out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     return plots
+
+
+def _kept_section(report: Path) -> list[str]:
+    """The hand-maintained tail of an existing report (from KEPT_MARKER on), or []."""
+    try:
+        old = report.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return old[old.index(KEPT_MARKER) :] if KEPT_MARKER in old else []
 
 
 def _drop_stale_plots(report: Path, plots: list[Path]) -> None:

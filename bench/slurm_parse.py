@@ -18,14 +18,11 @@ import argparse
 import gc
 import os
 import random
-import sys
 import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gpuwatch.exporters.slurm.poller import Exporter
+from gpuwatch.exporters.slurm.exporter import Exporter
 from gpuwatch.exporters.slurm.runner import CommandResult, Runner
 
 PARTITIONS = ("gpu", "gpu-long", "cpu", "debug")

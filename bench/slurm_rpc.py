@@ -18,16 +18,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag
 from gpuwatch.exporters.slurm.parsers.sinfo import sinfo_argv
 from gpuwatch.exporters.slurm.parsers.squeue import squeue_argv
-from gpuwatch.exporters.slurm.poller import Exporter
+from gpuwatch.exporters.slurm.exporter import Exporter
 from gpuwatch.exporters.slurm.runner import Runner, slurm_env
 from gpuwatch.localstack.slurm import SlurmLab
 

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from .cmd_check import check_cmd
-from .cmd_compile import compile_cmd
+from .commands.check import check_cmd
+from .commands.compile import compile_cmd
 from .errors import RulesError
 
 
@@ -19,9 +17,22 @@ class _Group(click.Group):
         except RulesError as exc:
             for p in exc.problems:
                 click.echo(str(p), err=True)
-            n = len(exc.problems)
-            click.echo(f"{n} problem{'s' if n != 1 else ''} found; nothing written.", err=True)
+            click.echo(_tally(exc), err=True)
             ctx.exit(1)
+
+
+def _n(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
+def _tally(exc: RulesError) -> str:
+    w = exc.n_warnings
+    e = len(exc.problems) - w
+    if not w:
+        return f"{_n(e, 'problem')} found; nothing written."
+    if not e:
+        return f"{_n(w, 'warning')} found, refused by --strict; nothing written."
+    return f"{_n(e, 'error')} and {_n(w, 'warning')} found; nothing written."
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +42,7 @@ def cli() -> None:
     Grafana dashboards, from one source."""
 
 
+# One line per command; each command is one module under commands/.
 cli.add_command(compile_cmd)
 cli.add_command(check_cmd)
 
@@ -40,4 +52,4 @@ def main() -> None:  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

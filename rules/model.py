@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import components
 from .durations import BadDuration, parse_ms
 from .errors import Problems
 from .yamlsrc import Map, Pos, Seq
 
 SEVERITIES = ("critical", "warning", "info")
-COMPONENTS = ("gpu", "slurm", "meta")
+COMPONENTS = components.NAMES
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RECORD_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -69,6 +70,8 @@ class AlertTest:
     not_at: list[int]
     expect: list[Expect]
     pos: Pos
+    # False: 'fires_at' without 'expect' (any alert of this rule firing will do)
+    exact: bool = True
 
 
 @dataclass
@@ -97,6 +100,10 @@ class Alert(Rule):
     tests: list[AlertTest] = field(default_factory=list)
     always_fires: bool = False
     group: str = ""
+    # set by the check stage: the inferred component when none is given, and the runbook link
+    # (None: no runbook_url annotation)
+    component_inferred: bool = False
+    runbook_url: str | None = None
 
 
 @dataclass
@@ -307,13 +314,9 @@ def _tests(ctx: _Ctx, m: Map) -> list[AlertTest]:
                         else:
                             value = float(vv)
                     expect.append(Expect(ctx.labels(em, "labels", "expected alert"), value, ev.where(j)))
-        elif fires:
-            ctx.err(
-                t.where("fires_at"),
-                "a test with 'fires_at' needs 'expect': the alerts (their labels, and "
-                "'value' when annotations use $value) that must be firing then",
-            )
-        out.append(AlertTest(series, interval, fires, not_at, expect, raw.where(i)))
+        # 'fires_at' without 'expect': the test only asks that the alert fires then, whatever its
+        # labels (promtool checks ALERTS{alertname=..., alertstate="firing"})
+        out.append(AlertTest(series, interval, fires, not_at, expect, raw.where(i), "expect" in t))
     return out
 
 
@@ -382,8 +385,7 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
         ctx.err(
             m.where("component"), f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}"
         )
-    elif component is None:
-        ctx.err(m.pos, "alert has no 'component' (set it on the alert or once for the file)")
+    # no component: the check stage infers one from the metrics the expression reads
     summary = ctx.string(m, "summary", "alert") or ""
     summary = ctx.subst(summary, m.where("summary"), used)
     description = ctx.string(m, "description", "alert") or ""

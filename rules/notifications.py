@@ -103,7 +103,9 @@ def _split_matchers(text: str) -> list[str]:
     t = text.strip()
     if t.startswith("{") and t.endswith("}"):
         t = t[1:-1]
-    out, cur, quoted, escaped = [], [], False, False
+    out: list[str] = []
+    cur: list[str] = []
+    quoted, escaped = False, False
     for ch in t:
         if escaped:
             escaped = False
@@ -199,6 +201,9 @@ class _Checker:
 
     def err(self, pos: Pos | None, msg: str) -> None:
         self.p.add(self.file, pos, msg)
+
+    def warn(self, pos: Pos | None, msg: str) -> None:
+        self.p.warn(self.file, pos, msg)
 
     def secret_fields(self, m: Map, place: str, where: str) -> None:
         """Reject inline secrets in ``m`` (a config of kind ``place``); expand ``${ENV}`` ones."""
@@ -399,7 +404,7 @@ def load(
             )
     for name, pos in defined.items():
         if name not in used:
-            ck.err(pos, f"receiver {name!r} is never used by any route")
+            ck.warn(pos, f"receiver {name!r} is never used by any route")
 
     inh = doc.get("inhibit_rules", Seq())
     if isinstance(inh, Seq):

@@ -15,11 +15,14 @@ route: {group_wait: 1s, group_interval: 2s, repeat_interval: 1m}
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .durations import BadDuration, fmt_ms, parse_ms
 from .errors import Problems
 from .yamlsrc import Map, Pos
+
+if TYPE_CHECKING:
+    from .model import Group
 
 TOP = ("scrape_interval", "evaluation_interval", "thresholds", "alerts", "groups", "route")
 ROUTE = ("group_wait", "group_interval", "repeat_interval")
@@ -119,3 +122,81 @@ def parse(doc: Any, file: str, p: Problems) -> Overlay:
                 if ms is not None:
                     ov.route[k] = fmt_ms(ms)
     return ov
+
+
+def _same_kind(base: Any, new: Any) -> str | None:
+    """Why ``new`` cannot replace threshold ``base`` (a number by a number, a duration by a duration)."""
+
+    def is_num(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if is_num(base):
+        return None if is_num(new) else f"{new!r} is not a number"
+    if isinstance(base, str):
+        try:
+            parse_ms(base)
+        except BadDuration:
+            return None  # free text (a regular expression, ...): anything goes
+        try:
+            parse_ms(new)
+        except BadDuration as exc:
+            return str(exc)
+    return None
+
+
+def apply_thresholds(ov: Overlay, thresholds: dict[str, Any], p: Problems) -> None:
+    """The overlay's threshold overrides, before the rule files substitute them."""
+    for k, v in ov.thresholds.items():
+        if k not in thresholds:
+            p.add(
+                ov.file,
+                ov.threshold_pos[k],
+                f"overlay sets threshold {k!r}, which no thresholds file defines",
+            )
+        elif (why := _same_kind(thresholds[k], v)) is not None:
+            p.add(
+                ov.file,
+                ov.threshold_pos[k],
+                f"overlay threshold {k!r}: {why} (the thresholds file has {thresholds[k]!r})",
+            )
+        else:
+            thresholds[k] = v
+
+
+def apply(ov: Overlay, groups: list[Group], p: Problems) -> list[str]:
+    """Stage 2 of the compiler: the overlay's per-alert ``for:`` and per-group intervals.
+
+    Returns the alerts whose promtool tests are left out (the overlay changed their ``for:`` or
+    thresholds, so the tests written for the defaults no longer hold)."""
+    by_name: dict[str, list] = {}
+    for grp in groups:
+        for a in grp.alerts:
+            by_name.setdefault(a.name, []).append(a)
+    overridden: set[str] = set()
+    for name, ms in ov.alert_for.items():
+        if name not in by_name:
+            p.add(ov.file, ov.alert_pos[name], f"overlay names alert {name!r}, which no rule file defines")
+            continue
+        for a in by_name[name]:
+            a.for_ms = ms
+        overridden.add(name)
+    for name in ov.alert_pos:
+        if name not in ov.alert_for and name not in by_name:
+            p.add(ov.file, ov.alert_pos[name], f"overlay names alert {name!r}, which no rule file defines")
+    gnames = {g.name for g in groups}
+    for name in ov.group_interval:
+        if name not in gnames:
+            p.add(ov.file, ov.group_pos[name], f"overlay names group {name!r}, which no rule file defines")
+    for grp in groups:
+        if grp.name in ov.group_interval:
+            grp.interval_ms = ov.group_interval[grp.name]
+        elif ov.evaluation_interval_ms:
+            grp.interval_ms = ov.evaluation_interval_ms
+    changed_thresholds = set(ov.thresholds)
+    dropped: list[str] = []
+    for grp in groups:
+        for a in grp.alerts:
+            if a.tests and (a.name in overridden or a.thresholds_used & changed_thresholds):
+                dropped.append(a.name)
+                a.tests = []
+    return sorted(set(dropped))

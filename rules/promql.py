@@ -18,12 +18,7 @@ from dataclasses import dataclass, field
 
 import promql_parser as pp
 
-from ..exporters import catalog
-
-# Labels Prometheus' scrape config puts on every series of a job (see the stack's scrape config).
-TARGET_LABELS = frozenset({"instance", "job"})
-GPU_TARGET_LABELS = frozenset({"instance", "job", "node", "pod", "role"})
-GPU_PREFIXES = ("gpuwatch_gpu_", "gpuwatch_nvml_")
+from .catalogs import Catalog, Metric
 
 COMPARISONS = {">", "<", ">=", "<=", "==", "!="}
 SET_OPS = {"and", "or", "unless"}
@@ -85,8 +80,9 @@ class Analysis:
     labels: Labels = field(default_factory=Labels)
     may_be_empty: bool = False
     threshold: tuple[str, str, float] | None = None  # (query, op, value)
-    # (metric, label, the labels the metric carries): a matcher on a label a gpuwatch metric never has
-    unknown_labels: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    # (metric, label, the labels the metric carries, the catalog that says so): a matcher on a
+    # label the metric never has
+    unknown_labels: list[tuple[str, str, tuple[str, ...], str]] = field(default_factory=list)
 
 
 def parse(expr: str):
@@ -162,22 +158,20 @@ def _number(node) -> float | None:
 class Analyzer:
     """Analyses expressions against the catalog plus the recording rules defined so far."""
 
-    def __init__(self, metrics: dict[str, catalog.MetricDef] | None = None) -> None:
-        self.catalog = metrics if metrics is not None else catalog.all_metrics()
+    def __init__(self, metrics: Catalog | None = None) -> None:
+        if metrics is None:
+            from .catalogs import build, default_paths
+            from .errors import Problems
+
+            metrics = build([(p, p.name) for p in default_paths()], Problems())
+        self.catalog = metrics
         self.recorded: dict[str, Labels] = {}
 
     def known_metric(self, name: str) -> bool:
-        return name in self.recorded or catalog.is_external(name) or self._def(name) is not None
+        return name in self.recorded or self._def(name) is not None
 
-    def _def(self, name: str) -> catalog.MetricDef | None:
-        if name in self.catalog:
-            return self.catalog[name]
-        for suffix in ("_bucket", "_sum", "_count"):
-            if name.endswith(suffix):
-                base = self.catalog.get(name[: -len(suffix)])
-                if base is not None and base.type in ("histogram", "summary"):
-                    return base
-        return None
+    def _def(self, name: str) -> Metric | None:
+        return self.catalog.lookup(name)
 
     def selector_labels(self, vs) -> Labels:
         name = selector_name(vs)
@@ -186,9 +180,15 @@ class Analyzer:
         if name in self.recorded:
             return self.recorded[name].add({"__name__"})
         d = self._def(name)
-        if d is None:
+        if d is None or d.labels is None:
             return Labels.open()
-        target = GPU_TARGET_LABELS if name.startswith(GPU_PREFIXES) else TARGET_LABELS
+        # gpuwatch knows exactly what its exporters and scrape config emit; another exporter's
+        # series may carry more (relabeling, a newer version): known, but not closed
+        return Labels(self.declared_labels(name, d), d.is_gpuwatch)
+
+    @staticmethod
+    def declared_labels(name: str, d: Metric) -> frozenset[str]:
+        """What a catalog says a series of this name carries, target labels included."""
         extra = (
             {"le"}
             if name.endswith("_bucket")
@@ -196,7 +196,7 @@ class Analyzer:
             if d.type == "summary" and name == d.name
             else set()
         )
-        return Labels(frozenset(d.labels) | target | extra | {"__name__"}, True)
+        return frozenset(d.labels or ()) | d.target_labels | extra | {"__name__"}
 
     # -- labels -------------------------------------------------------------------------------
     def labels(self, node) -> Labels:
@@ -345,14 +345,15 @@ class Analyzer:
                 name = selector_name(n)
                 if name is not None and name not in out.metrics:
                     out.metrics.append(name)
-                if name is not None and self._def(name) is not None:
-                    carried = self.selector_labels(n)
+                d = self._def(name) if name is not None else None
+                if name is not None and d is not None and d.labels is not None and name not in self.recorded:
+                    declared = self.declared_labels(name, d)
                     for m in n.matchers.matchers:
-                        if m.name == "__name__" or carried.has(m.name):
+                        if m.name in declared:
                             continue
                         if str(m.op) in ("MatchOp.Equal", "=") and m.value == "":
                             continue  # {x=""} asks for the label's absence on purpose
-                        hit = (name, m.name, tuple(sorted(carried.known - {"__name__"})))
+                        hit = (name, m.name, tuple(sorted(declared - {"__name__"})), d.source)
                         if hit not in out.unknown_labels:
                             out.unknown_labels.append(hit)
             elif isinstance(n, pp.Call) and n.func.name in RATE_FUNCS and n.args:
@@ -363,10 +364,10 @@ class Analyzer:
                     else (_strip(arg.expr) if isinstance(arg, pp.SubqueryExpr) else None)
                 )
                 if isinstance(inner, pp.VectorSelector):
-                    name = selector_name(inner)
-                    d = self._def(name) if name else None
-                    if d is not None and d.type in ("gauge", "info"):
-                        out.rate_over_gauge.append((n.func.name, name, d.type))
+                    rname = selector_name(inner)
+                    rd = self._def(rname) if rname else None
+                    if rname and rd is not None and rd.type in ("gauge", "info"):
+                        out.rate_over_gauge.append((n.func.name, rname, rd.type))
         out.labels = self.labels(tree)
         out.may_be_empty = self.may_be_empty(tree)
         out.threshold = self.threshold(tree)

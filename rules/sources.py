@@ -9,9 +9,11 @@ from pathlib import Path
 from .errors import RulesError
 
 PACK_DIR = Path(__file__).resolve().parent / "pack"
+CATALOG_DIR = Path(__file__).resolve().parent / "catalogs"
 THRESHOLDS = ("thresholds.yml", "thresholds.yaml")
 NOTIFICATIONS = ("notifications.yml", "notifications.yaml")
 RUNBOOK = "RUNBOOK.md"
+PACK_FILES = ("pack.yml", "pack.yaml")  # pack settings (catalogs:), not a rule group
 
 
 @dataclass
@@ -26,15 +28,17 @@ class Sources:
     thresholds: list[Source] = field(default_factory=list)
     notifications: list[Source] = field(default_factory=list)
     runbooks: list[Source] = field(default_factory=list)
+    packs: list[Source] = field(default_factory=list)
 
 
 def display_name(path: Path) -> str:
     """A stable name: the default pack as ``rules/pack/...``, others relative to the cwd."""
     path = path.resolve()
-    try:
-        return "rules/pack/" + path.relative_to(PACK_DIR).as_posix()
-    except ValueError:
-        pass
+    for root, name in ((PACK_DIR, "rules/pack/"), (CATALOG_DIR, "rules/catalogs/")):
+        try:
+            return name + path.relative_to(root).as_posix()
+        except ValueError:
+            pass
     rel = Path(os.path.relpath(path, Path.cwd().resolve())).as_posix()
     if rel == ".." or rel.startswith("../"):
         return path.as_posix()  # outside the working folder: the absolute path reads better than ../..
@@ -50,6 +54,8 @@ def _add(out: Sources, path: Path, explicit: bool) -> None:
         out.notifications.append(src)
     elif name == RUNBOOK:
         out.runbooks.append(src)
+    elif name in PACK_FILES:
+        out.packs.append(src)
     elif name.endswith((".yml", ".yaml")):
         out.groups.append(src)
     elif explicit:

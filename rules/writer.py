@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .api import Compiled
 from .errors import RulesError
 
 OWNED = {
@@ -35,6 +36,15 @@ class Plan:
 
     def owned_dirs(self) -> list[tuple[str, str]]:
         return [(root, d) for root in self.roots for d in OWNED[root]]
+
+
+def plan_for(c: Compiled, outdir: str, dashboards_dir: str | None, secrets_dir: str | None) -> Plan:
+    """Where a compile's files go: OUTDIR, and the Grafana folder (default OUTDIR/grafana)."""
+    roots = {
+        "out": Path(outdir),
+        "grafana": Path(dashboards_dir) if dashboards_dir else Path(outdir) / "grafana",
+    }
+    return Plan(roots, c.files, c.secrets, Path(secrets_dir) if secrets_dir else None)
 
 
 def _existing(plan: Plan) -> dict[tuple[str, str], bytes]:

@@ -40,6 +40,23 @@ def require_programs(*names: str) -> dict[str, str]:
     return found
 
 
+def require_root(suite: str):
+    """The version root for ``suite`` (``host``, ``trixie``, ``sid``), built when missing.
+
+    Skips when it cannot be built (not root, no debootstrap, no mirror) outside CI; fails under
+    ``CI=true``. Roots are cached per machine (``make labs``), so only the first use builds.
+    """
+    from gpuwatch.localstack.roots import Root, RootError
+
+    try:
+        return Root.ensure(suite)
+    except RootError as err:
+        msg = f"the {suite} root is not available: {err}"
+        if IN_CI:
+            pytest.fail("CI=true and " + msg, pytrace=False)
+        pytest.skip(msg)
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--update-golden",

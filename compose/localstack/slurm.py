@@ -20,6 +20,14 @@ slurmctld insists on). ``lab.stop()`` (or leaving the ``with`` block) stops the 
 kills job processes the lab started, waits for every one of them (a zombie counts as gone) and
 removes the folder unless ``keep=True``.
 
+Versions: by default the host's packages (Debian 12: Slurm 22.05). ``SlurmLab(root="trixie")``
+(Slurm 24.11) or ``root="sid"`` (Slurm 26.05) runs the same lab from a Debian suite root
+(:mod:`gpuwatch.localstack.roots`, built on first use): every daemon and client runs inside the
+root with the lab's folder mounted at the same path, and ``lab.bin_dir`` holds wrapper scripts
+(``sinfo``, ``squeue``, ...) that run the root's clients, first on ``lab.env``'s PATH, so the
+exporter (``--slurm.bin-dir`` or PATH) talks to the newer Slurm unchanged. What differs between
+versions is handled in one place, :func:`version_quirks`.
+
 Needs root (slurmd launches jobs as other users; munged runs as user ``munge``) and the Debian
 packages ``munge`` and ``slurm-wlm``. :class:`SlurmLabError` explains what failed and quotes the
 relevant daemon log lines.
@@ -37,9 +45,40 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SlurmLab", "SlurmLabError", "free_port", "pid_alive"]
+from .procs import free_port, pid_alive  # one definition, in procs; re-exported (__all__)
+from .roots import Root, RootError
+
+__all__ = [
+    "CLIENTS",
+    "VERSION_SUITES",
+    "SlurmLab",
+    "SlurmLabError",
+    "VersionQuirks",
+    "free_port",
+    "pid_alive",
+    "version_quirks",
+]
+
+# The Slurm versions the project tests, and where each comes from ("host": the host's packages).
+VERSION_SUITES = {"22.05": "host", "24.11": "trixie", "26.05": "sid"}
+# Client programs a root lab wraps in lab.bin_dir (what the exporter and the tests run).
+CLIENTS = (
+    "sinfo",
+    "squeue",
+    "sdiag",
+    "scontrol",
+    "sshare",
+    "sacct",
+    "sprio",
+    "sbatch",
+    "scancel",
+    "srun",
+    "salloc",
+    "sacctmgr",
+)
 
 DEFAULT_BIN_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 DEFAULT_PARTITIONS = (
@@ -54,27 +93,6 @@ class SlurmLabError(RuntimeError):
     """The lab could not start or a Slurm command failed; the message says which and why."""
 
 
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (a zombie has exited; only reaping is left)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("State:"):
-                    return "Z" not in line.split()[1]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    except OSError:
-        return False
-    return True
-
-
 def _traversable_by_others(path: Path) -> bool:
     """Whether users other than root can reach ``path`` (munge and job users must)."""
     path = path.resolve()
@@ -87,9 +105,32 @@ def _traversable_by_others(path: Path) -> bool:
     return True
 
 
-def _chown(path: Path, user: str) -> None:
-    pw = pwd.getpwnam(user)
-    os.chown(path, pw.pw_uid, pw.pw_gid)
+@dataclass(frozen=True)
+class VersionQuirks:
+    """What the lab does differently per Slurm version and environment (the one place for it)."""
+
+    version: tuple[int, int]
+    cgroup_conf: str  # cgroup.conf text ("" writes none)
+    munged_args: tuple[str, ...]  # extra munged options
+    numeric_user_refs: bool  # scancel --user / reservation Users= need the uid, not the name
+
+
+def version_quirks(version: tuple[int, int], in_root: bool) -> VersionQuirks:
+    """The version-dependent settings of a lab, from ``(major, minor)`` and where it runs.
+
+    - 23.02+ has ``CgroupPlugin=disabled``; from 24.11 slurmd needs it in a root (no cgroup
+      file system mounted there: "No filesystem mounted on /sys/fs/cgroup"). 22.05 on the host
+      uses the host's cgroup mount and writes no cgroup.conf.
+    - In a minbase root munged cannot work out its origin address from the host name: it is
+      given ``--origin=127.0.0.1``.
+    - 26.05 refuses the user name ``nobody`` (uid 65534) in ``scancel --user`` and reservations.
+    """
+    return VersionQuirks(
+        version=version,
+        cgroup_conf="CgroupPlugin=disabled\n" if version >= (23, 2) and in_root else "",
+        munged_args=("--origin=127.0.0.1",) if in_root else (),
+        numeric_user_refs=version >= (26, 5),
+    )
 
 
 class SlurmLab:
@@ -114,6 +155,8 @@ class SlurmLab:
     - ``keep``: keep the folder after stop (default False).
     - ``return_to_service``: slurm.conf ReturnToService (default 1: DOWN set by hand stays DOWN).
     - ``start_timeout``: seconds to wait for each daemon to become ready (default 60; a busy machine is slow).
+    - ``root``: ``None``/``"host"`` (the host's Slurm), a suite (``"trixie"``, ``"sid"``) or a
+      :class:`~gpuwatch.localstack.roots.Root`; a suite's root is built on first use.
     """
 
     def __init__(
@@ -133,6 +176,7 @@ class SlurmLab:
         keep: bool = False,
         start_timeout: float = 60.0,
         return_to_service: int = 1,
+        root: Root | str | None = None,
     ):
         self.requested_dir = Path(root_dir) if root_dir is not None else None
         self.partitions = tuple(partitions)
@@ -154,9 +198,24 @@ class SlurmLab:
         self._procs: dict[str, subprocess.Popen] = {}
         self.ctld_port = self.slurmd_port = 0
         self.lab_id = f"{os.getpid()}-{id(self):x}"
+        self._root_arg = root
+        self.root: Root | None = root if isinstance(root, Root) else None
+        self.version: tuple[int, int] = (0, 0)
+        self.version_string = ""
+        self.quirks = version_quirks((0, 0), False)
 
     # ------------------------------------------------------------------ paths and environment
+    @property
+    def in_root(self) -> bool:
+        return self.root is not None and not self.root.is_host
+
     def _bin(self, name: str) -> str:
+        if self.in_root:
+            assert self.root is not None
+            found = self.root.has(name)
+            if found is None:
+                raise SlurmLabError(f"{name}: not found in the {self.root}")
+            return found
         for d in self.bin_dirs:
             p = Path(d) / name
             if p.is_file() and os.access(p, os.X_OK):
@@ -168,6 +227,49 @@ class SlurmLab:
             f"{name}: not found in {', '.join(self.bin_dirs)} or PATH "
             "(install the Debian packages munge and slurm-wlm)"
         )
+
+    def _cmd(self, argv: Sequence[str], user: str | None = None) -> list[str]:
+        """``argv`` (program by name or path) as run for this lab: as ``user`` when given, and
+        inside the root (with the lab's folder mounted) for a root lab."""
+        args = list(argv)
+        if "/" not in args[0]:
+            args[0] = self._bin(args[0])
+        if user is not None:
+            args = [self._bin("runuser"), "-u", user, "--", *args]
+        if self.in_root:
+            assert self.root is not None
+            return [*self.root.prefix(binds=[self.dir] if self.dir is not None else []), *args]
+        return args
+
+    def _ids(self, user: str) -> tuple[int, int]:
+        """(uid, gid) of a system user as the lab's daemons see it (a root has its own users)."""
+        if self.in_root:
+            assert self.root is not None
+            try:
+                return self.root.ids(user)
+            except RootError as err:
+                raise SlurmLabError(str(err)) from None
+        pw = pwd.getpwnam(user)
+        return pw.pw_uid, pw.pw_gid
+
+    def _chown(self, path: Path, user: str) -> None:
+        os.chown(path, *self._ids(user))
+
+    def user_ref(self, user: str) -> str:
+        """How to name ``user`` in ``scancel --user``/reservation ``Users=`` on this version."""
+        if self.quirks.numeric_user_refs and not user.isdigit():
+            if self.in_root:
+                return str(self._ids(user)[0])
+            return str(pwd.getpwnam(user).pw_uid)
+        return user
+
+    @property
+    def bin_dir(self) -> Path:
+        """A folder holding this lab's Slurm clients (for ``--slurm.bin-dir``): wrapper scripts
+        that run the root's programs for a root lab, the host's folder of ``sinfo`` otherwise."""
+        if self.in_root:
+            return self._need_dir() / "bin"
+        return Path(self._bin("sinfo")).parent
 
     @property
     def conf(self) -> Path:
@@ -203,6 +305,8 @@ class SlurmLab:
         env["SLURM_CONF"] = str(self.conf)
         path = env.get("PATH", "")
         extra = [d for d in self.bin_dirs if d not in path.split(os.pathsep)]
+        if self.in_root:
+            extra = [str(self.bin_dir)]
         env["PATH"] = os.pathsep.join([*extra, path]) if path else os.pathsep.join(extra)
         env["LC_ALL"] = "C"
         return env
@@ -234,13 +338,19 @@ class SlurmLab:
             raise SlurmLabError(
                 "SlurmLab needs root (slurmd starts jobs as other users, munged runs as munge)"
             )
+        if self.root is None and self._root_arg not in (None, "host"):
+            try:
+                self.root = Root.ensure(str(self._root_arg))
+            except RootError as err:
+                raise SlurmLabError(f"Slurm root {self._root_arg}: {err}") from None
         for user in ("munge", "slurm"):
             try:
-                pwd.getpwnam(user)
-            except KeyError:
+                self._ids(user)
+            except (KeyError, SlurmLabError):
                 raise SlurmLabError(
                     f"user {user!r} missing (install the Debian packages munge and slurm-wlm)"
                 ) from None
+        self._detect_version()
         self._make_dir()
         atexit.register(self.stop)  # a lab nobody stopped does not outlive the interpreter
         try:
@@ -264,6 +374,23 @@ class SlurmLab:
             self.stop()
             raise
         return self
+
+    def _detect_version(self) -> None:
+        """Read ``slurmd -V`` ("slurm 22.05.8", "slurm-wlm 24.11.5") and pick the quirks."""
+        try:
+            r = subprocess.run(self._cmd(["slurmd", "-V"]), capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError) as err:
+            raise SlurmLabError(f"slurmd -V: {err}") from None
+        words = r.stdout.split()
+        try:
+            major, minor = words[-1].split(".")[:2]
+            self.version = (int(major), int(minor))
+        except (IndexError, ValueError):
+            raise SlurmLabError(
+                f"slurmd -V: unexpected output {r.stdout.strip()!r} {r.stderr.strip()!r}"
+            ) from None
+        self.version_string = words[-1]
+        self.quirks = version_quirks(self.version, self.in_root)
 
     def _make_dir(self) -> None:
         req = self.requested_dir
@@ -291,10 +418,10 @@ class SlurmLab:
         for sub in ("etc", "munge", "state", "spool", "log", "run", "dev", "work"):
             (d / sub).mkdir(exist_ok=True)
         os.chmod(d / "etc", 0o755)
-        _chown(d / "munge", "munge")
+        self._chown(d / "munge", "munge")
         os.chmod(d / "munge", 0o755)
         for sub in ("state", "log", "run"):
-            _chown(d / sub, "slurm")
+            self._chown(d / sub, "slurm")
             os.chmod(d / sub, 0o755)
         os.chmod(d / "work", 0o1777)
         for i in range(self.gpus):
@@ -365,13 +492,21 @@ class SlurmLab:
             files = f"{d / 'dev'}/fakegpu[0-{last}]" if last else f"{d / 'dev'}/fakegpu0"
             gres_conf = f"NodeName={self.node} Name=gpu Type=fake File={files}\n"
         (d / "etc" / "gres.conf").write_text(gres_conf)
-        for f in ("slurm.conf", "gres.conf"):
+        conf_files = ["slurm.conf", "gres.conf"]
+        if self.quirks.cgroup_conf:
+            (d / "etc" / "cgroup.conf").write_text(self.quirks.cgroup_conf)
+            conf_files.append("cgroup.conf")
+        for f in conf_files:
             os.chmod(d / "etc" / f, 0o644)
+        if self.in_root:
+            assert self.root is not None
+            have = [c for c in CLIENTS if self.root.has(c)]
+            self.root.write_wrappers(d / "bin", have, binds=[d], env={"SLURM_CONF": str(self.conf)})
 
     def _detected_cpus(self) -> int:
         try:
             out = subprocess.run(
-                [self._bin("slurmd"), "-C"],
+                self._cmd(["slurmd", "-C"]),
                 capture_output=True,
                 text=True,
                 timeout=20,
@@ -410,20 +545,17 @@ class SlurmLab:
         d = self._need_dir()
         key = d / "munge" / "munge.key"
         subprocess.run(
-            [self._bin("mungekey"), "--create", f"--keyfile={key}", "--force"],
+            self._cmd(["mungekey", "--create", f"--keyfile={key}", "--force"]),
             check=True,
             capture_output=True,
             timeout=30,
         )
-        _chown(key, "munge")
+        self._chown(key, "munge")
         os.chmod(key, 0o600)
         munge_log = d / "munge" / "munged.log"
         argv = [
-            "runuser",
-            "-u",
-            "munge",
-            "--",
-            self._bin("munged"),
+            "munged",
+            *self.quirks.munged_args,
             "--foreground",
             "--force",
             f"--socket={self.munge_socket}",
@@ -432,7 +564,7 @@ class SlurmLab:
             f"--log-file={munge_log}",
             f"--seed-file={d / 'munge' / 'munged.seed'}",
         ]
-        proc = self._spawn("munged", argv)
+        proc = self._spawn("munged", self._cmd(argv, user="munge"))
         self._wait(
             lambda: self.munge_socket.exists(),
             10,
@@ -444,7 +576,7 @@ class SlurmLab:
     def _start_slurm(self) -> None:
         ctld_log = self.log_dir / "slurmctld.log"
         slurmd_log = self.log_dir / "slurmd.log"
-        ctld = self._spawn("slurmctld", [self._bin("slurmctld"), "-D", "-i", "-f", str(self.conf)])
+        ctld = self._spawn("slurmctld", self._cmd(["slurmctld", "-D", "-i", "-f", str(self.conf)]))
         self._wait(
             lambda: self._ping(),
             self.start_timeout,
@@ -452,7 +584,7 @@ class SlurmLab:
             ctld,
             [ctld_log, self.log_dir / "slurmctld.stdout"],
         )
-        slurmd = self._spawn("slurmd", [self._bin("slurmd"), "-D", "-f", str(self.conf)])
+        slurmd = self._spawn("slurmd", self._cmd(["slurmd", "-D", "-f", str(self.conf)]))
         self._wait(
             lambda: self.node_states() == {"idle"},
             self.start_timeout,
@@ -484,9 +616,8 @@ class SlurmLab:
             if pred():
                 return
             if proc is not None and proc.poll() is not None:
-                raise SlurmLabError(
-                    f"{what}: {Path(proc.args[0]).name} exited with {proc.returncode}\n" + self._tail(logs)
-                )
+                name = next((n for n, p in self._procs.items() if p is proc), "the daemon")
+                raise SlurmLabError(f"{what}: {name} exited with {proc.returncode}\n" + self._tail(logs))
             time.sleep(0.1)
         raise SlurmLabError(f"{what} within {timeout:.0f}s\n" + self._tail(logs))
 
@@ -521,13 +652,10 @@ class SlurmLab:
         args = list(args)
         if not args:
             raise ValueError("run: empty command")
-        if "/" not in args[0]:
-            args[0] = self._bin(args[0])
+        args = self._cmd(args, user=user)
         full_env = self.env
         if env:
             full_env.update(env)
-        if user is not None:
-            args = ["runuser", "-u", user, "--", *args]
         r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=full_env, input=input)
         if check and r.returncode != 0:
             raise SlurmLabError(
@@ -596,7 +724,7 @@ class SlurmLab:
         """Start slurmctld again after :meth:`stop_slurmctld`, recovering its saved state (jobs survive)."""
         if "slurmctld" in self._procs:
             raise SlurmLabError("slurmctld is already running")
-        ctld = self._spawn("slurmctld", [self._bin("slurmctld"), "-D", "-f", str(self.conf)])
+        ctld = self._spawn("slurmctld", self._cmd(["slurmctld", "-D", "-f", str(self.conf)]))
         self._wait(
             lambda: self._ping(),
             self.start_timeout,
@@ -714,7 +842,8 @@ class SlurmLab:
                 self.dir = None if not self.keep else self.dir
 
     def __repr__(self) -> str:
-        return f"SlurmLab(dir={self.dir}, node={self.node}, slurmctld_port={self.ctld_port})"
+        where = f", root={self.root.suite}" if self.in_root and self.root is not None else ""
+        return f"SlurmLab(dir={self.dir}, node={self.node}, slurmctld_port={self.ctld_port}, version={self.version_string}{where})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -723,14 +852,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", default=None, help="folder for the lab (default: a new /tmp/slurmlab-*)")
+    p.add_argument(
+        "--version",
+        choices=sorted(VERSION_SUITES),
+        default="22.05",
+        help="Slurm version: 22.05 (the host's), 24.11 (trixie root) or 26.05 (sid root)",
+    )
     a = p.parse_args(argv)
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
-    with SlurmLab(a.dir) as lab:
-        print(f"Slurm lab up: export SLURM_CONF={lab.conf}  (node {lab.node}); Ctrl-C stops it", flush=True)
+    with SlurmLab(a.dir, root=VERSION_SUITES[a.version]) as lab:
+        print(
+            f"Slurm {lab.version_string} lab up: export SLURM_CONF={lab.conf} PATH={lab.bin_dir}:$PATH"
+            f"  (node {lab.node}); Ctrl-C stops it",
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(3600)

@@ -116,12 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"Not Found\n", "text/plain; charset=utf-8")
 
-    do_HEAD = do_GET
+    do_HEAD = do_GET  # noqa: N815 - the name http.server dispatches to
 
     def do_POST(self) -> None:
         self._send(405, b"Method Not Allowed\n", "text/plain; charset=utf-8", {"Allow": "GET, HEAD"})
 
-    do_PUT = do_DELETE = do_PATCH = do_POST
+    do_PUT = do_DELETE = do_PATCH = do_POST  # noqa: N815 - the names http.server dispatches to
 
 
 class ExporterServer(ThreadingHTTPServer):

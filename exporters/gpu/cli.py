@@ -4,41 +4,18 @@ from __future__ import annotations
 
 import argparse
 import functools
-import logging
 import os
-import re
-import signal
-import sys
-import threading
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
-from ..common import log as logsetup
-from ..common.cli import base_parser
-from ..common.http import Site
-from ..common.log import kv
-from ..common.server import StartupError, start_server
+from ..common.cli import FlagError, base_parser, duration, run_exporter
 from . import nvml
-from .collectors import COLLECTORS
-from .collectors.base import Options
+from .collectors import COLLECTORS, Options
 from .exporter import GpuExporter
 
 PROG = "gpuwatch-gpu-exporter"
 DEFAULT_PORT = 9400
-log = logging.getLogger("gpuwatch.gpu")
-
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)?\s*$")
-
-
-def duration(flag: str):
-    def parse(value: str) -> float:
-        m = _DURATION.match(value)
-        if not m:
-            raise argparse.ArgumentTypeError(f"{flag}: {value!r} is not a duration like 2s, 500ms or 1m")
-        n = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m.group(2)]
-        if n <= 0:
-            raise argparse.ArgumentTypeError(f"{flag}: must be > 0")
-        return n
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,21 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logsetup.setup(args.log_level)
+def build(args: argparse.Namespace) -> tuple[GpuExporter, dict[str, Any]]:
     if args.interval >= args.max_age:
-        parser.error(
+        raise FlagError(
             f"--collect.interval ({args.interval:g}s) must be shorter than --collect.max-age ({args.max_age:g}s)"
         )
     if args.retry_min > args.retry_max:
-        parser.error("--nvml.init-retry-min must not exceed --nvml.init-retry-max")
+        raise FlagError("--nvml.init-retry-min must not exceed --nvml.init-retry-max")
     if args.job_mapping_dir and not os.path.isdir(args.job_mapping_dir):
-        parser.error(f"--gpu.job-mapping-dir {args.job_mapping_dir}: not a directory")
+        raise FlagError(f"--gpu.job-mapping-dir {args.job_mapping_dir}: not a directory")
     if not os.path.isdir(args.proc_root):
-        parser.error(f"--gpu.proc-root {args.proc_root}: not a directory")
-    loader = functools.partial(nvml.load_module, None)
+        raise FlagError(f"--gpu.proc-root {args.proc_root}: not a directory")
+    loader: Callable[[], ModuleType] = functools.partial(nvml.load_module, None)
     if args.nvml_scenario:
         from .sim import pynvml as sim
         from .sim.scenario import ScenarioError
@@ -124,9 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             sim.load(args.nvml_scenario)  # validates now; the simulated clock starts here
         except ScenarioError as exc:
-            print(f"{PROG}: error: --nvml.scenario: {exc}", file=sys.stderr)
-            return 2
-        loader = lambda: sim  # noqa: E731
+            raise FlagError(f"--nvml.scenario: {exc}") from None
+
+        def simulated() -> ModuleType:
+            return sim
+
+        loader = simulated
 
     enabled = COLLECTORS.enabled(args)
     exporter = GpuExporter(
@@ -138,43 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         retry_min=args.retry_min,
         retry_max=args.retry_max,
     )
-    site = Site(
-        title="gpuwatch GPU exporter",
-        telemetry_path=args.telemetry_path,
-        render=exporter.render,
-        version=_version(),
-        ready=exporter.ready,
+    return exporter, {"collectors": ",".join(enabled), "scenario": args.nvml_scenario or None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_exporter(
+        build_parser(), build, title="gpuwatch GPU exporter", logger="gpuwatch.gpu", argv=argv
     )
-    try:
-        server = start_server(args, site)
-    except StartupError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    kv(log, logging.INFO, "starting", collectors=",".join(enabled), scenario=args.nvml_scenario or None)
-    exporter.start()
-
-    done = threading.Event()
-
-    def _stop(signum, _frame):
-        kv(log, logging.INFO, "stopping", signal=signal.Signals(signum).name)
-        done.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    done.wait()
-    server.shutdown()
-    exporter.stop()
-    return 0
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("gpuwatch")
-    except Exception:  # noqa: BLE001
-        return ""
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -12,24 +12,29 @@ only its info and counters, so a scrape never waits on NVML and data are never o
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
-from ..catalog import index
+from ..common.collector import CollectorRunner
+from ..common.exposition import DECLARED, render_text, sample_lines
 from ..common.log import kv
-from . import exposition, metrics
-from .collectors import COLLECTORS, Collector, Samples
-from .collectors.base import Options
+from ..common.metric import Families
+from .collectors import COLLECTORS, GpuCollector, GpuRead, NodeCycle, Options, View
+from .metrics import DEFS
 from .nvml import Backoff, Device, ErrorCounter, GpuDown, NvmlDown, Session, error_name
-from .xid import XidCounters, XidWatcher
+from .xid_watcher import XidCounters, XidWatcher
 
 log = logging.getLogger("gpuwatch.gpu")
 
-DEFS = index(metrics.METRICS)
+
+def _no_errors(name: str, exc: Exception) -> None:
+    pass
 
 
 @dataclass
@@ -38,24 +43,10 @@ class GpuSnapshot:
     started: float
     finished: float
     error: str = ""
-    samples: Samples = field(default_factory=Samples)
-    text: dict = field(default_factory=dict)  # metric name -> formatted sample lines
-    extras: dict = field(default_factory=dict)
-    stats: dict = field(default_factory=dict)  # collector -> (ok, seconds)
+    text: dict[str, str] = field(default_factory=dict)  # metric name -> formatted sample lines
+    extras: dict[str, Any] = field(default_factory=dict)
+    stats: CollectorRunner = field(default_factory=lambda: CollectorRunner(_no_errors))
     generation: int = 0
-
-
-@dataclass
-class View:
-    """What ``Collector.finish`` sees at render time."""
-
-    devices: list[Device]
-    snapshots: dict[int, GpuSnapshot]
-    xid: XidCounters
-    # indices of GPUs whose XID events cannot be watched (NVML answers NotSupported, or no event
-    # set could be created): their xid counters stay at 0 whatever happens, so the xid collector
-    # must not report success for them
-    xid_unwatched: frozenset = frozenset()
 
 
 class GpuExporter:
@@ -76,8 +67,15 @@ class GpuExporter:
         self.options = options or Options()
         names = COLLECTORS.enabled_from(collectors)
         specs = COLLECTORS.specs
-        self.collectors: list[Collector] = [specs[n].factory(self.options) for n in names]
-        self.gpu_collectors = [c for c in self.collectors if c.per_gpu]
+        self.collectors: list[GpuCollector] = [specs[n].factory(self.options) for n in names]  # type: ignore[misc]
+        stage = {
+            s: [c for c in self.collectors if s in specs[c.name].needs] for s in ("gpu", "node", "render")
+        }
+        self.gpu_collectors, self.node_collectors, self.render_collectors = (
+            stage["gpu"],
+            stage["node"],
+            stage["render"],
+        )
         self.xid_enabled = "xid" in names
         self.interval, self.max_age = interval, max_age
         self.threaded = threaded
@@ -91,7 +89,7 @@ class GpuExporter:
         self.known: dict[int, Device] = {}
         self.devices: list[Device] = []
         self.snapshots: dict[int, GpuSnapshot] = {}
-        self.node_stats: dict[str, tuple[bool, float]] = {}
+        self.node_stats = CollectorRunner(_no_errors)
         self.nvml_up = False
         self.init_at = 0.0
         self.driver_version = ""  # kept while NVML is down so the info series does not change
@@ -102,6 +100,7 @@ class GpuExporter:
         self._last_init_error = ""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._manager: threading.Thread | None = None
         self._cache_key = None
         self._cache_body = b""
 
@@ -138,7 +137,7 @@ class GpuExporter:
             self.version += 1
             for c in self.collectors:
                 for dev in self.devices:
-                    c.reset_gpu(dev)
+                    c.reset(dev)
             for dev in self.devices:
                 if dev.uuid:
                     self.xid.ensure(dev.uuid)
@@ -223,6 +222,7 @@ class GpuExporter:
     def read_gpu(self, dev: Device, gen: int) -> None:
         started = self.clock()
         snap = GpuSnapshot(ok=False, started=started, finished=started, generation=gen)
+        families = Families(DEFS)
         session = self.session
         try:
             if dev.handle is None:
@@ -232,35 +232,30 @@ class GpuExporter:
                     self.xid.ensure(dev.uuid)
                 if self.watcher is not None:
                     self.watcher.register_missing()
+
+            def on_error(name: str, exc: Exception) -> None:
+                kv(
+                    log,
+                    logging.ERROR,
+                    "collector failed",
+                    collector=name,
+                    gpu=dev.index,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                log.debug("collector traceback", exc_info=exc)
+
+            snap.stats = CollectorRunner(on_error, passthrough=(GpuDown, NvmlDown))
+            read = GpuRead(dev, snap.extras)
             for c in self.gpu_collectors:
-                t0 = time.perf_counter()
-                ok = True
-                try:
-                    c.collect_gpu(dev, snap.samples, snap.extras)
-                except (GpuDown, NvmlDown):
-                    snap.stats[c.name] = (True, time.perf_counter() - t0)
-                    raise
-                except Exception as exc:
-                    ok = False
-                    kv(
-                        log,
-                        logging.ERROR,
-                        "collector failed",
-                        collector=c.name,
-                        gpu=dev.index,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                    log.debug("collector traceback", exc_info=True)
-                snap.stats[c.name] = (ok, time.perf_counter() - t0)
+                for fam in snap.stats.run(c.name, functools.partial(c.collect, read)):
+                    families.family(fam.name).rows.extend(fam.rows)
             snap.ok = True
         except GpuDown as exc:
             snap.error = exc.error
-            snap.samples = Samples()
             if dev.handle is not None:
                 kv(log, logging.DEBUG, "gpu read failed", gpu=dev.index, uuid=dev.uuid, error=exc.error)
         except NvmlDown as exc:
             snap.error = exc.error
-            snap.samples = Samples()
             self._nvml_failed(gen, exc.error)
         except Exception as exc:
             if self.nv is not None and isinstance(exc, self.nv.NVMLError):
@@ -268,8 +263,8 @@ class GpuExporter:
                 self._nvml_failed(gen, snap.error)
             else:
                 raise
-        snap.text = format_samples(snap.samples) if snap.ok else {}
-        snap.samples = Samples()  # the text is what is kept
+        if snap.ok:  # formatted here, in the reader, so that a scrape only joins text
+            snap.text = {f.name: sample_lines(f.definition, f.rows, DECLARED) for f in families}
         snap.finished = self.clock()
         with self.lock:
             if gen != self.generation:
@@ -297,23 +292,14 @@ class GpuExporter:
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - t0)))
 
     def _node_cycle(self) -> None:
-        for c in self.collectors:
-            if type(c).collect_node is Collector.collect_node:
-                continue
-            t0 = time.perf_counter()
-            try:
-                c.collect_node(self)
-                ok = True
-            except Exception as exc:  # noqa: BLE001
-                ok = False
-                kv(
-                    log,
-                    logging.ERROR,
-                    "collector failed",
-                    collector=c.name,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-            self.node_stats[c.name] = (ok, time.perf_counter() - t0)
+        def on_error(name: str, exc: Exception) -> None:
+            kv(log, logging.ERROR, "collector failed", collector=name, error=f"{type(exc).__name__}: {exc}")
+
+        stats = CollectorRunner(on_error)
+        source = NodeCycle(self.options)
+        for c in self.node_collectors:
+            stats.run(c.name, functools.partial(c.collect, source))
+        self.node_stats = stats
 
     def collect_once(self) -> None:
         """One cycle: init if needed, node collectors, and (unthreaded) every GPU."""
@@ -347,6 +333,7 @@ class GpuExporter:
         """Start the manager thread (init, retries, node collectors) and, after init, readers."""
         t = threading.Thread(target=self._manager_loop, name="gpu-manager", daemon=True)
         t.start()
+        self._manager = t
         self._threads.append(t)
 
     def stop(self) -> None:
@@ -369,6 +356,17 @@ class GpuExporter:
     def ready(self) -> bool:
         """Ready once the first collection cycle has run (NVML up or not)."""
         return self.collections > 0
+
+    check_interval = 5.0
+
+    def check(self) -> bool:
+        """The CLI's watchdog: restarts the manager thread should it have died (it catches every
+        error of a cycle, so only a bug in the loop itself can end it). True when ready."""
+        manager = self._manager
+        if manager is not None and not manager.is_alive() and not self._stop.is_set():
+            kv(log, logging.ERROR, "collection thread died, restarting it")
+            self.start()
+        return self.ready()
 
     # --- rendering --------------------------------------------------------------------------
 
@@ -399,12 +397,16 @@ class GpuExporter:
         return body
 
     def _render(self, devices: list[Device], snapshots: dict[int, GpuSnapshot], up: tuple) -> bytes:
-        node = Samples()  # series not pre-formatted by a GPU reader
+        node = Families(DEFS)  # series not pre-formatted by a GPU reader
         node.add("gpuwatch_nvml_up", (), 1.0 if self.nvml_up else 0.0)
         driver = self.driver_version
         fragments: dict[str, list[str]] = {}
         live = []
-        stats: dict[str, list] = {}
+
+        def on_error(name: str, exc: Exception) -> None:
+            kv(log, logging.DEBUG, "collector failed at render", collector=name, error=str(exc))
+
+        stats = CollectorRunner(on_error)
         for dev, is_up in zip(devices, up):
             if not dev.uuid:
                 if is_up is not None:
@@ -419,63 +421,30 @@ class GpuExporter:
                 node.add(
                     "gpuwatch_gpu_read_duration_seconds", dev.labels, round(snap.finished - snap.started, 6)
                 )
-                for name, (ok, secs) in snap.stats.items():
-                    agg = stats.setdefault(name, [True, 0.0])
-                    agg[0] = agg[0] and ok
-                    agg[1] += secs
-            if is_up:
-                for name, text in snap.text.items():
-                    fragments.setdefault(name, []).append(text)
-                live.append(dev)
-        unwatched: frozenset = frozenset()
+                stats.merge(snap.stats)
+                if is_up:
+                    for name, text in snap.text.items():
+                        fragments.setdefault(name, []).append(text)
+                    live.append(dev)
+        unwatched: frozenset[int] = frozenset()
         if self.xid_enabled and self.nvml_up:
             watcher = self.watcher
             present = {d.index for d in self.devices if d.uuid}
             unwatched = frozenset(present if watcher is None else present & set(watcher.unsupported))
         view = View(
             devices=[d for d in devices if d.uuid],
-            snapshots={d.index: snapshots[d.index] for d in live},
+            extras={d.index: snapshots[d.index].extras for d in live},
             xid=self.xid,
             xid_unwatched=unwatched,
         )
-        for c in self.collectors:
-            if type(c).finish is Collector.finish:
-                continue
-            t0 = time.perf_counter()
-            ok = True
-            try:
-                c.finish(view, node)
-            except Exception as exc:  # noqa: BLE001
-                ok = False
-                kv(log, logging.DEBUG, "collector failed at render", collector=c.name, error=str(exc))
-            agg = stats.setdefault(c.name, [True, 0.0])
-            agg[0] = agg[0] and ok
-            agg[1] += time.perf_counter() - t0
-        for name, (ok, secs) in self.node_stats.items():
-            agg = stats.setdefault(name, [True, 0.0])
-            agg[0] = agg[0] and ok
-            agg[1] += secs
-        for name in sorted(stats):
-            ok, secs = stats[name]
-            node.add("gpuwatch_gpu_collector_success", (name,), 1.0 if ok else 0.0)
-            node.add("gpuwatch_gpu_collector_duration_seconds", (name,), round(secs, 6))
+        for c in self.render_collectors:
+            for fam in stats.run(c.name, functools.partial(c.collect, view)):
+                node.family(fam.name).rows.extend(fam.rows)
+        stats.merge(self.node_stats)
+        stats.add_to(node, "gpuwatch_gpu")
         node.add("gpuwatch_gpu_collections_total", (), float(self.collections))
         for name, n in sorted(self.errors.snapshot().items()):
             node.add("gpuwatch_nvml_errors_total", (name,), float(n))
-        parts = []
-        for d in metrics.METRICS:
-            rows = node.data.get(d.name)
-            frags = fragments.get(d.name)
-            if rows is None and frags is None:
-                continue
-            parts.append(exposition.header(d))
-            if rows is not None:
-                parts.append(exposition.lines(d, rows))
-            if frags is not None:
-                parts.extend(frags)
-        return "".join(parts).encode()
-
-
-def format_samples(samples: Samples) -> dict[str, str]:
-    """A GPU reader's samples as text, per metric (done in the reader, not at scrape time)."""
-    return {name: exposition.lines(DEFS[name], rows) for name, rows in samples.data.items()}
+        for name, frags in fragments.items():
+            node.family(name).text.extend(frags)
+        return render_text(node, DECLARED)

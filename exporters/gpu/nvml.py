@@ -75,8 +75,12 @@ def handle_key(handle: Any) -> Any:
 class Codes:
     """Error codes of the loaded module, grouped by what the exporter does about them."""
 
-    def __init__(self, nv: ModuleType):
-        g = lambda name, default: getattr(nv, name, default)  # noqa: E731
+    def __init__(self, nv: Any):
+        """``nv`` the loaded pynvml module; None gives NVML's documented codes."""
+
+        def g(name: str, default: int) -> int:
+            return getattr(nv, name, default)
+
         self.not_supported = {g("NVML_ERROR_NOT_SUPPORTED", 3), g("NVML_ERROR_FUNCTION_NOT_FOUND", 13)}
         self.version_mismatch = {g("NVML_ERROR_ARGUMENT_VERSION_MISMATCH", 25)}
         self.gpu_down = {
@@ -126,10 +130,12 @@ class Device:
     pci_bus_id: str = ""
     minor: int | None = None
     handle: Any = None
-    nv: ModuleType | None = None
-    codes: Codes | None = None
-    errors: ErrorCounter | None = None
-    unsupported: set = field(default_factory=set)  # keys NVML answered NotSupported for
+    nv: Any = None  # the pynvml module of the session (real or simulated), set by Session.open
+    codes: Codes = field(default_factory=lambda: Codes(None))
+    errors: ErrorCounter = field(default_factory=lambda: ErrorCounter())
+    unsupported: set[Any] = field(default_factory=set)  # keys NVML answered NotSupported for
+    nvlinks: list[int] | None = None  # NVLink links that exist (nvlink collector; found on first read)
+    gpm_checked: bool = False  # GPM support confirmed (gpm collector)
     lost_at: float | None = None  # monotonic time of an XID 79 event
     generation: int = 0
 

@@ -3,63 +3,43 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import sys
-import threading
+import os
+from typing import Any
 
-from ..common import log as logsetup
-from ..common.cli import base_parser
-from ..common.http import Site
-from ..common.server import StartupError, start_server
+from ..common.cli import FlagError, base_parser, duration, run_exporter
 from .collectors import COLLECTORS
-from .poller import Exporter
+from .exporter import Exporter
 from .runner import Runner
 
+PROG = "gpuwatch-slurm-exporter"
 DEFAULT_PORT = 9341
-VERSION = "0.1.0"
-
-
-def positive_float(flag: str):
-    def conv(value: str) -> float:
-        try:
-            v = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: {value!r} is not a number") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"{flag}: must be > 0, got {value}")
-        return v
-
-    return conv
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = base_parser(
-        "gpuwatch-slurm-exporter", "Prometheus exporter for Slurm (run on the controller).", DEFAULT_PORT
-    )
+    p = base_parser(PROG, "Prometheus exporter for Slurm (run on the controller).", DEFAULT_PORT)
     s = p.add_argument_group("slurm")
     s.add_argument(
         "--slurm.poll-interval",
         dest="poll_interval",
-        type=positive_float("--slurm.poll-interval"),
+        type=duration("--slurm.poll-interval"),
         default=30.0,
-        metavar="SECONDS",
-        help="background collection period (default 30)",
+        metavar="DURATION",
+        help="background collection period, e.g. 30s or 1m; plain seconds accepted (default 30s)",
     )
     s.add_argument(
         "--slurm.timeout",
         dest="timeout",
-        type=positive_float("--slurm.timeout"),
+        type=duration("--slurm.timeout"),
         default=10.0,
-        metavar="SECONDS",
-        help="per-command timeout; a command still running is killed (default 10)",
+        metavar="DURATION",
+        help="per-command timeout; a command still running is killed (default 10s)",
     )
     s.add_argument(
         "--slurm.stale-after",
         dest="stale_after",
-        type=positive_float("--slurm.stale-after"),
+        type=duration("--slurm.stale-after"),
         default=None,
-        metavar="SECONDS",
+        metavar="DURATION",
         help="serve gpuwatch_slurm_up 0 and no Slurm series once the last completed cycle is older "
         "than this (default: max(3 x poll-interval, poll-interval + 2 x commands x timeout))",
     )
@@ -71,62 +51,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with sinfo/squeue/sdiag/... (default: search PATH)",
     )
     COLLECTORS.add_flags(p)
-    p.add_argument("--version", action="version", version=f"gpuwatch-slurm-exporter {VERSION}")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logsetup.setup(args.log_level)
-    log = logging.getLogger("gpuwatch.slurm")
+def build(args: argparse.Namespace) -> tuple[Exporter, dict[str, Any]]:
+    if args.bin_dir is not None and not os.path.isdir(args.bin_dir):
+        raise FlagError(f"--slurm.bin-dir {args.bin_dir}: not a directory")
     enabled = COLLECTORS.enabled(args)
-    if args.bin_dir is not None:
-        import os
-
-        if not os.path.isdir(args.bin_dir):
-            print(
-                f"gpuwatch-slurm-exporter: --slurm.bin-dir {args.bin_dir}: not a directory", file=sys.stderr
-            )
-            return 2
-    runner = Runner(timeout=args.timeout, bin_dir=args.bin_dir)
-    exporter = Exporter(enabled, runner, args.poll_interval, stale_after=args.stale_after)
-    site = Site(
-        title="gpuwatch Slurm exporter",
-        telemetry_path=args.telemetry_path,
-        render=exporter.render,
-        version=VERSION,
-        ready=exporter.ready,
+    exporter = Exporter(
+        enabled, Runner(timeout=args.timeout, bin_dir=args.bin_dir), args.poll_interval, args.stale_after
     )
-    try:
-        server = start_server(args, site)
-    except StartupError as exc:
-        print(f"gpuwatch-slurm-exporter: {exc}", file=sys.stderr)
-        return 2
-    logsetup.kv(
-        log,
-        logging.INFO,
-        "starting",
-        collectors=",".join(enabled),
-        poll_interval=args.poll_interval,
-        timeout=args.timeout,
-        stale_after=exporter.stale_after,
+    fields = {
+        "collectors": ",".join(enabled),
+        "poll_interval": f"{args.poll_interval:g}s",
+        "timeout": f"{args.timeout:g}s",
+        "stale_after": f"{exporter.stale_after:g}s",
+    }
+    return exporter, fields
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_exporter(
+        build_parser(), build, title="gpuwatch Slurm exporter", logger="gpuwatch.slurm", argv=argv
     )
-    exporter.start()
-    stop = threading.Event()
-
-    def on_signal(signum, _frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    # watchdog: notices a stale cache or a dead poller thread even when nobody scrapes
-    tick = max(0.5, min(5.0, exporter.stale_after / 4))
-    while not stop.wait(tick):
-        exporter.check()
-    logsetup.kv(log, logging.INFO, "stopping")
-    server.shutdown()
-    exporter.stop()
-    return 0
 
 
 if __name__ == "__main__":

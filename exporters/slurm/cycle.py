@@ -40,10 +40,17 @@ class Cycle:
         self.durations: dict[str, float] = {}
         self.bad_lines: dict[str, int] = {}
         self.running: str | None = None  # the command being run now (named in the staleness log line)
-        self.used: set[str] = set()  # commands the collector running now asked for (the poller resets it)
+        self.used: set[str] = set()  # commands the collector running now asked for (the exporter resets it)
+        # commands the collector running now declared (its ``needs``); None: not checked (tests)
+        self.declared: frozenset[str] | None = None
 
     def fetch(self, name: str, argv: list[str], parse: Callable[[str], Any]) -> Any:
         """Run ``argv`` once per cycle (by ``name``) and return ``parse(stdout)``; errors are cached too."""
+        if self.declared is not None and name not in self.declared:
+            # the staleness bound counts declared commands: an undeclared one would make it wrong
+            raise RuntimeError(
+                f"command {name} not among the collector's declared needs {sorted(self.declared)}"
+            )
         self.used.add(name)
         if name in self._cache:
             value, err = self._cache[name]
@@ -93,25 +100,6 @@ class Cycle:
             self.bad_lines[command] = self.bad_lines.get(command, 0) + n
 
 
-# The command each collector runs (a cycle runs each command at most once, whatever the number of
-# collectors sharing it). Used to bound how long a healthy cycle can take (staleness guard).
-COMMAND_OF = {
-    "nodes": "sinfo",
-    "partitions": "sinfo",
-    "jobs": "squeue",
-    "users": "squeue",
-    "scheduler": "sdiag",
-    "fairshare": "sshare",
-    "licenses": "licenses",
-    "reservations": "reservations",
-}
-
-
-def commands_for(collectors) -> set[str]:
-    """The distinct commands one cycle of ``collectors`` runs at most."""
-    return {COMMAND_OF.get(c, c) for c in collectors}
-
-
 # --- the commands, defined once -----------------------------------------------------------------
 
 
@@ -140,18 +128,18 @@ def sdiag(cycle: Cycle):
 
 
 def sshare(cycle: Cycle):
-    from .parsers.misc import parse_sshare
+    from .parsers.sshare import parse_sshare
 
     return cycle.fetch("sshare", ["sshare", "-a", "-P"], parse_sshare)
 
 
 def licenses(cycle: Cycle):
-    from .parsers.misc import parse_licenses
+    from .parsers.scontrol import parse_licenses
 
     return cycle.fetch("licenses", ["scontrol", "show", "licenses", "-o"], parse_licenses)
 
 
 def reservations(cycle: Cycle):
-    from .parsers.misc import parse_reservations
+    from .parsers.scontrol import parse_reservations
 
     return cycle.fetch("reservations", ["scontrol", "show", "reservation", "-o"], parse_reservations)

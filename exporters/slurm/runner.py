@@ -7,6 +7,7 @@ network black hole) costs one timeout and nothing accumulates, however long slur
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -162,8 +163,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
         proc.communicate(timeout=5)
     except subprocess.TimeoutExpired:
         for stream in (proc.stdout, proc.stderr):
-            try:
-                stream.close()
-            except Exception:
-                pass
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
         proc.wait()

@@ -12,9 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from faultkit import Scraper, parse, scrape, threads_of, value, wait_metrics
-from load import exporter_process, wait_http
+from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value, wait_metrics
+from gpuwatch.testing.procs import exporter_process, free_port, thread_count, wait_http
 
 GPUS = """\
 description: fault test
@@ -46,9 +45,7 @@ def scenario(tmp_path, ngpus: int, faults: list[str]) -> Path:
 
 
 def start(tmp_path, path: Path, *extra: str):
-    from load import _free_port
-
-    port = _free_port()
+    port = free_port()
     argv = [
         sys.executable,
         "-m",
@@ -86,7 +83,7 @@ def test_gpu_lost_mid_run_then_back(tmp_path):
         wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
         with Scraper(port) as scraper:
             m = wait_metrics(port, lambda m: value(m, "gpuwatch_gpu_up", gpu="1") == 1, 10, "both GPUs up")
-            threads_before = threads_of(exp.pid)
+            threads_before = thread_count(exp.pid)
             m = wait_metrics(
                 port, lambda m: value(m, "gpuwatch_gpu_up", gpu="1") == 0, 10, "GPU 1 reported down"
             )
@@ -100,7 +97,7 @@ def test_gpu_lost_mid_run_then_back(tmp_path):
             assert (value(m, "gpuwatch_nvml_errors_total", error="GpuIsLost") or 0) >= 1
             assert value(m, "gpuwatch_gpu_temperature_celsius", gpu="1") == 60
             time.sleep(1)
-            assert threads_of(exp.pid) <= threads_before, "threads leaked over the fault"
+            assert thread_count(exp.pid) <= threads_before, "threads leaked over the fault"
             exp.check_alive()
     assert_scrapes_unaffected(scraper)
 
@@ -113,7 +110,7 @@ def test_nvml_init_failing_then_recovering(tmp_path):
         wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
         with Scraper(port) as scraper:
             status, body = scrape(port)
-            m = parse(body)
+            m = parse_metrics(body)
             assert status == 200 and value(m, "gpuwatch_nvml_up") == 0, body.decode()[:2000]
             assert value(m, "gpuwatch_gpu_up", gpu="0") in (None, 0)
             m = wait_metrics(
@@ -164,7 +161,7 @@ def test_xid_storm_of_10000_events_counted_exactly(tmp_path):
                 "all 10,007 events counted",
             )
             time.sleep(2)  # nothing more arrives: no double counting
-            m = parse(scrape(port)[1])
+            m = parse_metrics(scrape(port)[1])
             assert value(m, "gpuwatch_gpu_xid_events_total", gpu="0") == 10007
             assert value(m, "gpuwatch_gpu_xid_errors_total", gpu="0", xid="13") == 10000
             assert value(m, "gpuwatch_gpu_xid_errors_total", gpu="0", xid="31") == 7

@@ -21,11 +21,17 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from conftest import require_programs
-from faultkit import Scraper, children_of, parse, scrape, threads_of, value, wait_metrics, zombies_of
-from load import _free_port, exporter_process, wait_http
+
+from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value, wait_metrics
+from gpuwatch.testing.procs import (
+    children_of,
+    exporter_process,
+    free_port,
+    thread_count,
+    wait_http,
+    zombies_of,
+)
 
 pytestmark = pytest.mark.slurm
 
@@ -91,7 +97,7 @@ class Running:
 @pytest.fixture
 def exporter(lab, wrappers):
     ensure_jobs(lab)
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
     argv = [
         str(exe),
@@ -109,7 +115,7 @@ def exporter(lab, wrappers):
         run = Running(exp, port)
         run.wait(run.healthy, 20, "healthy before the fault")
         time.sleep(2 * POLL)
-        run.threads_before = threads_of(exp.pid)
+        run.threads_before = thread_count(exp.pid)
         yield run
         exp.check_alive()
 
@@ -121,7 +127,7 @@ def recovered_without_leaks(run: Running) -> dict:
     lingering = [c for c in children_of(run.exp.pid) if c[2] > TIMEOUT + 1]
     assert lingering == [], lingering
     assert zombies_of(run.exp.pid) == []
-    assert threads_of(run.exp.pid) <= run.threads_before, "threads leaked over the fault"
+    assert thread_count(run.exp.pid) <= run.threads_before, "threads leaked over the fault"
     return m
 
 
@@ -147,7 +153,7 @@ def test_slurmctld_stopped(lab, exporter):
                 peak = max(peak, len(children_of(exporter.exp.pid)))
                 time.sleep(0.25)
             assert peak <= 1, f"{peak} Slurm clients at once"
-            assert value(parse(scrape(exporter.port)[1]), "gpuwatch_slurm_up") == 0
+            assert value(parse_metrics(scrape(exporter.port)[1]), "gpuwatch_slurm_up") == 0
         finally:
             os.kill(pid, signal.SIGCONT)
         recovered_without_leaks(exporter)
@@ -191,7 +197,7 @@ def test_slurm_binary_missing(lab, exporter, wrappers):
             assert value(m, "gpuwatch_slurm_collector_success", collector=c) == 1, c
         before = value(m, "gpuwatch_slurm_collector_errors_total", collector="scheduler", kind="command")
         time.sleep(4 * POLL)
-        m = parse(scrape(exporter.port)[1])
+        m = parse_metrics(scrape(exporter.port)[1])
         assert (
             value(m, "gpuwatch_slurm_collector_errors_total", collector="scheduler", kind="command") > before
         )
@@ -209,7 +215,7 @@ def test_slurm_binary_missing(lab, exporter, wrappers):
 
 
 def test_output_truncated_mid_line(lab, exporter, wrappers):
-    full = parse(scrape(exporter.port)[1])
+    full = parse_metrics(scrape(exporter.port)[1])
     jobs_full = sum(v for (n, ls), v in full.items() if n == "gpuwatch_slurm_jobs")
     bad0 = value(full, "gpuwatch_slurm_bad_lines_total", command="squeue") or 0
     with Scraper(exporter.port) as scraper:

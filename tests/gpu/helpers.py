@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from gpuwatch.exporters.gpu.sim import scenario as scen
+from gpuwatch.testing import free_port
+from gpuwatch.testing.metrics import parse_metrics, series, value
+
+__all__ = ["GPU_FIXTURES", "Clock", "ExporterProcess", "parse_metrics", "series", "value"]
 
 GPU_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "gpu"
 
@@ -24,36 +27,6 @@ class Clock:
 
     def advance(self, dt: float) -> None:
         self.t += dt
-
-
-def parse_metrics(body: bytes | str) -> dict[tuple[str, frozenset], float]:
-    """Prometheus text -> {(name, frozenset(labels.items())): value} (via prometheus_client's parser)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = body.decode() if isinstance(body, bytes) else body
-    out = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def series(metrics: dict, name: str, **labels) -> dict[frozenset, float]:
-    want = set(labels.items())
-    return {k[1]: v for k, v in metrics.items() if k[0] == name and want <= set(k[1])}
-
-
-def value(metrics: dict, name: str, **labels) -> float | None:
-    found = series(metrics, name, **labels)
-    if len(found) > 1:
-        raise AssertionError(f"{name}{labels} matches {len(found)} series")
-    return next(iter(found.values()), None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ExporterProcess:
@@ -89,7 +62,7 @@ class ExporterProcess:
                 return exc.code, exc.read()
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"exporter not reachable; output:\n{self.output()}")
+                    raise AssertionError(f"exporter not reachable; output:\n{self.output()}") from None
                 time.sleep(0.05)
 
     def wait_for(self, pred, timeout: float = 10.0) -> dict:

@@ -175,10 +175,10 @@ def test_driver_unloaded_while_running(make_exporter, clock):
 def test_collector_bug_fails_only_that_collector(make_exporter, clock, monkeypatch):
     from gpuwatch.exporters.gpu.collectors import thermal
 
-    def boom(self, dev, out, extras):
+    def boom(self, read):
         raise ValueError("odd answer")
 
-    monkeypatch.setattr(thermal.ThermalCollector, "collect_gpu", boom)
+    monkeypatch.setattr(thermal.ThermalCollector, "collect", boom)
     exp = make_exporter(TWO_GPUS)
     exp.collect_once()
     m = scrape(exp)

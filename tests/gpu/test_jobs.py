@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from gpuwatch.exporters.gpu import jobs as J
+from gpuwatch.exporters.gpu import attribution
 from gpuwatch.exporters.gpu.collectors.base import Options
 
 from .helpers import GPU_FIXTURES, parse_metrics, series, value
@@ -176,7 +176,7 @@ def test_mapping_dir(make_exporter, tmp_path):
     ],
 )
 def test_parse_gpu_list(text, want):
-    assert [f"{r.kind}:{r.value}" for r in J.parse_gpu_list(text)] == want
+    assert [f"{r.kind}:{r.value}" for r in attribution.parse_gpu_list(text)] == want
 
 
 @pytest.mark.parametrize(
@@ -184,13 +184,19 @@ def test_parse_gpu_list(text, want):
 )
 def test_cgroup_parsing(fixture, job, uid):
     text = (GPU_FIXTURES / "proc" / fixture / "cgroup").read_text()
-    assert J.job_from_cgroup(text) == (job, uid)
+    assert attribution.job_from_cgroup(text) == (job, uid)
 
 
 def test_cgroup_job_path_must_be_slurms():
     # another runtime's cgroup with a job_N component is not a Slurm job
-    assert J.job_from_cgroup("0::/kubepods/besteffort/job_42/cri-containerd-1.scope\n") == (None, None)
-    assert J.job_from_cgroup("0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0\n") == ("42", None)
+    assert attribution.job_from_cgroup("0::/kubepods/besteffort/job_42/cri-containerd-1.scope\n") == (
+        None,
+        None,
+    )
+    assert attribution.job_from_cgroup("0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0\n") == (
+        "42",
+        None,
+    )
 
 
 def write_proc(root, pid: int, cgroup: str, environ: bytes) -> None:
@@ -227,7 +233,7 @@ def test_host_pid_colliding_with_an_unrelated_local_process(make_exporter, tmp_p
     for p in (1001, 1003):  # a cgroup v1 job and an environ-only job, neither listing GPUs
         shutil.copytree(GPU_FIXTURES / "proc" / str(p), proc / str(p))
     on4 = ("GPU-44444444-0000-4000-8000-000000000000", 4, "00000000:9A:00.0", frozenset())
-    scanner = J.ProcScanner(str(proc))
+    scanner = attribution.ProcScanner(str(proc))
     assert scanner.pid_job(302) == ("8003", "fay")  # alone it looks like a job...
     assert scanner.pid_job(302, on4) is None  # ...but not one holding GPU 4
     assert scanner.pid_job(300, on4) is None and scanner.pid_job(301, on4) is None
@@ -300,12 +306,14 @@ processes:
     assert jobs_by_gpu(m) == {"0": {("71", "ann")}, "1": {("72", "ben")}}
     # the process on the parent GPU is plausible: its MIG device belongs to that GPU
     assert value(m, "gpuwatch_gpu_job_memory_used_bytes", gpu="0", job_id="71") == 2**30
-    ref = J.GpuRef("uuid", "MIG-aaaaaaaa-0000-4000-8000-000000000002")
-    assert not J.matches(ref, "GPU-44444444-0000-4000-8000-000000000000", 4, "")  # MIG device not known
+    ref = attribution.GpuRef("uuid", "MIG-aaaaaaaa-0000-4000-8000-000000000002")
+    assert not attribution.matches(
+        ref, "GPU-44444444-0000-4000-8000-000000000000", 4, ""
+    )  # MIG device not known
 
 
 def test_environ_parsing_keeps_only_slurm_vars():
-    env = J.parse_environ(b"PATH=/bin\0SLURM_JOB_ID=12\0SLURM_JOB_GPUS=0,1\0SECRET=x\0broken\0")
+    env = attribution.parse_environ(b"PATH=/bin\0SLURM_JOB_ID=12\0SLURM_JOB_GPUS=0,1\0SECRET=x\0broken\0")
     assert env == {"SLURM_JOB_ID": "12", "SLURM_JOB_GPUS": "0,1"}
 
 
@@ -313,7 +321,7 @@ def test_environ_cache_rereads_new_process(tmp_path):
     proc = tmp_path / "proc"
     (proc / "10").mkdir(parents=True)
     (proc / "10" / "environ").write_bytes(b"SLURM_JOB_ID=1\0SLURM_JOB_GPUS=0\0")
-    s = J.ProcScanner(str(proc))
+    s = attribution.ProcScanner(str(proc))
     assert set(s.scan()) == {"1"}
     (proc / "10" / "environ").write_bytes(b"SLURM_JOB_ID=2\0SLURM_JOB_GPUS=0\0")
     assert set(s.scan()) == {"1"}  # same process: cached

@@ -5,21 +5,21 @@ from __future__ import annotations
 import pytest
 
 from gpuwatch.exporters.gpu.sim import pynvml as sim
-from gpuwatch.exporters.gpu.sim import scenario as S
+from gpuwatch.exporters.gpu.sim import scenario
 
 
 @pytest.mark.parametrize("name", ["default", "demo-node-a", "demo-node-b"])
 def test_packaged_scenarios_load(name):
-    sc = S.load(S.packaged(name))
+    sc = scenario.load(scenario.packaged(name))
     assert 2 <= len(sc.gpus) <= 8
     assert len({g.uuid for g in sc.gpus}) == len(sc.gpus)
 
 
 def test_demo_scenarios_do_what_the_demo_needs():
-    a = S.load(S.packaged("demo-node-a"))
+    a = scenario.load(scenario.packaged("demo-node-a"))
     hot = [f for f in a.faults if f.kind == "overheat"]
     assert hot and 15 <= hot[0].at <= 25 and 75 <= hot[0].until <= 85
-    b = S.load(S.packaged("demo-node-b"))
+    b = scenario.load(scenario.packaged("demo-node-b"))
     x79 = [f for f in b.faults if f.kind == "xid" and f.xid == 79]
     assert x79 and 55 <= x79[0].at <= 65 and x79[0].until is not None
     # both demo nodes together: no UUID shared
@@ -27,8 +27,8 @@ def test_demo_scenarios_do_what_the_demo_needs():
 
 
 def test_unknown_packaged_scenario():
-    with pytest.raises(S.ScenarioError, match="known: default, demo-node-a, demo-node-b"):
-        S.packaged("nope")
+    with pytest.raises(scenario.ScenarioError, match="known: default, demo-node-a, demo-node-b"):
+        scenario.packaged("nope")
 
 
 @pytest.mark.parametrize(
@@ -72,25 +72,25 @@ def test_unknown_packaged_scenario():
 def test_bad_scenarios_name_file_line_and_field(tmp_path, text, where):
     p = tmp_path / "bad.yaml"
     p.write_text(text)
-    with pytest.raises(S.ScenarioError) as exc:
-        S.load(p)
+    with pytest.raises(scenario.ScenarioError) as exc:
+        scenario.load(p)
     assert str(exc.value).startswith(str(p)), str(exc.value)
     assert where in str(exc.value), str(exc.value)
 
 
 def test_missing_file():
-    with pytest.raises(S.ScenarioError, match="cannot read scenario"):
-        S.load("/nonexistent/scenario.yaml")
+    with pytest.raises(scenario.ScenarioError, match="cannot read scenario"):
+        scenario.load("/nonexistent/scenario.yaml")
 
 
 def test_values_over_time():
-    ctx = S._Ctx("x")
-    v = S.parse_value(ctx, 1, "v", [[10, 0], [20, 100]])
+    ctx = scenario._Ctx("x")
+    v = scenario.parse_value(ctx, 1, "v", [[10, 0], [20, 100]])
     assert (v.at(0), v.at(15), v.at(30)) == (0, 50, 100)
     assert v.integral(20) == pytest.approx(500)  # 0 until 10 s, then a ramp to 100
-    w = S.parse_value(ctx, 1, "w", {"base": 10, "amplitude": 2, "period": 4})
+    w = scenario.parse_value(ctx, 1, "w", {"base": 10, "amplitude": 2, "period": 4})
     assert w.at(1) == pytest.approx(12) and w.integral(4) == pytest.approx(40)
-    assert S.parse_value(ctx, 1, "m", "2GiB", sizes=True).at(5) == 2 * 2**30
+    assert scenario.parse_value(ctx, 1, "m", "2GiB", sizes=True).at(5) == 2 * 2**30
 
 
 def test_sim_raises_real_pynvml_errors(tmp_path):

@@ -8,22 +8,21 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-import load  # noqa: E402
+from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
+from gpuwatch.testing.procs import exporter_process, free_port, wait_http
 
 
 def check(res: dict) -> None:
     assert res["errors"] == 0, res["error_kinds"]
     assert res["requests"] >= 100, res
-    assert res["rss_growth_kib"] < load.RSS_GOAL_KIB, res
+    assert res["rss_growth_kib"] < RSS_GOAL_KIB, res
     assert res["threads_after"] <= res["threads_before"], res
 
 
 def test_gpu_exporter_under_50_scrapers(tmp_path):
     scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(load.GPU_SCENARIO)
-    port = load._free_port()
+    scenario.write_text(GPU_SCENARIO)
+    port = free_port()
     argv = [
         sys.executable,
         "-m",
@@ -35,10 +34,10 @@ def test_gpu_exporter_under_50_scrapers(tmp_path):
         "--log.level",
         "warn",
     ]
-    with load.exporter_process(argv) as exp:
+    with exporter_process(argv) as exp:
         url = f"http://127.0.0.1:{port}/metrics"
-        load.wait_http(url, exporter=exp)
-        res = load.measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
+        wait_http(url, exporter=exp)
+        res = measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
         exp.check_alive()
     check(res)
 
@@ -53,7 +52,7 @@ def test_slurm_exporter_under_50_scrapers(tmp_path):
     with SlurmLab(tmp_path) as lab:
         for i in range(5):
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"load{i}", "--wrap", "sleep 600"])
-        port = load._free_port()
+        port = free_port()
         exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
         argv = [
             str(exe),
@@ -64,10 +63,10 @@ def test_slurm_exporter_under_50_scrapers(tmp_path):
             "--log.level",
             "warn",
         ]
-        with load.exporter_process(argv, env=lab.env) as exp:
+        with exporter_process(argv, env=lab.env) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
-            load.wait_http(url, exporter=exp)
-            res = load.measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
+            wait_http(url, exporter=exp)
+            res = measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
             exp.check_alive()
             assert "gpuwatch_slurm_up 1.0" in load_scrape(url)
     check(res)

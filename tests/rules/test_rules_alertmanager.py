@@ -5,13 +5,14 @@ a critical alert mutes the warning of the same alertname and instance."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from gpuwatch.testing import free_port
 
 try:  # conftest's module name depends on pytest's import mode
     from conftest import ROOT, require_programs
@@ -21,12 +22,6 @@ except ImportError:  # pragma: no cover
 pytestmark = pytest.mark.prometheus
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
 AM_CONFIG = ROOT / "compose" / "generated" / "alertmanager" / "alertmanager.yml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def api(base: str, path: str, body: object | None = None) -> object:
@@ -63,9 +58,11 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory):
             try:
                 api(base, "/-/ready")
                 break
-            except Exception:
+            except OSError as exc:  # refused while starting (URLError is an OSError)
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("alertmanager did not start:\n" + (tmp / "am.log").read_text())
+                    raise RuntimeError(
+                        "alertmanager did not start:\n" + (tmp / "am.log").read_text()
+                    ) from exc
                 time.sleep(0.1)
         yield base
     finally:
@@ -91,8 +88,8 @@ def alert(**labels: str) -> dict:
 def statuses(base: str) -> dict[tuple[str, ...], list[str]]:
     out = {}
     for a in api(base, "/api/v2/alerts"):  # type: ignore[union-attr]
-        l = a["labels"]
-        out[(l["alertname"], l.get("node", ""), l.get("severity", ""))] = a["status"]["inhibitedBy"]
+        lab = a["labels"]
+        out[(lab["alertname"], lab.get("node", ""), lab.get("severity", ""))] = a["status"]["inhibitedBy"]
     return out
 
 

@@ -20,9 +20,10 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from gpuwatch.exporters import catalog
-from gpuwatch.exporters.slurm.poller import Exporter
+from gpuwatch.exporters.slurm.exporter import Exporter
 from gpuwatch.exporters.slurm.runner import CommandResult
-from gpuwatch.rules.promql import GPU_TARGET_LABELS, TARGET_LABELS, _walk, selector_name
+from gpuwatch.rules.components import GPU_TARGET_LABELS, TARGET_LABELS
+from gpuwatch.rules.promql import _walk, selector_name
 
 try:  # conftest's module name depends on pytest's import mode
     from conftest import FIXTURES, ROOT

@@ -83,7 +83,7 @@ ROUTES = [
 ]
 
 
-@pytest.mark.parametrize("labels,receiver", ROUTES, ids=[f"{l[0]}-{r}" for l, r in ROUTES])
+@pytest.mark.parametrize("labels,receiver", ROUTES, ids=[f"{lab[0]}-{r}" for lab, r in ROUTES])
 def test_amtool_routes(labels: list[str], receiver: str) -> None:
     tool = require_programs("amtool")["amtool"]
     r = sh(tool, "config", "routes", "test", f"--config.file={AM}", f"--verify.receivers={receiver}", *labels)

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpuwatch.rules import model, promql, templates, yamlsrc
+from gpuwatch.rules import gotemplate, model, promql, yamlsrc
 from gpuwatch.rules.errors import Problems, RulesError
 
 # -- loader ------------------------------------------------------------------------------------
@@ -164,12 +164,12 @@ def test_catalog_is_the_source_of_metric_names(an: promql.Analyzer) -> None:
 
 
 def test_template_checks() -> None:
-    L = promql.Labels(frozenset({"node"}), True)
-    assert templates.check("{{ $labels.node }} {{ $value | humanize }}", L) == []
-    assert "is never set" in templates.check("{{ $labels.gpu }}", L)[0]
-    assert templates.check("{{ if $labels.node }}x{{ end", L) == ["'{{' without a closing '}}'"]
-    assert templates.check("{{ range $labels }}x", L) == ["{{ range }} without {{ end }}"]
-    assert templates.check("{{ $nope }}", L) == ["undefined variable $nope"]
+    labels = promql.Labels(frozenset({"node"}), True)
+    assert gotemplate.check("{{ $labels.node }} {{ $value | humanize }}", labels) == []
+    assert "is never set" in gotemplate.check("{{ $labels.gpu }}", labels)[0]
+    assert gotemplate.check("{{ if $labels.node }}x{{ end", labels) == ["'{{' without a closing '}}'"]
+    assert gotemplate.check("{{ range $labels }}x", labels) == ["{{ range }} without {{ end }}"]
+    assert gotemplate.check("{{ $nope }}", labels) == ["undefined variable $nope"]
 
 
 @pytest.mark.parametrize(
@@ -186,23 +186,24 @@ def test_template_checks() -> None:
     ],
 )
 def test_go_float_formatting(v: float, go: str) -> None:
-    assert templates.go_float(v) == go
+    assert gotemplate.go_float(v) == go
 
 
 def test_humanize_functions_match_prometheus() -> None:
-    assert templates.humanize(1234.0) == "1.234k"
-    assert templates.humanize(0.012) == "12m"
-    assert templates.humanize_duration(14780.0) == "4h 6m 20s"
-    assert templates.humanize_duration(90061.0) == "1d 1h 1m 1s"
-    assert templates.humanize_duration(0.5) == "500ms"
+    assert gotemplate.humanize(1234.0) == "1.234k"
+    assert gotemplate.humanize(0.012) == "12m"
+    assert gotemplate.humanize_duration(14780.0) == "4h 6m 20s"
+    assert gotemplate.humanize_duration(90061.0) == "1d 1h 1m 1s"
+    assert gotemplate.humanize_duration(0.5) == "500ms"
     assert (
-        templates.render('{{ printf "%.1f" $value }} {{ $value | humanizePercentage }}', {}, 0.1234)
+        gotemplate.render('{{ printf "%.1f" $value }} {{ $value | humanizePercentage }}', {}, 0.1234)
         == "0.1 12.34%"
     )
     assert (
-        templates.render("{{ if $labels.x }}X={{ $labels.x }}{{ else }}none{{ end }}", {"x": "7"}, 0) == "X=7"
+        gotemplate.render("{{ if $labels.x }}X={{ $labels.x }}{{ else }}none{{ end }}", {"x": "7"}, 0)
+        == "X=7"
     )
-    assert templates.render("{{ if $labels.x }}X{{ else }}none{{ end }}", {}, 0) == "none"
+    assert gotemplate.render("{{ if $labels.x }}X{{ else }}none{{ end }}", {}, 0) == "none"
 
 
 # -- durations -----------------------------------------------------------------------------------

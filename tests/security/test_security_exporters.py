@@ -19,14 +19,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import load  # noqa: E402
-from test_security_http import secret_value_flags  # noqa: E402
+from gpuwatch.exporters.gpu.cli import build_parser as gpu_parser
+from gpuwatch.exporters.slurm.cli import build_parser as slurm_parser
+from gpuwatch.testing.procs import exporter_process, free_port, wait_http
+from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
-from gpuwatch.exporters.gpu.cli import build_parser as gpu_parser  # noqa: E402
-from gpuwatch.exporters.slurm.cli import build_parser as slurm_parser  # noqa: E402
+from .test_security_http import secret_value_flags
 
 SCENARIO = """\
 description: security audit
@@ -102,26 +100,24 @@ def _get(port, ctx, path, auth=None):
 
 @pytest.mark.parametrize("kind", ["gpu", "slurm"])
 def test_exporter_leaks_nothing(tmp_path, kind):
-    cfg, cafile = load.make_tls_and_auth(tmp_path)
-    hashed = cfg.read_text().split(f"{load.USER}: ", 1)[1].strip()
+    cfg, cafile = make_tls_and_auth(tmp_path)
+    hashed = cfg.read_text().split(f"{USER}: ", 1)[1].strip()
     wrong = "not-the-password-42"
     secrets = [
-        load.PASSWORD,
+        PASSWORD,
         wrong,
         hashed,
-        base64.b64encode(f"{load.USER}:{load.PASSWORD}".encode()).decode(),
+        base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(),
     ]
-    port = load._free_port()
+    port = free_port()
     argv = _exporter_argv(kind, port, tmp_path, cfg)
     ctx = ssl.create_default_context(cafile=cafile)
-    with load.exporter_process(argv) as exp:
-        load.wait_http(
-            f"https://127.0.0.1:{port}/metrics", auth=(load.USER, load.PASSWORD), cafile=cafile, exporter=exp
-        )
+    with exporter_process(argv) as exp:
+        wait_http(f"https://127.0.0.1:{port}/metrics", auth=(USER, PASSWORD), cafile=cafile, exporter=exp)
         assert listening_addresses(port) == {"127.0.0.1"}  # bound to the configured address only
         replies = []
         for path in ("/", "/metrics", "/-/ready", "/nope"):
-            for auth in (None, (load.USER, wrong), (load.USER, load.PASSWORD)):
+            for auth in (None, (USER, wrong), (USER, PASSWORD)):
                 replies.append((path, auth, *_get(port, ctx, path, auth)))
         cmdline = Path(f"/proc/{exp.pid}/cmdline").read_bytes().decode(errors="replace")
         environ = Path(f"/proc/{exp.pid}/environ").read_bytes().decode(errors="replace")
@@ -133,10 +129,10 @@ def test_exporter_leaks_nothing(tmp_path, kind):
             assert s not in text, (path, auth)
         assert headers.get("Server") == "gpuwatch"
         assert str(tmp_path) not in text
-        if auth != (load.USER, load.PASSWORD):
+        if auth != (USER, PASSWORD):
             assert status == 401 and b"gpuwatch_" not in body, (path, auth)
     landing = next(b for p, a, st, h, b in replies if p == "/" and st == 200).decode()
-    for leak in (str(tmp_path), socket.gethostname(), "--", "web.config", load.USER, sys.version.split()[0]):
+    for leak in (str(tmp_path), socket.gethostname(), "--", "web.config", USER, sys.version.split()[0]):
         assert leak not in landing, leak
     for s in secrets:
         assert s not in log, f"secret in the {kind} exporter's log"

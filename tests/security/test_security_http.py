@@ -1,7 +1,7 @@
 """Audit of what an exporter shows the network and its logs.
 
-Runs the exporters' shared HTTP stack as a real process (bench/trivial_exporter.py goes through
-the same flags and ``start_server`` as both exporters) with TLS + basic auth at debug log level,
+Runs the exporters' shared HTTP stack as a real process (gpuwatch.testing.trivial_exporter goes
+through the same flags and ``start_server`` as both exporters) with TLS + basic auth at debug log level,
 and checks that neither responses nor logs carry the password, its hash, the Authorization
 header, file paths or version details of the platform, and that no flag takes a secret on argv.
 """
@@ -19,11 +19,10 @@ from pathlib import Path
 
 import bcrypt
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-import load  # noqa: E402  (bench/load.py: certificate + web config helpers)
+from gpuwatch.exporters.common.cli import base_parser
+from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
-from gpuwatch.exporters.common.cli import base_parser  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SECRET_FLAG = ("password", "passwd", "secret", "token", "api-key", "apikey", "api_key", "key")
 
@@ -66,20 +65,21 @@ def _request(port, ctx, path, auth=None, raw=None):
 
 
 def test_responses_and_logs_leak_nothing(tmp_path):
-    cfg, cafile = load.make_tls_and_auth(tmp_path)
-    hashed = cfg.read_text().split(f"{load.USER}: ", 1)[1].strip()
-    assert bcrypt.checkpw(load.PASSWORD.encode(), hashed.encode())
+    cfg, cafile = make_tls_and_auth(tmp_path)
+    hashed = cfg.read_text().split(f"{USER}: ", 1)[1].strip()
+    assert bcrypt.checkpw(PASSWORD.encode(), hashed.encode())
     wrong = "wrong-password-123"
     secrets = {
-        load.PASSWORD,
+        PASSWORD,
         wrong,
         hashed,
-        base64.b64encode(f"{load.USER}:{load.PASSWORD}".encode()).decode(),
-        base64.b64encode(f"{load.USER}:{wrong}".encode()).decode(),
+        base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(),
+        base64.b64encode(f"{USER}:{wrong}".encode()).decode(),
     }
     argv = [
         sys.executable,
-        str(ROOT / "bench" / "trivial_exporter.py"),
+        "-m",
+        "gpuwatch.testing.trivial_exporter",
         "--web.listen-address",
         "127.0.0.1:0",
         "--web.config.file",
@@ -93,7 +93,7 @@ def test_responses_and_logs_leak_nothing(tmp_path):
         ctx = ssl.create_default_context(cafile=cafile)
         bodies = []
         for path in ("/", "/metrics", "/-/healthy", "/-/ready", "/nope", "/?x=<script>"):
-            for auth in (None, (load.USER, wrong), (load.USER, load.PASSWORD)):
+            for auth in (None, (USER, wrong), (USER, PASSWORD)):
                 status, headers, body = _request(port, ctx, path, auth)
                 bodies.append((path, auth, status, headers, body))
         # plain bytes at the TLS port: the connection is dropped, the server keeps going
@@ -122,11 +122,11 @@ def test_responses_and_logs_leak_nothing(tmp_path):
         assert "Python" not in text and sys.version.split()[0] not in text
         assert dict(headers).get("Server") == "gpuwatch"
         assert "<script>" not in text  # nothing is reflected
-        if auth != (load.USER, load.PASSWORD):
+        if auth != (USER, PASSWORD):
             assert status == 401 and b"test" not in body and b"trivial" not in body
     landing = [b for p, a, st, h, b in bodies if p == "/" and st == 200][0].decode()
     assert "trivial exporter" in landing and 'href="/metrics"' in landing
-    for leak in (socket.gethostname(), str(ROOT), "listen", "127.0.0.1", load.USER):
+    for leak in (socket.gethostname(), str(ROOT), "listen", "127.0.0.1", USER):
         assert leak not in landing, leak
     assert b"Python" not in bad_reply
 

@@ -3,7 +3,10 @@
 - ``--update-golden`` (or ``GPUWATCH_UPDATE_GOLDEN=1``) rewrites golden files instead of comparing.
 - ``fake_slurm(stage_dir)`` makes a bin dir whose sinfo/squeue/sdiag/scontrol/sshare print recorded
   real output (tests of the exporter's plumbing; real Slurm is exercised in test_lab.py).
-- ``slurm_lab``: one real SlurmLab per test module (munge, slurmctld, slurmd with 2 fake GPUs).
+- ``slurm_lab``: one real SlurmLab per test module and Slurm version (munge, slurmctld, slurmd
+  with 2 fake GPUs), parametrized over ``SLURM_VERSIONS`` (ids 22.05, 24.11, 26.05): 22.05 is the
+  host's, the newer ones run from Debian suite roots (gpuwatch.localstack.roots, built on first
+  use). ``GPUWATCH_SLURM_VERSIONS=22.05`` limits a run to some of them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,12 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_programs  # tests/conftest.py (tests/ is on sys.path)
+from conftest import (
+    FIXTURES,
+    IN_CI,
+    require_programs,
+    require_root,
+)  # tests/conftest.py (tests/ is on sys.path)
 
 SLURM_FIXTURES = FIXTURES / "slurm"
 
@@ -45,18 +53,39 @@ def fake_slurm(tmp_path):
     return make
 
 
-@pytest.fixture(scope="module")
-def slurm_lab(tmp_path_factory):
-    require_programs(
-        "munged", "mungekey", "slurmctld", "slurmd", "sinfo", "squeue", "sdiag", "scontrol", "sbatch"
-    )
-    if os.geteuid() != 0:
-        pytest.skip("SlurmLab needs root") if os.environ.get("CI", "").lower() not in (
-            "1",
-            "true",
-            "yes",
-        ) else pytest.fail("CI=true and SlurmLab needs root")
-    from gpuwatch.localstack.slurm import SlurmLab
+SLURM_VERSIONS = tuple(
+    v.strip() for v in os.environ.get("GPUWATCH_SLURM_VERSIONS", "22.05,24.11,26.05").split(",") if v.strip()
+)
 
-    with SlurmLab(tmp_path_factory.mktemp("slurmlab"), cpus=4) as lab:
+
+def start_lab(version: str, tmp_path_factory, name: str = "slurmlab", **kwargs):
+    """A started SlurmLab of ``version`` (skipped, or failed under CI=true, when it cannot run)."""
+    from gpuwatch.localstack.slurm import VERSION_SUITES, SlurmLab
+
+    if os.geteuid() != 0:
+        pytest.fail("CI=true and SlurmLab needs root", pytrace=False) if IN_CI else pytest.skip(
+            "SlurmLab needs root"
+        )
+    suite = VERSION_SUITES[version]
+    if suite == "host":
+        require_programs(
+            "munged", "mungekey", "slurmctld", "slurmd", "sinfo", "squeue", "sdiag", "scontrol", "sbatch"
+        )
+    root = require_root(suite)
+    lab = SlurmLab(tmp_path_factory.mktemp(f"{name}-{version}"), root=root, **kwargs).start()
+    assert lab.version_string.startswith(version + "."), (version, lab.version_string)
+    return lab
+
+
+@pytest.fixture(scope="module", params=SLURM_VERSIONS)
+def slurm_version(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def slurm_lab(slurm_version, tmp_path_factory):
+    lab = start_lab(slurm_version, tmp_path_factory, cpus=4)
+    try:
         yield lab
+    finally:
+        lab.stop()

@@ -1,19 +1,14 @@
-"""Small helpers for reading /metrics text in tests."""
+"""Small helpers for reading /metrics text in the Slurm tests (exact label sets; the parser is
+gpuwatch.testing's)."""
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
+from gpuwatch.testing.metrics import parse_metrics
 
 
 def samples(text: str | bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """{(series name, sorted label pairs): value} for every sample in the exposition text."""
-    if isinstance(text, bytes):
-        text = text.decode()
-    out = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
+    return {(name, tuple(sorted(labels))): v for (name, labels), v in parse_metrics(text).items()}
 
 
 def value(smp: dict, name: str, **labels) -> float | None:

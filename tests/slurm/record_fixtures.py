@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from gpuwatch.exporters.slurm.parsers.sinfo import sinfo_argv  # noqa: E402
 from gpuwatch.exporters.slurm.parsers.squeue import squeue_argv  # noqa: E402

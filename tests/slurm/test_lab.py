@@ -17,8 +17,8 @@ import urllib.request
 import pytest
 from conftest import require_programs
 
+from gpuwatch.exporters.slurm.exporter import Exporter
 from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag
-from gpuwatch.exporters.slurm.poller import Exporter
 from gpuwatch.exporters.slurm.runner import Runner
 from gpuwatch.localstack.slurm import free_port
 

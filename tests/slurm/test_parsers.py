@@ -9,16 +9,12 @@ import pytest
 from gpuwatch.exporters.slurm.parsers import ParseError
 from gpuwatch.exporters.slurm.parsers.common import parse_duration, parse_timestamp, split_top
 from gpuwatch.exporters.slurm.parsers.gres import parse_gres, parse_tres_alloc, parse_tres_request
-from gpuwatch.exporters.slurm.parsers.misc import (
-    parse_kv_line,
-    parse_licenses,
-    parse_reservations,
-    parse_sshare,
-)
 from gpuwatch.exporters.slurm.parsers.reasons import normalize_reason
+from gpuwatch.exporters.slurm.parsers.scontrol import parse_kv_line, parse_licenses, parse_reservations
 from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag
 from gpuwatch.exporters.slurm.parsers.sinfo import parse_sinfo
 from gpuwatch.exporters.slurm.parsers.squeue import parse_squeue
+from gpuwatch.exporters.slurm.parsers.sshare import parse_sshare
 from gpuwatch.exporters.slurm.parsers.states import parse_node_state
 
 from .conftest import SLURM_FIXTURES
@@ -201,12 +197,12 @@ def test_parse_tres_alloc():
         ("None", "None"),
         (
             "(Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions)",
-            "ReqNodeNotAvail",
+            "Resources",  # the text of reason Resources (squeue --json prints it as the description)
         ),
         ("ReqNodeNotAvail, UnavailableNodes:gpu[01-03]", "ReqNodeNotAvail"),
         ("ReqNodeNotAvail, Reserved for maintenance", "ReqNodeNotAvail"),
         ("QOSMaxGRESPerUser", "QOSMaxGRESPerUser"),
-        ("launch failed requeued held", "JobHeldAdmin"),
+        ("launch failed requeued held", "JobHeldUser"),
         ("some sentence nobody knows, with commas", "Other"),
     ],
 )
@@ -245,11 +241,20 @@ def test_sinfo_lab_busy():
 
 def test_sinfo_lab_draining_and_down():
     d = parse_sinfo(read(LAB / "draining/sinfo.txt")).nodes["vm"]
-    assert (d.state.base, set(d.state.flags), d.reason) == ("allocated", {"drain"}, "gpu fell off the bus")
+    # sinfo says allocated+drain with CPUs 2/0/2/4: scontrol says MIXED+DRAIN, and so does the exporter
+    assert (d.state.base, set(d.state.flags), d.reason) == ("mixed", {"drain"}, "gpu fell off the bus")
     assert d.reason_time == parse_timestamp("2026-11-30T15:54:22")
     down = parse_sinfo(read(LAB / "down/sinfo.txt")).nodes["vm"]
     assert (down.state.base, set(down.state.flags), down.reason) == ("down", {"drain"}, "node dead")
     assert down.gpus_used == 0 and down.cpus_other == 4
+
+
+def test_sinfo_fully_allocated_drain_stays_allocated_and_stale_reason_is_dropped():
+    full = "n1|gpu|up|infinite|allocated+drain|4/0/0/4|4000|0|100|(null)|(null)|2026-11-30T15:54:22|r|\n"
+    assert parse_sinfo(full).nodes["n1"].state.base == "allocated"
+    # 24.11 keeps the reason of a resumed node: an idle node without drain/down has none
+    resumed = "n1|gpu|up|infinite|idle|0/4/0/4|4000|0|100|(null)|(null)|2026-11-30T15:54:22|dead psu|\n"
+    assert parse_sinfo(resumed).nodes["n1"].reason == ""
 
 
 def test_sinfo_reason_with_pipe_stays_in_last_column():

@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 
 from gpuwatch.exporters.slurm.parsers import ParseError
 from gpuwatch.exporters.slurm.parsers.gres import parse_gres, parse_tres_request
-from gpuwatch.exporters.slurm.parsers.misc import parse_licenses, parse_reservations, parse_sshare
 from gpuwatch.exporters.slurm.parsers.reasons import normalize_reason
+from gpuwatch.exporters.slurm.parsers.scontrol import parse_licenses, parse_reservations
 from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag
 from gpuwatch.exporters.slurm.parsers.sinfo import parse_sinfo
 from gpuwatch.exporters.slurm.parsers.squeue import parse_squeue
+from gpuwatch.exporters.slurm.parsers.sshare import parse_sshare
 from gpuwatch.exporters.slurm.parsers.states import parse_node_state
 
 from .conftest import SLURM_FIXTURES

@@ -18,12 +18,12 @@ from conftest import require_programs
 
 from gpuwatch.exporters.common.http import Site
 from gpuwatch.exporters.common.server import start_server
-from gpuwatch.exporters.slurm import poller as poller_mod
+from gpuwatch.exporters.slurm import exporter as exporter_mod
 from gpuwatch.exporters.slurm.cli import build_parser
-from gpuwatch.exporters.slurm.collectors import COLLECTORS
-from gpuwatch.exporters.slurm.cycle import Cycle, commands_for
+from gpuwatch.exporters.slurm.collectors import COLLECTORS, commands_for
+from gpuwatch.exporters.slurm.cycle import Cycle
+from gpuwatch.exporters.slurm.exporter import Exporter, default_stale_after
 from gpuwatch.exporters.slurm.metrics import METRICS
-from gpuwatch.exporters.slurm.poller import Exporter, default_stale_after
 from gpuwatch.exporters.slurm.runner import Runner
 from gpuwatch.localstack.slurm import free_port
 
@@ -81,18 +81,18 @@ def test_cycles_that_keep_raising_go_stale_then_recover(fake_slurm, monkeypatch,
         smp = samples(exp.render())
         assert value(smp, "gpuwatch_slurm_up") == 1 and value(smp, "gpuwatch_slurm_nodes", state="mixed") == 1
         first_ts = value(smp, "gpuwatch_slurm_last_collection_timestamp_seconds")
-        real = poller_mod.render_text
+        real = exporter_mod.render_text
         calls = []
 
         def broken(fams):
             calls.append(1)
             raise RuntimeError("renderer bug")
 
-        monkeypatch.setattr(poller_mod, "render_text", broken)
+        monkeypatch.setattr(exporter_mod, "render_text", broken)
         assert wait_for(lambda: len(calls) >= 3)
         body = exp.render()  # cycles raise but the data is not stale yet: the last good body
         assert b"gpuwatch_slurm_up 1" in body
-        monkeypatch.setattr(poller_mod, "render_text", real)  # the degraded body needs the renderer
+        monkeypatch.setattr(exporter_mod, "render_text", real)  # the degraded body needs the renderer
         monkeypatch.setattr(exp, "collect_once", lambda now=None: broken(None))
         assert wait_for(lambda: not exp.check(), timeout=5)
         bodies = [exp.render() for _ in range(5)]
@@ -201,7 +201,7 @@ def test_first_scrape_is_bounded_and_ready_waits_for_the_first_cycle(fake_slurm,
         t0 = time.monotonic()
         body = urllib.request.urlopen(base + "/metrics", timeout=10).read()
         took = time.monotonic() - t0
-        assert took < poller_mod.FIRST_CYCLE_WAIT + 1.5, took  # well inside a 10 s scrape timeout
+        assert took < exporter_mod.FIRST_CYCLE_WAIT + 1.5, took  # well inside a 10 s scrape timeout
         smp = samples(body)
         assert value(smp, "gpuwatch_slurm_up") == 0
         assert value(smp, "gpuwatch_slurm_collections_total") == 0

@@ -19,6 +19,6 @@ from . import (  # noqa: F401  (registration)
     utilization,
     xid,
 )
-from .base import COLLECTORS, Collector, Samples
+from .base import COLLECTORS, GpuCollector, GpuRead, NodeCycle, Options, View
 
-__all__ = ["COLLECTORS", "Collector", "Samples"]
+__all__ = ["COLLECTORS", "GpuCollector", "GpuRead", "NodeCycle", "Options", "View"]

@@ -1,32 +1,31 @@
-"""What every GPU collector shares: the registry, the base class and the sample buffer."""
+"""What every GPU collector shares: the registry, the options and the sources it collects from.
+
+A GPU collector is a :class:`~gpuwatch.exporters.common.collector.Collector` whose ``needs``
+names the stages it runs in; the exporter calls ``collect(source)`` once per stage with:
+
+- ``"gpu"``: a :class:`GpuRead`, in that GPU's reader thread, every ``--collect.interval``
+  (NVML calls go here; they may raise GpuDown / NvmlDown through ``dev.read``);
+- ``"node"``: a :class:`NodeCycle`, once per collection cycle in the background (node-wide work
+  such as scanning /proc);
+- ``"render"``: a :class:`View`, when a scrape needs a fresh rendering (joins per-GPU results
+  with node state; must not call NVML).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...common.collector import CollectorSet
+from ...common.collector import Collector, CollectorSet
+from ...common.metric import Families
+from ..metrics import DEFS
+
+if TYPE_CHECKING:
+    from ..nvml import Device
+    from ..xid_watcher import XidCounters
 
 COLLECTORS = CollectorSet("gpuwatch_gpu")
-
-
-class Samples:
-    """Series collected for one GPU (or the node) in one cycle: name -> [(label values, value)].
-
-    Label values are in the order of the metric's declaration in ``metrics.py``.
-    """
-
-    __slots__ = ("data",)
-
-    def __init__(self) -> None:
-        self.data: dict[str, list[tuple[tuple[str, ...], float]]] = {}
-
-    def add(self, name: str, labels: tuple[str, ...], value: float) -> None:
-        lst = self.data.get(name)
-        if lst is None:
-            self.data[name] = [(labels, value)]
-        else:
-            lst.append((labels, value))
+STAGES = ("gpu", "node", "render")
 
 
 @dataclass
@@ -38,25 +37,45 @@ class Options:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Collector:
-    """Base class. ``collect_gpu`` runs per GPU in that GPU's reader (it may raise GpuDown /
-    NvmlDown through ``dev.read``); ``collect_node`` runs once per cycle; ``finish`` runs when a
-    scrape needs a fresh rendering and may combine per-GPU results (``extras``) with node state."""
+@dataclass
+class GpuRead:
+    """One read of one GPU. ``extras`` is shared by the collectors of this read (what one reads
+    once for several, e.g. the MIG devices) and kept with the GPU's snapshot for the render stage."""
 
-    name = "?"
-    per_gpu = True
+    dev: Device
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def families() -> Families:
+        return Families(DEFS)
+
+
+@dataclass
+class NodeCycle:
+    """One background collection cycle of the node (no per-GPU data)."""
+
+    options: Options
+
+
+@dataclass
+class View:
+    """What the render stage sees: the enumerated GPUs, the latest fresh read of each live one."""
+
+    devices: list[Device]
+    extras: dict[int, dict[str, Any]]  # GPU index -> extras of its latest successful read
+    xid: XidCounters
+    # indices of GPUs whose XID events cannot be watched (NVML answers NotSupported, or no event
+    # set could be created): their xid counters stay at 0 whatever happens, so the xid collector
+    # must not report success for them
+    xid_unwatched: frozenset[int] = frozenset()
+
+    @staticmethod
+    def families() -> Families:
+        return Families(DEFS)
+
+
+class GpuCollector(Collector[Any]):
+    """A GPU collector; ``options`` are the exporter's command-line options."""
 
     def __init__(self, options: Options) -> None:
         self.options = options
-
-    def collect_gpu(self, dev, out: Samples, extras: dict) -> None:
-        pass
-
-    def collect_node(self, exporter) -> None:
-        pass
-
-    def finish(self, view, out: Samples) -> None:
-        pass
-
-    def reset_gpu(self, dev) -> None:
-        """NVML was re-initialised: drop per-handle state for ``dev``."""

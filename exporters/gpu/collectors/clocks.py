@@ -1,6 +1,7 @@
 """SM and memory clocks, clock-event (throttle) reasons as ``{reason}`` series, P-state."""
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead
 
 # reason label -> pynvml constant name (the bit in nvmlDeviceGetCurrentClocksEventReasons)
 REASONS = (
@@ -28,12 +29,14 @@ def reason_bits(nv):
 
 
 @COLLECTORS.register(
-    "clocks", default=True, help="SM/memory clocks, clock-event (throttle) reasons, performance state"
+    "clocks",
+    default=True,
+    help="SM/memory clocks, clock-event (throttle) reasons, performance state",
+    needs=("gpu",),
 )
-class ClocksCollector(Collector):
-    name = "clocks"
-
-    def collect_gpu(self, dev, out, extras):
+class ClocksCollector(GpuCollector):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
         nv = dev.nv
         lb = dev.labels
         sm = dev.read("clock_sm", nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_SM)
@@ -53,3 +56,4 @@ class ClocksCollector(Collector):
         pstate = dev.read("performance_state", nv.nvmlDeviceGetPerformanceState)
         if pstate is not None and 0 <= pstate <= 15:  # 32 = unknown
             out.add("gpuwatch_gpu_performance_state", lb, float(pstate))
+        return out

@@ -1,13 +1,15 @@
 """Memory health: aggregate ECC error counts, retired pages, remapped rows."""
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead
 
 
-@COLLECTORS.register("ecc", default=True, help="ECC error counts, retired pages, remapped rows")
-class EccCollector(Collector):
-    name = "ecc"
-
-    def collect_gpu(self, dev, out, extras):
+@COLLECTORS.register(
+    "ecc", default=True, help="ECC error counts, retired pages, remapped rows", needs=("gpu",)
+)
+class EccCollector(GpuCollector):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
         nv = dev.nv
         lb = dev.labels
         for label, etype in (
@@ -36,3 +38,4 @@ class EccCollector(Collector):
             out.add("gpuwatch_gpu_remapped_rows", lb + ("uncorrectable",), float(unc))
             out.add("gpuwatch_gpu_remapped_rows_pending", lb, 1.0 if pend else 0.0)
             out.add("gpuwatch_gpu_remapped_rows_failed", lb, 1.0 if failed else 0.0)
+        return out

@@ -5,7 +5,8 @@ the metrics against the previous cycle's sample, so the first cycle after start-
 NVML re-init) exports nothing for this collector.
 """
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead, Options
 
 METRICS = (
     ("NVML_GPM_METRIC_SM_UTIL", "gpuwatch_gpu_sm_active_ratio"),
@@ -19,35 +20,35 @@ METRICS = (
     "gpm",
     default=False,
     help="GPM metrics on Hopper and newer: SM occupancy, tensor activity, DRAM bandwidth",
+    needs=("gpu",),
 )
-class GpmCollector(Collector):
-    name = "gpm"
-
-    def __init__(self, options):
+class GpmCollector(GpuCollector):
+    def __init__(self, options: Options) -> None:
         super().__init__(options)
         self._prev: dict[int, object] = {}
 
-    def collect_gpu(self, dev, out, extras):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
         nv = dev.nv
         if "gpm" in dev.unsupported or not hasattr(nv, "nvmlGpmMetricsGet"):
-            return
-        if not dev.__dict__.get("_gpm_checked"):
+            return out
+        if not dev.gpm_checked:
             support = dev.read("gpm", nv.nvmlGpmQueryDeviceSupport)
             if support is None or not support.isSupportedDevice:
                 dev.unsupported.add("gpm")
-                return
-            dev._gpm_checked = True
+                return out
+            dev.gpm_checked = True
         sample = nv.nvmlGpmSampleAlloc()
         try:
             nv.nvmlGpmSampleGet(dev.handle, sample)
         except nv.NVMLError as exc:
             nv.nvmlGpmSampleFree(sample)
             dev.failed("gpm", exc)
-            return
+            return out
         prev = self._prev.get(dev.index)
         self._prev[dev.index] = sample
         if prev is None:
-            return
+            return out
         try:
             mg = nv.c_nvmlGpmMetricsGet_t()
             mg.version = nv.NVML_GPM_METRICS_GET_VERSION
@@ -60,14 +61,15 @@ class GpmCollector(Collector):
                 nv.nvmlGpmMetricsGet(mg)
             except nv.NVMLError as exc:
                 dev.failed("gpm", exc)
-                return
+                return out
             for i, (_, name) in enumerate(METRICS):
                 m = mg.metrics[i]
                 if m.nvmlReturn == nv.NVML_SUCCESS:
                     out.add(name, dev.labels, m.value / 100.0)
         finally:
             nv.nvmlGpmSampleFree(prev)
+        return out
 
-    def reset_gpu(self, dev):
+    def reset(self, dev):
         self._prev.pop(dev.index, None)
-        dev.__dict__.pop("_gpm_checked", None)
+        dev.gpm_checked = False

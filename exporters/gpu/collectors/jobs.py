@@ -1,8 +1,9 @@
-"""Processes on each GPU and the Slurm jobs using it (see :mod:`gpuwatch.exporters.gpu.jobs`).
+"""Processes on each GPU and the Slurm jobs using it (see :mod:`gpuwatch.exporters.gpu.attribution`).
 
-Per GPU (in the GPU's reader): NVML's compute processes, each resolved to a job through
-``/proc/PID/cgroup`` or its environ. Per cycle (node): the environ scan for allocations and the
-mapping folder. At render both are joined on the GPU's minor number / PCI bus id / UUID.
+Stage "gpu" (in the GPU's reader): NVML's compute processes, each resolved to a job through
+``/proc/PID/cgroup`` or its environ. Stage "node" (once per cycle): the environ scan for
+allocations and the mapping folder. Stage "render": both joined on the GPU's minor number / PCI
+bus id / UUID.
 Per-job memory: processes resolved to a job count for that job; on a GPU allocated to exactly
 one job, processes that cannot be resolved (host PIDs seen from a container) count for it too.
 """
@@ -11,40 +12,53 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from ...common.collector import CollectorError
 from ...common.log import kv
-from .. import jobs as J
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .. import attribution
+from .base import COLLECTORS, GpuCollector, GpuRead, NodeCycle, Options, View
 from .mig import mig_state
 
 log = logging.getLogger("gpuwatch.gpu.jobs")
 
 
 @COLLECTORS.register(
-    "jobs", default=True, help="GPU processes and Slurm job attribution (environ, cgroup, mapping folder)"
+    "jobs",
+    default=True,
+    help="GPU processes and Slurm job attribution (environ, cgroup, mapping folder)",
+    needs=("gpu", "node", "render"),
 )
-class JobsCollector(Collector):
-    name = "jobs"
-
-    def __init__(self, options):
+class JobsCollector(GpuCollector):
+    def __init__(self, options: Options) -> None:
         super().__init__(options)
-        self.scanner = J.ProcScanner(options.proc_root)
+        self.scanner = attribution.ProcScanner(options.proc_root)
         self._lock = threading.Lock()
-        self._alloc: dict[str, J.Job] = {}
-        self._mapping: dict[J.GpuRef, list[tuple[str, str]]] = {}
+        self._alloc: dict[str, attribution.Job] = {}
+        self._mapping: dict[attribution.GpuRef, list[tuple[str, str]]] = {}
         self._mapping_error = ""
         self._mig: dict[str, frozenset[str]] = {}  # GPU uuid -> its MIG device UUIDs (lowercased), last seen
 
-    def collect_gpu(self, dev, out, extras):
+    def collect(self, source: Any) -> Families | None:
+        if isinstance(source, GpuRead):
+            return self._processes(source)
+        if isinstance(source, NodeCycle):
+            self._scan()
+            return None
+        return self._join(source)
+
+    def _processes(self, read: GpuRead) -> Families:
+        """The GPU's compute processes, each resolved to a job now (its /proc entry may go)."""
+        dev, out = read.dev, read.families()
         nv = dev.nv
-        _, migs = mig_state(dev, extras)
+        _, migs = mig_state(dev, read.extras)
         mig_uuids = frozenset(u.lower() for _, u in migs if u)
         if dev.uuid:
             self._mig[dev.uuid] = mig_uuids
         procs = dev.read("processes", nv.nvmlDeviceGetComputeRunningProcesses)
         if procs is None:
-            return
+            return out
         out.add("gpuwatch_gpu_processes", dev.labels, float(len(procs)))
         resolved = []
         on = (dev.uuid, dev.minor, dev.pci_bus_id, mig_uuids)
@@ -52,16 +66,18 @@ class JobsCollector(Collector):
             for p in procs:
                 mem = p.usedGpuMemory if isinstance(getattr(p, "usedGpuMemory", None), int) else 0
                 resolved.append((p.pid, mem, self.scanner.pid_job(p.pid, on)))
-        extras["processes"] = resolved
+        read.extras["processes"] = resolved
+        return out
 
-    def collect_node(self, exporter):
+    def _scan(self) -> None:
+        """Allocations from the processes' environ, and the mapping folder."""
         with self._lock:
             alloc = self.scanner.scan()
         mapping, err = {}, ""
         path = self.options.job_mapping_dir
         if path:
             try:
-                mapping = J.read_mapping_dir(path)
+                mapping = attribution.read_mapping_dir(path)
             except OSError as exc:
                 err = f"--gpu.job-mapping-dir {path}: {exc.strerror or exc}"
                 if err != self._mapping_error:
@@ -74,7 +90,9 @@ class JobsCollector(Collector):
                     )
         self._alloc, self._mapping, self._mapping_error = alloc, mapping, err
 
-    def finish(self, view, out):
+    def _join(self, view: View) -> Families:
+        """Jobs per GPU: allocations, mapping folder and resolved processes together."""
+        out = view.families()
         alloc, mapping = self._alloc, self._mapping
         for dev in view.devices:
             if not dev.uuid:
@@ -82,15 +100,14 @@ class JobsCollector(Collector):
             jobs: dict[str, str] = {}  # job id -> user
             migs = self._mig.get(dev.uuid, frozenset())
             for job in alloc.values():
-                if any(J.matches(r, dev.uuid, dev.minor, dev.pci_bus_id, migs) for r in job.gpus):
+                if any(attribution.matches(r, dev.uuid, dev.minor, dev.pci_bus_id, migs) for r in job.gpus):
                     jobs[job.job_id] = jobs.get(job.job_id) or job.user
             for ref, entries in mapping.items():
-                if J.matches(ref, dev.uuid, dev.minor, dev.pci_bus_id, migs):
+                if attribution.matches(ref, dev.uuid, dev.minor, dev.pci_bus_id, migs):
                     for job_id, user in entries:
                         jobs[job_id] = jobs.get(job_id) or user
             mem: dict[str, float] = {}
-            snap = view.snapshots.get(dev.index)
-            procs = snap.extras.get("processes", []) if snap is not None and snap.ok else []
+            procs = view.extras.get(dev.index, {}).get("processes", [])
             unresolved = 0.0
             for _pid, used, who in procs:
                 if who is None:
@@ -109,4 +126,5 @@ class JobsCollector(Collector):
                 for job_id in sorted(mem):
                     out.add("gpuwatch_gpu_job_memory_used_bytes", lb + (job_id,), mem[job_id])
         if self._mapping_error:
-            raise CollectorError(self._mapping_error)
+            raise CollectorError(self._mapping_error, out)
+        return out

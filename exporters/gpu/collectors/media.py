@@ -1,13 +1,13 @@
 """Video encoder and decoder utilization."""
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead
 
 
-@COLLECTORS.register("media", default=True, help="Video encoder and decoder utilization")
-class MediaCollector(Collector):
-    name = "media"
-
-    def collect_gpu(self, dev, out, extras):
+@COLLECTORS.register("media", default=True, help="Video encoder and decoder utilization", needs=("gpu",))
+class MediaCollector(GpuCollector):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
         nv = dev.nv
         enc = dev.read("encoder", nv.nvmlDeviceGetEncoderUtilization)
         if enc is not None:
@@ -15,3 +15,4 @@ class MediaCollector(Collector):
         dec = dev.read("decoder", nv.nvmlDeviceGetDecoderUtilization)
         if dec is not None:
             out.add("gpuwatch_gpu_decoder_utilization_ratio", dev.labels, dec[0] / 100.0)
+        return out

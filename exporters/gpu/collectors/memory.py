@@ -1,13 +1,15 @@
 """Framebuffer memory: used, free, total, reserved (nvmlDeviceGetMemoryInfo, v2 when it exists)."""
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead
 
 
-@COLLECTORS.register("memory", default=True, help="Framebuffer memory used, free, total and reserved")
-class MemoryCollector(Collector):
-    name = "memory"
-
-    def collect_gpu(self, dev, out, extras):
+@COLLECTORS.register(
+    "memory", default=True, help="Framebuffer memory used, free, total and reserved", needs=("gpu",)
+)
+class MemoryCollector(GpuCollector):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
         nv = dev.nv
         mem = None
         version = getattr(nv, "nvmlMemory_v2", None)
@@ -23,7 +25,7 @@ class MemoryCollector(Collector):
         if mem is None:
             mem = dev.read("memory", nv.nvmlDeviceGetMemoryInfo)
         if mem is None:
-            return
+            return out
         lb = dev.labels
         out.add("gpuwatch_gpu_memory_used_bytes", lb, float(mem.used))
         out.add("gpuwatch_gpu_memory_free_bytes", lb, float(mem.free))
@@ -31,3 +33,4 @@ class MemoryCollector(Collector):
         reserved = getattr(mem, "reserved", None)
         if reserved is not None:
             out.add("gpuwatch_gpu_memory_reserved_bytes", lb, float(reserved))
+        return out

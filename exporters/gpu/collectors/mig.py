@@ -1,6 +1,7 @@
 """MIG mode and, when enabled, each MIG device (``gpu_instance_id``, ``compute_instance_id``)."""
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead
 
 
 def mig_state(dev, extras) -> tuple[bool | None, list]:
@@ -33,15 +34,15 @@ def mig_state(dev, extras) -> tuple[bool | None, list]:
     return state
 
 
-@COLLECTORS.register("mig", default=True, help="MIG mode and MIG devices with their memory")
-class MigCollector(Collector):
-    name = "mig"
-
-    def collect_gpu(self, dev, out, extras):
+@COLLECTORS.register("mig", default=True, help="MIG mode and MIG devices with their memory", needs=("gpu",))
+class MigCollector(GpuCollector):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
+        extras = read.extras
         nv = dev.nv
         enabled, migs = mig_state(dev, extras)
         if enabled is None:
-            return
+            return out
         lb = dev.labels
         out.add("gpuwatch_gpu_mig_enabled", lb, 1.0 if enabled else 0.0)
         for mig, uuid in migs:
@@ -55,6 +56,7 @@ class MigCollector(Collector):
             if mem is not None:
                 out.add("gpuwatch_gpu_mig_memory_used_bytes", lb + ids, float(mem.used))
                 out.add("gpuwatch_gpu_mig_memory_total_bytes", lb + ids, float(mem.total))
+        return out
 
 
 def _s(v):

@@ -15,7 +15,8 @@ a reset only when the exporter restarts.
 
 import threading
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead, Options
 
 ERROR_TYPES = (
     ("replay", "NVML_NVLINK_ERROR_DL_REPLAY"),
@@ -25,11 +26,9 @@ ERROR_TYPES = (
 )
 
 
-@COLLECTORS.register("nvlink", default=True, help="NVLink link state and error counters")
-class NvlinkCollector(Collector):
-    name = "nvlink"
-
-    def __init__(self, options) -> None:
+@COLLECTORS.register("nvlink", default=True, help="NVLink link state and error counters", needs=("gpu",))
+class NvlinkCollector(GpuCollector):
+    def __init__(self, options: Options) -> None:
         super().__init__(options)
         # uuid (or index) -> {(link, type): [last raw value, accumulated increase]}
         self._acc: dict[str, dict[tuple[int, str], list[float]]] = {}
@@ -55,11 +54,12 @@ class NvlinkCollector(Collector):
                 totals[label] = totals.get(label, 0.0) + total
         return totals
 
-    def collect_gpu(self, dev, out, extras):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
         nv = dev.nv
         if "nvlink" in dev.unsupported:
-            return
-        links = dev.__dict__.setdefault("_nvlinks", None)
+            return out
+        links = dev.nvlinks
         if links is None:
             links = []
             for link in range(getattr(nv, "NVML_NVLINK_MAX_LINKS", 18)):
@@ -71,13 +71,13 @@ class NvlinkCollector(Collector):
                         dev.failed(("nvlink", link), exc)
                     if link == 0 and code in dev.codes.not_supported:
                         dev.unsupported.add("nvlink")
-                        return
+                        return out
                     continue  # link does not exist on this GPU
                 links.append(link)
-            dev._nvlinks = links
+            dev.nvlinks = links
             if not links:
                 dev.unsupported.add("nvlink")
-                return
+                return out
         lb = dev.labels
         raw: dict[tuple[int, str], float] = {}
         for link in links:
@@ -102,6 +102,7 @@ class NvlinkCollector(Collector):
         for label, _ in ERROR_TYPES:
             if label in totals:
                 out.add("gpuwatch_gpu_nvlink_errors_total", lb + (label,), totals[label])
+        return out
 
-    def reset_gpu(self, dev):
-        dev.__dict__.pop("_nvlinks", None)
+    def reset(self, dev):
+        dev.nvlinks = None

@@ -1,13 +1,13 @@
 """Power draw, the energy counter and the enforced power limit (NVML answers milliwatts/mJ)."""
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead
 
 
-@COLLECTORS.register("power", default=True, help="Power draw, energy counter, power limit")
-class PowerCollector(Collector):
-    name = "power"
-
-    def collect_gpu(self, dev, out, extras):
+@COLLECTORS.register("power", default=True, help="Power draw, energy counter, power limit", needs=("gpu",))
+class PowerCollector(GpuCollector):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
         nv = dev.nv
         lb = dev.labels
         mw = dev.read("power", nv.nvmlDeviceGetPowerUsage)
@@ -19,3 +19,4 @@ class PowerCollector(Collector):
         limit = dev.read("power_limit", nv.nvmlDeviceGetEnforcedPowerLimit)
         if limit is not None:
             out.add("gpuwatch_gpu_power_limit_watts", lb, limit / 1000.0)
+        return out

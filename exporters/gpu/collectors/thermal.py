@@ -1,13 +1,13 @@
 """Temperatures (core, HBM memory through the field-value API) and fan speed."""
 
-from .base import COLLECTORS, Collector
+from ...common.metric import Families
+from .base import COLLECTORS, GpuCollector, GpuRead
 
 
-@COLLECTORS.register("thermal", default=True, help="GPU and memory temperature, fan speed")
-class ThermalCollector(Collector):
-    name = "thermal"
-
-    def collect_gpu(self, dev, out, extras):
+@COLLECTORS.register("thermal", default=True, help="GPU and memory temperature, fan speed", needs=("gpu",))
+class ThermalCollector(GpuCollector):
+    def collect(self, read: GpuRead) -> Families:
+        dev, out = read.dev, read.families()
         nv = dev.nv
         lb = dev.labels
         temp = dev.read("temperature", nv.nvmlDeviceGetTemperature, nv.NVML_TEMPERATURE_GPU)
@@ -29,6 +29,7 @@ class ThermalCollector(Collector):
         fan = dev.read("fan_speed", nv.nvmlDeviceGetFanSpeed)
         if fan is not None:
             out.add("gpuwatch_gpu_fan_speed_ratio", lb, fan / 100.0)
+        return out
 
 
 def _field_value(nv, v):

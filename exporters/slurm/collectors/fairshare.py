@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
-from . import COLLECTORS
+from .base import COLLECTORS
 
 
-@COLLECTORS.register("fairshare", default=False, help="Fair-share factor and usage per account/user (sshare)")
-class FairshareCollector:
+@COLLECTORS.register(
+    "fairshare",
+    default=False,
+    help="Fair-share factor and usage per account/user (sshare)",
+    needs=("sshare",),
+)
+class FairshareCollector(Collector[cmds.Cycle]):
     def collect(self, cycle):
         shares = cmds.sshare(cycle)
         fams = {

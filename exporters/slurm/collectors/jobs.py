@@ -10,12 +10,13 @@ are remembered, not counted (they may have been counted by the previous exporter
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
 from ..parsers.common import parse_timestamp
 from ..parsers.reasons import WAITING_FOR_RESOURCES, normalize_reason
 from ..parsers.squeue import FINISHED_STATES
-from . import COLLECTORS
+from .base import COLLECTORS
 
 END_STATES = ("completed", "failed", "node_fail", "out_of_memory", "timeout", "cancelled")
 ZERO_STATES = ("pending", "running")
@@ -25,8 +26,9 @@ ZERO_STATES = ("pending", "running")
     "jobs",
     default=True,
     help="Jobs per partition/state, pending reasons, queue age, finished-job counters (squeue)",
+    needs=("squeue",),
 )
-class JobsCollector:
+class JobsCollector(Collector[cmds.Cycle]):
     def __init__(self):
         self.finished: dict[tuple[str, str], int] = {}
         self.seen_finished: set[str] | None = None  # None until the first successful cycle

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
-from . import COLLECTORS
+from .base import COLLECTORS
 
 
-@COLLECTORS.register("licenses", default=False, help="License totals and use (scontrol show licenses)")
-class LicensesCollector:
+@COLLECTORS.register(
+    "licenses", default=False, help="License totals and use (scontrol show licenses)", needs=("licenses",)
+)
+class LicensesCollector(Collector[cmds.Cycle]):
     def collect(self, cycle):
         lics = cmds.licenses(cycle)
         fams = {k: family(f"gpuwatch_slurm_license_{k}") for k in ("configured", "used", "free", "reserved")}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
 from ..parsers.states import BASE_STATES
-from . import COLLECTORS
+from .base import COLLECTORS
 
 MIB = 1024 * 1024
 # Flags under which a node's free GPUs cannot be used by new jobs
@@ -36,9 +37,12 @@ def gpu_split(node) -> tuple[int, int, int]:
 
 
 @COLLECTORS.register(
-    "nodes", default=True, help="Node states, flags, CPUs, GPUs, memory, drain reasons (sinfo)"
+    "nodes",
+    default=True,
+    help="Node states, flags, CPUs, GPUs, memory, drain reasons (sinfo)",
+    needs=("sinfo",),
 )
-class NodesCollector:
+class NodesCollector(Collector[cmds.Cycle]):
     def collect(self, cycle):
         data = cmds.sinfo(cycle)
         state = family("gpuwatch_slurm_node_state")

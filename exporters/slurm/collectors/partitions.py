@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
 from ..parsers.states import BASE_STATES
-from . import COLLECTORS
+from .base import COLLECTORS
 from .nodes import gpu_split
 
 PARTITION_STATES = ("up", "down", "drain", "inact")
 
 
 @COLLECTORS.register(
-    "partitions", default=True, help="Partition state, limits and node/CPU/GPU totals (sinfo)"
+    "partitions",
+    default=True,
+    help="Partition state, limits and node/CPU/GPU totals (sinfo)",
+    needs=("sinfo",),
 )
-class PartitionsCollector:
+class PartitionsCollector(Collector[cmds.Cycle]):
     def collect(self, cycle):
         data = cmds.sinfo(cycle)
         info = family("gpuwatch_slurm_partition_info")

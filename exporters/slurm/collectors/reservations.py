@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
-from . import COLLECTORS
+from .base import COLLECTORS
 
 
-@COLLECTORS.register("reservations", default=False, help="Reservations, nodes, cores, start/end (scontrol)")
-class ReservationsCollector:
+@COLLECTORS.register(
+    "reservations",
+    default=False,
+    help="Reservations, nodes, cores, start/end (scontrol)",
+    needs=("reservations",),
+)
+class ReservationsCollector(Collector[cmds.Cycle]):
     def collect(self, cycle):
         resv = cmds.reservations(cycle)
         info = family("gpuwatch_slurm_reservation_info")

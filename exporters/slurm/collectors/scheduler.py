@@ -3,9 +3,10 @@ cycles, RPC counts and time by message type and by user)."""
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
-from . import COLLECTORS
+from .base import COLLECTORS
 
 US = 1e-6
 
@@ -35,9 +36,12 @@ _EVENTS = ("submitted", "started", "completed", "canceled", "failed")
 
 
 @COLLECTORS.register(
-    "scheduler", default=True, help="slurmctld scheduler, backfill and RPC statistics (sdiag)"
+    "scheduler",
+    default=True,
+    help="slurmctld scheduler, backfill and RPC statistics (sdiag)",
+    needs=("sdiag",),
 )
-class SchedulerCollector:
+class SchedulerCollector(Collector[cmds.Cycle]):
     def collect(self, cycle):
         s = cmds.sdiag(cycle)
         out = []

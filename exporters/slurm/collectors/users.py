@@ -3,17 +3,21 @@ because the label sets grow with the number of users and accounts)."""
 
 from __future__ import annotations
 
+from ...common.collector import Collector
 from .. import cycle as cmds
 from ..metrics import family
-from . import COLLECTORS
+from .base import COLLECTORS
 
 STATES = ("pending", "running")
 
 
 @COLLECTORS.register(
-    "users", default=False, help="Jobs, CPUs and GPUs per user and account (squeue; high cardinality)"
+    "users",
+    default=False,
+    help="Jobs, CPUs and GPUs per user and account (squeue; high cardinality)",
+    needs=("squeue",),
 )
-class UsersCollector:
+class UsersCollector(Collector[cmds.Cycle]):
     def collect(self, cycle):
         jobs = cmds.squeue(cycle)
         by_user: dict[tuple[str, str], list[int]] = {}

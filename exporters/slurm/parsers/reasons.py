@@ -16,14 +16,15 @@ _TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 # Sentences slurmctld stores as the job's state description, by prefix -> short reason.
 _SENTENCES = (
-    ("nodes required for job are down", "ReqNodeNotAvail"),
+    # squeue --json gives this text for reason Resources (it is the description of WAIT_RESOURCES)
+    ("nodes required for job are down", "Resources"),
     ("reqnodenotavail", "ReqNodeNotAvail"),
     ("required node not available", "ReqNodeNotAvail"),
     ("reserved for maintenance", "ReqNodeNotAvail"),
     ("job's qos not permitted", "InvalidQOS"),
     ("job's account not permitted", "InvalidAccount"),
     ("job's user not permitted", "AccountNotAllowed"),
-    ("launch failed requeued held", "JobHeldAdmin"),
+    ("launch failed requeued held", "JobHeldUser"),  # the description of WAIT_HELD_USER
     ("job requeued in held state", "JobHeldAdmin"),
     ("job held", "JobHeldAdmin"),
     ("begintime", "BeginTime"),

@@ -6,7 +6,7 @@ The free-text drain reason is the last column, so a ``|`` inside it cannot shift
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .common import ParseError, parse_duration, parse_timestamp, to_int
 from .gres import parse_gres
@@ -82,6 +82,28 @@ def _cpus(text: str) -> tuple[int | None, ...]:
 def _free_text(text: str) -> str:
     t = text.strip()
     return "" if t in ("none", "(null)", "N/A") else t
+
+
+# A node's reason counts while it explains the state, as `sinfo -R` shows it: down, drained or
+# draining, failing, rebooting. Slurm 24.11 keeps the reason after `scontrol update
+# State=RESUME` (scontrol and sinfo still print it for an idle node, idle+not_responding until
+# slurmd registers again); 22.05 and 26.05 clear it. The exporter reports the same on every
+# version: no reason once resumed. (A node that stops answering turns DOWN with its own reason.)
+_REASON_BASES = frozenset({"down", "error"})
+_REASON_FLAGS = frozenset({"drain", "fail", "reboot_requested", "reboot_issued", "invalid"})
+
+
+def _reason_applies(st: NodeState) -> bool:
+    return st.base in _REASON_BASES or not _REASON_FLAGS.isdisjoint(st.flags)
+
+
+def _cpu_base(st: NodeState, alloc: int | None, total: int | None) -> NodeState:
+    """``allocated`` while some CPUs are not allocated is ``mixed``: Slurm 22.05's sinfo prints
+    ``allocated+drain`` for a node drained while jobs hold some of its CPUs (the drained idle
+    CPUs count as "other"), where scontrol says MIXED+DRAIN."""
+    if st.base == "allocated" and alloc is not None and total and 0 < alloc < total:
+        return replace(st, base="mixed")
+    return st
 
 
 _KEYS = {f.lower(): k for f, k in SINFO_FIELDS}
@@ -171,6 +193,7 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
                 st = parse_node_state(state_text)
                 if len(state_cache) < 4096:
                     state_cache[state_text] = st
+            st = _cpu_base(st, alloc, total)
             rts = col(cols, "reason_time").strip()
             reason_time = ts_cache.get(rts, -1.0)
             if reason_time == -1.0:
@@ -190,7 +213,7 @@ def parse_sinfo(text: str, command: str = "sinfo", fields=None, sep: str | None 
                 gpus_used=sum(gres_of(col(cols, "gres_used")).values()),
                 gpu_types=dict(types),
                 gres=gres if gres != "(null)" else "",
-                reason=_free_text(reason),
+                reason=_free_text(reason) if _reason_applies(st) else "",
                 reason_time=reason_time,
             )
             nodes[name] = node

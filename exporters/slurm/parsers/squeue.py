@@ -219,9 +219,9 @@ def parse_squeue(text: str, command: str = "squeue", fields=None, sep: str = "|"
     ix = {k: i for i, k in enumerate(keys)}
     if "id" not in ix or "state" not in ix:
         raise ValueError("fields must include a job id and a state")
-    NA = ncols  # index of an extra "N/A" column appended for absent fields
+    absent = ncols  # index of an extra "N/A" column appended for absent fields
     g = {
-        k: ix.get(k, NA)
+        k: ix.get(k, absent)
         for k in (
             "id",
             "partition",

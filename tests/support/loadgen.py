@@ -1,6 +1,7 @@
 """A scrape load generator: N concurrent HTTP(S) scrapers against one URL for a while.
 
-Used by ``bench/load.py`` (30 s runs against each exporter) and by the short CI load test.
+Used by ``bench/load.py`` (30 s runs against each exporter) and by the short CI load tests;
+``measure`` adds the exporter's RSS and thread count before and after.
 Clients run as threads spread over a few worker processes, so that the generator's own GIL does
 not cap the load or inflate the latencies it measures. Half the clients keep their connection
 alive between scrapes (as Prometheus does), half open a new one for every scrape (as scrapers
@@ -20,6 +21,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from .procs import rss_kib, thread_count
+
+RSS_GOAL_KIB = 5 * 1024  # the load goal: RSS growth under 5 MB
 
 
 @dataclass
@@ -87,7 +92,7 @@ def _client(url, deadline, keepalive, auth, cafile, out, lock, timeout):
             if not keepalive or resp.will_close:
                 conn.close()
                 conn = None
-        except Exception as exc:  # every failure is a result here, never a crash of the generator
+        except Exception as exc:  # noqa: BLE001 (every failure is a result here, never a crash of the generator)
             local.requests += 1
             key = type(exc).__name__
             local.errors[key] = local.errors.get(key, 0) + 1
@@ -163,18 +168,49 @@ def run_load(
     return result
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process in KiB (VmRSS)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+def measure(pid: int, url: str, clients: int, seconds: float, warmup: float, auth=None, cafile=None) -> dict:
+    """Warm up, then load ``url`` for ``seconds``; the summary plus process ``pid``'s RSS and threads."""
+    run_load(url, clients=clients, seconds=warmup, auth=auth, cafile=cafile)
+    time.sleep(0.5)
+    rss0, threads0 = rss_kib(pid), thread_count(pid)
+    result = run_load(url, clients=clients, seconds=seconds, auth=auth, cafile=cafile)
+    time.sleep(1.0)  # connections close, per-connection threads end
+    rss1, threads1 = rss_kib(pid), thread_count(pid)
+    out = result.summary()
+    out.update(
+        clients=clients,
+        seconds=seconds,
+        rss_start_kib=rss0,
+        rss_end_kib=rss1,
+        rss_growth_kib=rss1 - rss0,
+        threads_before=threads0,
+        threads_after=threads1,
+        ok=result.error_count == 0 and rss1 - rss0 < RSS_GOAL_KIB,
+    )
+    return out
 
 
-def thread_count(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no Threads for pid {pid}")
+GPU_SCENARIO = """\
+# 8 busy simulated H100s for the load benchmark
+description: load benchmark, 8 GPUs
+driver_version: "550.54.15"
+defaults:
+  name: NVIDIA H100 80GB HBM3
+  memory_total: 81559MiB
+  power_limit: 700
+  nvlinks: 18
+  values:
+    utilization: {base: 0.85, amplitude: 0.1, period: 60}
+    memory_used: 61GiB
+    temperature: {base: 62, amplitude: 3, period: 120}
+    power: {base: 520, amplitude: 40, period: 60}
+gpus:
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000000, pci_bus_id: "00000000:18:00.0", minor: 0}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000001, pci_bus_id: "00000000:28:00.0", minor: 1}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000002, pci_bus_id: "00000000:38:00.0", minor: 2}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000003, pci_bus_id: "00000000:48:00.0", minor: 3}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000004, pci_bus_id: "00000000:58:00.0", minor: 4}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000005, pci_bus_id: "00000000:68:00.0", minor: 5}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000006, pci_bus_id: "00000000:78:00.0", minor: 6}
+  - {uuid: GPU-10ad0000-0000-4000-8000-000000000007, pci_bus_id: "00000000:88:00.0", minor: 7}
+"""

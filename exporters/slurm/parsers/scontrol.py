@@ -1,11 +1,11 @@
-"""Small outputs: ``scontrol show licenses -o``, ``scontrol show reservation -o``, ``sshare -a -P``."""
+"""``scontrol ... -o`` outputs (one ``Key=Value ...`` record per line): licenses and reservations."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from .common import ParseError, parse_timestamp, to_float, to_int
+from .common import ParseError, parse_timestamp, to_int
 
 _KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_:/]*)=")
 
@@ -88,49 +88,6 @@ def parse_reservations(text: str, command: str = "scontrol show reservation -o")
                 to_int(kv.get("CoreCnt")) or 0,
                 kv.get("PartitionName") or "",
                 kv.get("Flags") or "",
-            )
-        )
-    return out
-
-
-@dataclass
-class Share:
-    account: str
-    user: str
-    raw_shares: float | None
-    norm_shares: float | None
-    raw_usage: float | None
-    effective_usage: float | None
-    fairshare: float | None
-
-
-def parse_sshare(text: str, command: str = "sshare -a -P") -> list[Share]:
-    lines = [l for l in text.split("\n") if l.strip()]
-    if not lines:
-        return []
-    header = [h.strip() for h in lines[0].split("|")]
-    need = ("Account", "User", "FairShare")
-    if not all(n in header for n in need):
-        raise ParseError(command, f"header lacks {', '.join(n for n in need if n not in header)}", 1)
-    idx = {h: i for i, h in enumerate(header)}
-    out = []
-    for lineno, line in enumerate(lines[1:], 2):
-        c = line.split("|")
-        if len(c) < len(header):
-            raise ParseError(command, f"{len(c)} columns, header has {len(header)}", lineno)
-
-        def g(k):
-            return c[idx[k]].strip() if k in idx else ""
-
-        out.append(
-            Share(
-                g("Account"),
-                g("User"),
-                to_float(g("RawShares")),
-                to_float(g("NormShares")),
-                to_float(g("RawUsage")),
-                to_float(g("EffectvUsage")),
-                to_float(g("FairShare")),
             )
         )
     return out

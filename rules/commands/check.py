@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 
-from . import compiler, tools, writer
-from .cmd_compile import plan_for, summary
-from .errors import RulesError
-from .options import shared_options, to_options
+from .. import compiler, promtool, writer
+from ..errors import RulesError
+from .options import echo_warnings, shared_options, to_options
 
 
 @click.command("check")
@@ -20,18 +19,19 @@ def check_cmd(no_tools: bool, **kw: object) -> None:
     """Validate alert definitions and notifications; write nothing."""
     opts = to_options(**kw)  # type: ignore[arg-type]
     c = compiler.compile_sources(opts)
+    echo_warnings(c)
     ran: list[str] = []
     if not no_tools:
         with tempfile.TemporaryDirectory(prefix="gpuwatch-rules-check-") as tmp:
-            plan = plan_for(c, tmp, None, None)
+            plan = writer.plan_for(c, tmp, None, None)
             plan.secrets = {}
             writer.write(plan)
-            results = tools.promtool_check(Path(tmp)) + tools.amtool_check(Path(tmp))
+            results = promtool.promtool_check(Path(tmp)) + promtool.amtool_check(Path(tmp))
             for what, rc, out in results:
                 if what.startswith("amtool") and rc != 0:
-                    mapped = tools.amtool_source_problems(out, c.notifications_path, c.notifications_src)
+                    mapped = promtool.amtool_source_problems(out, c.notifications_path, c.notifications_src)
                     if mapped:
                         raise RulesError(problems=mapped)
-            tools.raise_failures(results, "compiled output")
+            promtool.raise_failures(results, "compiled output")
             ran = [w for w, _, _ in results]
-    click.echo(f"ok: {summary(c)}" + (f"; passed {', '.join(ran)}" if ran else "; promtool/amtool not run"))
+    click.echo(f"ok: {c.summary()}" + (f"; passed {', '.join(ran)}" if ran else "; promtool/amtool not run"))

@@ -1,32 +1,44 @@
-"""Helpers for the fault tests: a background scraper that records every scrape while a fault is
-on, metric parsing, and process/thread accounting. Imported as ``from faultkit import ...``."""
+"""Prometheus text exposition for tests and benchmarks: one parser (prometheus_client's), series
+lookups, scraping, and a background scraper that records every scrape while a fault is on."""
 
 from __future__ import annotations
 
 import http.client
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 
-from prometheus_client.parser import text_string_to_metric_families
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def parse(body: bytes | str) -> dict[tuple[str, frozenset], float]:
+def parse_metrics(body: bytes | str) -> Samples:
+    """Prometheus text -> {(series name, frozenset(labels.items())): value} (prometheus_client's parser)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     text = body.decode() if isinstance(body, bytes) else body
-    out = {}
+    out: Samples = {}
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
             out[(s.name, frozenset(s.labels.items()))] = s.value
     return out
 
 
-def value(metrics: dict, name: str, **labels) -> float | None:
+def series(metrics: Samples, name: str, **labels: str) -> dict[frozenset, float]:
+    """Every series of ``name`` whose labels include ``labels``: {frozenset(labels): value}."""
     want = set(labels.items())
-    found = [v for (n, ls), v in metrics.items() if n == name and want <= set(ls)]
+    return {ls: v for (n, ls), v in metrics.items() if n == name and want <= ls}
+
+
+def series_names(metrics: Samples) -> set[str]:
+    return {name for name, _ in metrics}
+
+
+def value(metrics: Samples, name: str, **labels: str) -> float | None:
+    """The value of the one series of ``name`` whose labels include ``labels`` (None when none)."""
+    found = series(metrics, name, **labels)
     if len(found) > 1:
         raise AssertionError(f"{name}{labels} matches {len(found)} series")
-    return found[0] if found else None
+    return next(iter(found.values()), None)
 
 
 def scrape(port: int, path: str = "/metrics", timeout: float = 5.0) -> tuple[int, bytes]:
@@ -46,7 +58,7 @@ def wait_metrics(port: int, pred, timeout: float, what: str) -> dict:
     while True:
         status, last = scrape(port)
         if status == 200:
-            m = parse(last)
+            m = parse_metrics(last)
             if pred(m):
                 return m
         if time.monotonic() > deadline:
@@ -90,7 +102,7 @@ class Scraper:
                     self.log.latencies.append(time.perf_counter() - t0)
                 else:
                     self.log.failures.append(f"HTTP {status}")
-            except Exception as exc:  # a failed scrape is the finding, not a test crash
+            except Exception as exc:  # noqa: BLE001 (a failed scrape is the finding, not a test crash)
                 self.log.failures.append(f"{type(exc).__name__}: {exc}")
             self._stop.wait(self.interval)
 
@@ -101,36 +113,3 @@ class Scraper:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=self.timeout + 5)
-
-
-def threads_of(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/task"))
-
-
-def _proc_stats():
-    """(pid, command name, fields after the name) of every process in /proc/PID/stat."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        yield int(entry), stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
-
-
-def children_of(pid: int) -> list[tuple[int, str, float]]:
-    """Live (non-zombie) child processes of ``pid``: (pid, command name, age in seconds)."""
-    with open("/proc/uptime") as f:
-        uptime = float(f.read().split()[0])
-    tick = os.sysconf("SC_CLK_TCK")
-    return [
-        (p, name, uptime - int(fields[19]) / tick)
-        for p, name, fields in _proc_stats()
-        if int(fields[1]) == pid and fields[0] != "Z"
-    ]
-
-
-def zombies_of(pid: int) -> list[int]:
-    return [p for p, _, fields in _proc_stats() if int(fields[1]) == pid and fields[0] == "Z"]

@@ -1,7 +1,7 @@
 """A stand-in exporter for load tests of the HTTP layer alone.
 
-``python bench/trivial_exporter.py --web.listen-address 127.0.0.1:0 [--web.config.file F]`` serves a
-fixed payload shaped like a GPU node's scrape (8 GPUs x ~40 series) through the same
+``python -m gpuwatch.testing.trivial_exporter --web.listen-address 127.0.0.1:0 [--web.config.file F]``
+serves a fixed payload shaped like a GPU node's scrape (8 GPUs x ~40 series) through the same
 ``start_server`` the real exporters use, and prints ``listening PORT`` once ready.
 ``--prometheus-client`` serves the same payload with prometheus_client's ``start_http_server``
 instead, for a side-by-side comparison.

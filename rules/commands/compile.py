@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
-from . import compiler, writer
-from .options import shared_options, to_options
-
-
-def plan_for(
-    c: compiler.Compiled, outdir: str, dashboards_dir: str | None, secrets_dir: str | None
-) -> writer.Plan:
-    roots = {
-        "out": Path(outdir),
-        "grafana": Path(dashboards_dir) if dashboards_dir else Path(outdir) / "grafana",
-    }
-    return writer.Plan(roots, c.files, c.secrets, Path(secrets_dir) if secrets_dir else None)
-
-
-def summary(c: compiler.Compiled) -> str:
-    n_tests = sum(len(a.tests) for a in c.alerts)
-    names = {a.name for a in c.alerts}
-    return (
-        f"{len(c.groups)} rule groups, {len(names)} alerts ({len(c.alerts)} rules), {len(c.recordings)} recording rules, "
-        f"{n_tests} promtool tests, {len(c.notifications.receivers)} receivers, 3 dashboards"
-    )
+from .. import compiler, writer
+from .options import echo_warnings, shared_options, to_options
 
 
 @click.command("compile")
@@ -59,7 +39,8 @@ def compile_cmd(outdir: str, dashboards_dir: str | None, check_only: bool, quiet
     t0 = time.perf_counter()
     opts = to_options(**kw)  # type: ignore[arg-type]
     c = compiler.compile_sources(opts)
-    plan = plan_for(c, outdir, dashboards_dir, opts.secrets_dir)
+    echo_warnings(c)
+    plan = writer.plan_for(c, outdir, dashboards_dir, opts.secrets_dir)
     diffs = writer.drift(plan)
     if check_only:
         if diffs:
@@ -72,7 +53,7 @@ def compile_cmd(outdir: str, dashboards_dir: str | None, check_only: bool, quiet
             )
             raise SystemExit(1)
         if not quiet:
-            click.echo(f"up to date: {len(plan.files)} files ({summary(c)})")
+            click.echo(f"up to date: {len(plan.files)} files ({c.summary()})")
         return
     if plan.secrets and opts.secrets_dir is None:  # pragma: no cover - compiler refuses this earlier
         raise click.UsageError("secrets need --secrets-dir")
@@ -82,7 +63,7 @@ def compile_cmd(outdir: str, dashboards_dir: str | None, check_only: bool, quiet
         ms = (time.perf_counter() - t0) * 1000
         roots = f"{plan.roots['out']}" + (f" and {plan.roots['grafana']}" if dashboards_dir else "")
         click.echo(
-            f"wrote {len(plan.files)} files to {roots} ({len(diffs)} changed) in {ms:.0f} ms: {summary(c)}"
+            f"wrote {len(plan.files)} files to {roots} ({len(diffs)} changed) in {ms:.0f} ms: {c.summary()}"
         )
         if plan.secrets:
             click.echo(f"secrets: {len(plan.secrets)} written to {opts.secrets_dir} (mode 0600)")

@@ -1,4 +1,4 @@
-"""Options shared by ``compile`` and ``check``, defined once."""
+"""Options shared by the commands, defined once (a command takes them with ``@shared_options``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from .compiler import Options
-from .durations import BadDuration, parse_ms
-from .notifications import parse_version
+from ..api import Compiled, Options
+from ..durations import BadDuration, parse_ms
+from ..notifications import parse_version
 
 
 class _Duration(click.ParamType):
@@ -88,6 +88,26 @@ SHARED = [
         help="Prometheus URL in the Grafana datasource provisioning.",
     ),
     click.option(
+        "--strict",
+        is_flag=True,
+        help="Refuse warnings too (style and practice: no runbook, short for:, unknown metric "
+        "outside gpuwatch_, ...); the default pack is compiled with it.",
+    ),
+    click.option(
+        "--catalog",
+        "catalogs",
+        multiple=True,
+        type=_file,
+        metavar="FILE",
+        help="Metrics of other exporters: a YAML list of name/type/labels, or the JSON of "
+        "Prometheus' /api/v1/metadata. Repeatable; adds to the pack's pack.yml catalogs.",
+    ),
+    click.option(
+        "--no-default-catalogs",
+        is_flag=True,
+        help="Do not use the shipped catalogs (node_exporter, Prometheus, Alertmanager).",
+    ),
+    click.option(
         "--grafana-dashboards-path",
         default="/var/lib/grafana/dashboards",
         show_default=True,
@@ -111,6 +131,9 @@ def to_options(
     secrets_dir: str | None,
     runbook_url: str | None,
     datasource_url: str,
+    strict: bool,
+    catalogs: tuple[str, ...],
+    no_default_catalogs: bool,
     grafana_dashboards_path: str,
 ) -> Options:
     return Options(
@@ -123,4 +146,13 @@ def to_options(
         runbook_url=runbook_url,
         datasource_url=datasource_url,
         dashboards_path=grafana_dashboards_path,
+        strict=strict,
+        catalogs=list(catalogs),
+        default_catalogs=not no_default_catalogs,
     )
+
+
+def echo_warnings(c: Compiled) -> None:
+    """Warnings of a compile that went through: ``FILE:LINE:COL: warning: ...`` on stderr."""
+    for w in c.warnings:
+        click.echo(str(w), err=True)

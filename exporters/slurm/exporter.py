@@ -21,16 +21,19 @@ command at most once, each within ``timeout``, so a healthy poller completes a c
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 
+from ..common.collector import CollectorRunner
+from ..common.exposition import render_text
 from ..common.log import kv
-from .collectors import COLLECTORS
-from .cycle import Cycle, commands_for
-from .metrics import family
+from ..common.metric import Families, MetricFamily
+from .collectors import COLLECTORS, commands_for
+from .cycle import Cycle
+from .metrics import BY_NAME, family
 from .parsers.common import ParseError
-from .render import render_text
 from .runner import CommandError, Runner
 
 log = logging.getLogger("gpuwatch.slurm")
@@ -40,7 +43,7 @@ ERROR_KINDS = ("timeout", "command", "parse", "internal")
 FIRST_CYCLE_WAIT = 2.0
 
 
-def default_stale_after(poll_interval: float, timeout: float, collectors) -> float:
+def default_stale_after(poll_interval: float, timeout: float, collectors: list[str]) -> float:
     """``max(3 x poll_interval, poll_interval + 2 x N x timeout)`` (see the module docstring)."""
     n = max(len(commands_for(collectors)), 1)
     return max(3 * poll_interval, poll_interval + 2 * n * timeout)
@@ -88,49 +91,41 @@ class Exporter:
         start = time.monotonic()
         cycle = Cycle(self.runner, now)
         self._cycle = cycle
-        families = []
+        families: list[MetricFamily] = []
         logged: set[int] = set()  # one log line per failed command, not one per collector sharing it
-        success = family("gpuwatch_slurm_collector_success")
-        duration = family("gpuwatch_slurm_collector_duration_seconds")
-        for name in self.names:
-            t0 = time.monotonic()
-            ok = 1
+        specs = COLLECTORS.specs
+
+        def run_one(name: str) -> list[MetricFamily]:
             cycle.used = set()
-            try:
-                families.extend(self.collectors[name].collect(cycle))
-                partial = cycle.partial_commands()
-                if partial:
-                    # Output cut mid-line (or otherwise mangled) with exit status 0: what parsed is still
-                    # exported, but the collector did not see everything, so it must not claim success.
-                    raise ParseError(
-                        partial[0],
-                        "; ".join(
-                            f"{cycle.bad_lines[c]} unparseable line(s) skipped in {c} output" for c in partial
-                        )
-                        + " (partial data exported)",
+            cycle.declared = specs[name].needs
+            families.extend(self.collectors[name].collect(cycle))
+            partial = cycle.partial_commands()
+            if partial:
+                # Output cut mid-line (or otherwise mangled) with exit status 0: what parsed is still
+                # exported, but the collector did not see everything, so it must not claim success.
+                raise ParseError(
+                    partial[0],
+                    "; ".join(
+                        f"{cycle.bad_lines[c]} unparseable line(s) skipped in {c} output" for c in partial
                     )
-                if name in self._last_failure:
-                    kv(log, logging.INFO, "collector recovered", collector=name)
-                    del self._last_failure[name]
-            except CommandError as exc:
-                ok = 0
-                kind = "timeout" if exc.kind in ("timeout",) else "command"
-                if exc.kind not in ("skipped", "cancelled"):  # cancelled: shutting down
-                    self.errors[(name, kind)] += 1
-                    self._fail(name, str(exc), exc, logged)
-                else:  # the cause was already logged for the collector whose command found slurmctld away
-                    self._fail(name, str(exc), exc, logged, quiet=True)
-            except ParseError as exc:
-                ok = 0
-                self.errors[(name, "parse")] += 1
-                self._fail(name, str(exc), exc, logged)
-            except Exception as exc:  # a parser/collector bug on odd output must not stop the exporter
-                ok = 0
-                self.errors[(name, "internal")] += 1
-                log.debug("collector %s failed", name, exc_info=True)
-                self._fail(name, f"{type(exc).__name__}: {exc}", exc, logged)
-            success.add_metric([name], ok)
-            duration.add_metric([name], round(time.monotonic() - t0, 6))
+                    + " (partial data exported)",
+                )
+            if name in self._last_failure:
+                kv(log, logging.INFO, "collector recovered", collector=name)
+                del self._last_failure[name]
+            return []
+
+        def on_error(name: str, exc: Exception) -> None:
+            self._collector_failed(name, exc, logged)
+
+        timings = CollectorRunner(on_error, clock=time.monotonic)
+        for name in self.names:
+            timings.run(name, functools.partial(run_one, name))
+        cycle.declared = None
+        stats = Families(BY_NAME)
+        timings.add_to(stats, "gpuwatch_slurm", self.names)
+        success = stats.family("gpuwatch_slurm_collector_success")
+        duration = stats.family("gpuwatch_slurm_collector_duration_seconds")
         self.cycles += 1
         for cmd, n in cycle.bad_lines.items():
             self.bad_lines[cmd] = self.bad_lines.get(cmd, 0) + n
@@ -174,7 +169,7 @@ class Exporter:
             kv(log, logging.INFO, "collection recovered", stale_for=f"{done - (last or self._started):.1f}s")
         return body
 
-    def _health_families(self) -> list:
+    def _health_families(self) -> list[MetricFamily]:
         failures = family("gpuwatch_slurm_collection_failures_total")
         failures.add_metric([], self.cycle_failures)
         restarts = family("gpuwatch_slurm_poller_restarts_total")
@@ -199,12 +194,29 @@ class Exporter:
         bad = family("gpuwatch_slurm_bad_lines_total")
         for cmd, v in sorted(self.bad_lines.copy().items()):
             bad.add_metric([cmd], v)
-        fams = [up, total, success, errs, bad]
+        fams: list[MetricFamily] = [up, total, success, errs, bad]
         if self._last_ok_wall is not None:
             ts = family("gpuwatch_slurm_last_collection_timestamp_seconds")
             ts.add_metric([], self._last_ok_wall)
             fams.append(ts)
         return render_text(fams + self._health_families())
+
+    def _collector_failed(self, name: str, exc: Exception, logged: set[int]) -> None:
+        """Count a collector failure by kind and log it (once per cause, see :meth:`_fail`)."""
+        if isinstance(exc, CommandError):
+            kind = "timeout" if exc.kind == "timeout" else "command"
+            if exc.kind not in ("skipped", "cancelled"):  # cancelled: shutting down
+                self.errors[(name, kind)] += 1
+                self._fail(name, str(exc), exc, logged)
+            else:  # the cause was already logged for the collector whose command found slurmctld away
+                self._fail(name, str(exc), exc, logged, quiet=True)
+        elif isinstance(exc, ParseError):
+            self.errors[(name, "parse")] += 1
+            self._fail(name, str(exc), exc, logged)
+        else:  # a parser/collector bug on odd output must not stop the exporter
+            self.errors[(name, "internal")] += 1
+            log.debug("collector %s failed", name, exc_info=exc)
+            self._fail(name, f"{type(exc).__name__}: {exc}", exc, logged)
 
     def _fail(
         self, name: str, message: str, exc: BaseException, logged: set[int], quiet: bool = False
@@ -233,6 +245,12 @@ class Exporter:
                 if self._body is not None and not self._stale:
                     return self._body
         return self._degraded_body()
+
+    @property
+    def check_interval(self) -> float:
+        """How often the CLI's watchdog calls :meth:`check` (a stale cache is noticed within a quarter
+        of ``stale_after``)."""
+        return max(0.5, min(5.0, self.stale_after / 4))
 
     def ready(self) -> bool:
         """True while the served data is current: the first cycle completed and it is not stale."""

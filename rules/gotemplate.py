@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from .promql import Labels
 
@@ -111,7 +112,7 @@ def _nest(items: list) -> list:
         if head in ("if", "with", "range"):
             if len(toks) < 2:
                 raise TemplateError(f"missing value for {head}")
-            node = [head, toks[1:], [], None]
+            node: list = [head, toks[1:], [], None]
             cur.append(node)
             stack.append((node[2], node))
         elif head == "else":
@@ -120,13 +121,14 @@ def _nest(items: list) -> list:
             node = stack[-1][1]
             if node[3] is not None:
                 raise TemplateError("second {{ else }} in one {{ if }}")
-            node[3] = []
-            stack[-1] = (node[3], node)
+            else_body: list = []
+            node[3] = else_body
+            stack[-1] = (else_body, node)
             if len(toks) > 1:  # else if ...
                 if toks[1].text != "if":
                     raise TemplateError("unexpected tokens after else")
-                inner = ["if", toks[2:], [], None]
-                node[3].append(inner)
+                inner: list = ["if", toks[2:], [], None]
+                else_body.append(inner)
                 inner.append(True)  # marks an 'else if' sharing the outer end
                 stack.append((inner[2], inner))
         elif head == "end":
@@ -160,13 +162,22 @@ def _check_toks(toks: list[_Tok], labels: Labels | None, declared: set[str], err
                 errors.append(f"undefined variable {root}")
             elif root == "$labels" and len(path) == 1 and labels is not None and not labels.has(path[0]):
                 errors.append(
-                    f"$labels.{path[0]} is never set: the expression's result has no label "
+                    f"$labels.{path[0]} {NEVER_SET}: the expression's result has no label "
                     f"{path[0]!r} (aggregated away or never there)"
                 )
             elif root == "$value" and path:
                 errors.append("$value is a number and has no fields")
         elif t.kind == "ident" and t.text not in FUNCS and t.text not in ("true", "false", "nil"):
             errors.append(f"unknown function {t.text!r}")
+
+
+NEVER_SET = "is never set"
+
+
+def is_warning(msg: str) -> bool:
+    """A template that works but prints nothing (``$labels.x`` never on the result) is a warning;
+    every other finding of :func:`check` is an error (Prometheus would refuse the template)."""
+    return NEVER_SET in msg
 
 
 def check(text: str, labels: Labels | None = None) -> list[str]:
@@ -205,7 +216,8 @@ def go_float(v: float) -> str:
     if v == 0:
         return "-0" if math.copysign(1, v) < 0 else "0"
     d = Decimal(repr(float(v))).normalize()
-    sign, digits, exp = d.as_tuple()
+    sign, digits, exp_raw = d.as_tuple()
+    exp = int(exp_raw)  # finite here: NaN and Inf returned above
     ds = "".join(map(str, digits))
     x = len(ds) + exp - 1  # decimal exponent of the first digit
     s = "-" if sign else ""
@@ -217,7 +229,7 @@ def go_float(v: float) -> str:
 
 
 def _g4(v: float) -> str:
-    return "%.4g" % v
+    return f"{v:.4g}"
 
 
 def humanize(v: float) -> str:
@@ -279,7 +291,7 @@ def _printf(fmt: str, *args: object) -> str:
         if verb == "%":
             out.append("%")
             continue
-        arg = args[ai]
+        arg: Any = args[ai]
         ai += 1
         if verb in "vs":
             out.append(go_float(arg) if isinstance(arg, float) else str(arg))
