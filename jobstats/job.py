@@ -23,6 +23,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import slurm
 from .errors import JobstatsError
 from .prom import Prometheus
 from .promql import JOB_INFO, alternation, combined, quote, split
@@ -448,6 +449,22 @@ def no_such_job(prom: Prometheus, job_id: str, since: float, end: float) -> Jobs
         return JobstatsError(
             f"Prometheus at {prom.url} has no gpuwatch GPU data (no gpuwatch_gpu_info series) in the "
             f"last {window}: does it scrape gpuwatch-gpu-exporter?"
+        )
+    sj = slurm.lookup(job_id)
+    if sj is not None and not sj.gpus:
+        return JobstatsError(
+            f"job {job_id} (user {sj.user}, {sj.state}) has no GPUs in Slurm (TRES {sj.tres or 'none'}): "
+            f"gpuwatch-jobstats reports GPU use; for CPU and memory see `seff {job_id}`"
+        )
+    if sj is not None and sj.state in ("PENDING", "CONFIGURING"):
+        return JobstatsError(
+            f"job {job_id} (user {sj.user}) has not started yet ({sj.state}): no GPU use to report"
+        )
+    if sj is not None:
+        return JobstatsError(
+            f"job {job_id} (user {sj.user}, {sj.state}, {sj.tres}) holds GPUs in Slurm, but Prometheus at "
+            f"{prom.url} has no gpuwatch_gpu_job_info series of it in the last {window}: is "
+            f"gpuwatch-gpu-exporter running on {sj.nodes or 'its nodes'} and scraped?"
         )
     return JobstatsError(
         f"job {job_id}: no GPU of this job in Prometheus at {prom.url} in the last {window} "

@@ -266,3 +266,27 @@ def test_user_without_jobs_is_one_line_exit_1(capsys, prom):
         err.strip()
         == "gpuwatch-jobstats: user nobody-here: no GPU jobs in the range (no gpuwatch_gpu_job_info series)"
     )
+
+
+@pytest.mark.slurm
+def test_job_without_gpus_and_gpu_job_nobody_watched(capsys, prom, tmp_path, monkeypatch):
+    """A real Slurm tells the cases apart: a CPU-only job, and a GPU job with no series."""
+    require_programs("slurmctld", "slurmd", "munged", "scontrol")
+    from gpuwatch.localstack.slurm import SlurmLab
+
+    with SlurmLab(tmp_path / "slurm") as lab:
+        cpu_job = lab.sbatch(["-J", "cpu-only"], user="nobody")
+        gpu_job = lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", "gpu"], user="nobody")
+        for k, v in lab.env.items():
+            monkeypatch.setenv(k, v)
+        deadline = time.monotonic() + 30
+        while lab.run(["squeue", "-h", "-j", gpu_job, "-o", "%T"]).stdout.strip() != "RUNNING":
+            assert time.monotonic() < deadline, "the GPU job did not start"
+            time.sleep(0.3)
+        rc, out, err = run(capsys, prom, cpu_job)
+        assert rc == 1 and out == "" and err.count("\n") == 1
+        assert f"job {cpu_job} (user nobody," in err and "has no GPUs in Slurm" in err, err
+        rc, out, err = run(capsys, prom, gpu_job)
+        assert rc == 1 and err.count("\n") == 1
+        assert "RUNNING" in err and "holds GPUs in Slurm" in err and "gpu:1" in err, err
+        assert "is gpuwatch-gpu-exporter running on" in err, err

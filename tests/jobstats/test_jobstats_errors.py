@@ -118,3 +118,50 @@ def test_password_file_missing(tmp_path):
         "--prometheus.password-file",
         "cannot read",
     )
+
+
+@pytest.mark.prometheus
+def test_tls_and_basic_auth_client_options(tmp_path):
+    """A real Prometheus behind its own --web.config.file (TLS + basic auth, the exporters' format):
+    the right CA, user and password file get through (to the no-data answer); each missing
+    piece gives its own one-line error."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from gpuwatch.localstack.promstack import Prometheus
+    from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
+
+    progs = require_programs("prometheus")
+    web_config, ca = make_tls_and_auth(tmp_path)
+    prom = Prometheus(tmp_path / "prom", {"global": {"scrape_interval": "15s"}}, binary=progs["prometheus"])
+    prom.argv.append(f"--web.config.file={web_config}")
+    url = f"https://{prom.address}"
+    ctx = ssl.create_default_context(cafile=ca)
+    prom.start()
+
+    def ready() -> bool:
+        try:
+            urllib.request.urlopen(url + "/-/healthy", context=ctx, timeout=1)
+        except urllib.error.HTTPError as exc:
+            return exc.code == 401
+        except OSError:
+            return False
+        return True
+
+    try:
+        prom.wait_until(ready, 60, "serving TLS")
+        pw = tmp_path / "password"
+        pw.write_text(PASSWORD + "\n")
+        auth = ["--prometheus.username", USER, "--prometheus.password-file", str(pw)]
+        good = ["--prometheus.url", url, "--prometheus.ca-file", ca]
+        one_line(jobstats("1", *good, *auth), 1, f"Prometheus at {url} has no gpuwatch GPU data")
+        one_line(jobstats("1", *good), 1, "HTTP 401", "--prometheus.username")
+        one_line(jobstats("1", "--prometheus.url", url, *auth), 1, f"cannot reach Prometheus at {url}: TLS")
+        one_line(
+            jobstats("1", "--prometheus.url", url, "--prometheus.insecure-skip-verify", *auth),
+            1,
+            "no gpuwatch GPU data",
+        )
+    finally:
+        prom.stop()
