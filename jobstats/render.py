@@ -12,8 +12,22 @@ from .timespec import human_duration, rfc3339
 WIDTH = 80
 
 
+def _rounded(v: Any) -> Any:
+    """Floats to 6 decimals (0.6000000000000001 -> 0.6); whole byte counts stay integers."""
+    if isinstance(v, float):
+        return round(v, 6)
+    if isinstance(v, dict):
+        return {
+            k: (int(x) if k.endswith("_bytes") and isinstance(x, float) else _rounded(x))
+            for k, x in v.items()
+        }
+    if isinstance(v, list):
+        return [_rounded(x) for x in v]
+    return v
+
+
 def to_json(doc: Any) -> str:
-    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    return json.dumps(_rounded(doc), indent=2, sort_keys=False) + "\n"
 
 
 def _pct(v: float | None) -> str:
