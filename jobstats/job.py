@@ -196,9 +196,10 @@ def _fill_stats(gpus: list[Gpu], parts: dict[str, list[tuple[dict[str, str], flo
                 for g in by_instance.get(labels.get("instance", ""), []):
                     g.stats["target_gpus"] = value
                 continue
-            g = by_key.get(_gpu_key(labels))
-            if g is None:
+            found = by_key.get(_gpu_key(labels))
+            if found is None:
                 continue
+            g = found
             if name in ("xid_end", "xid_start"):
                 g.stats.setdefault(name, {})[labels.get("xid", "?")] = value
             elif name == "info":
@@ -219,16 +220,18 @@ def _gpu_report(g: Gpu, interval: float, running: bool) -> dict[str, Any]:
     # Cost: each piece (one price) runs from its first sample to the next piece's first sample
     # (the last piece to the GPU's last sample); each GPU-hour at the target's price / its GPUs.
     pieces = sorted(g.pieces, key=lambda p: p.first)
-    cost: float | None = 0.0
+    total = 0.0
+    priced = True
     n_target = st.get("target_gpus") or 1.0
     for i, p in enumerate(pieces):
         upto = pieces[i + 1].first if i + 1 < len(pieces) else g.end
         try:
             price = float(p.labels["hourly_cost_usd"])
         except (KeyError, ValueError):
-            cost = None
+            priced = False
             break
-        cost += (upto - p.first) / 3600.0 * price / n_target
+        total += (upto - p.first) / 3600.0 * price / n_target
+    cost = total if priced else None
     util_mean = _ratio(st.get("util_sum"), st.get("util_count"))
     energy: float | None = None
     if "energy_end" in st:

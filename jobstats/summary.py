@@ -212,7 +212,7 @@ def _rows(
     for lb, v in parts.get("power_sum", []):
         job(lb).energy = (job(lb).energy or 0.0) + v * power_step
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for j in jobs.values():
         if not j.gpus:
             continue
