@@ -140,9 +140,10 @@ def write_history(folder: Path, nodes: int, days: float, jobs: list[dict], t0: i
     return files, samples
 
 
-def summaries(prom, jobs, t0, end, days, source, fracs=(0.1, 0.3, 1.0)) -> list[dict]:
+def summaries(prom, jobs, t0, end, days, source, fracs=(0.1, 0.3, 1.0), docs=None) -> list[dict]:
     """Time the --all summary over ranges holding a growing share of the jobs."""
     rows = []
+    docs = docs if docs is not None else []
     for frac in fracs:
         start = end - frac * (end - t0) if frac < 1 else end - days * 86400 - 3600
         expect = sum(1 for j in jobs if j["end"] >= start)
@@ -154,6 +155,7 @@ def summaries(prom, jobs, t0, end, days, source, fracs=(0.1, 0.3, 1.0)) -> list[
             return client.requests, doc
 
         secs, (requests, doc) = best_of(1 if source == "raw" else 3, one)
+        docs.append(doc)
         rows.append(
             {
                 "source": doc["source"],
@@ -166,6 +168,39 @@ def summaries(prom, jobs, t0, end, days, source, fracs=(0.1, 0.3, 1.0)) -> list[
             }
         )
     return rows
+
+
+def compare(raw: dict, rules: dict) -> dict:
+    """How far the rules-based summary is from the raw-series one, same range (largest per-job gap)."""
+    a = {r["job_id"]: r for r in raw["jobs"]}
+    b = {r["job_id"]: r for r in rules["jobs"]}
+    common = sorted(set(a) & set(b))
+
+    def gap(key: str) -> float:
+        return max((abs((a[j][key] or 0.0) - (b[j][key] or 0.0)) for j in common), default=0.0)
+
+    return {
+        "jobs_in_both": len(common),
+        "jobs_only_in_one": len(set(a) ^ set(b)),
+        "max_gap_gpu_hours": round(gap("gpu_hours"), 4),
+        "max_gap_idle_gpu_hours": round(gap("idle_gpu_hours"), 4),
+        "max_gap_utilization_mean": round(gap("utilization_mean"), 4),
+        "max_gap_cost_usd": round(gap("cost_usd"), 4),
+    }
+
+
+def rules_groups() -> list[dict]:
+    """The default pack's compiled job rules when present (compose/generated), else the
+    definitions the summary reads."""
+    compiled = Path(__file__).resolve().parent.parent / "compose/generated/prometheus/rules/jobs.yml"
+    if compiled.exists():
+        return yaml.safe_load(compiled.read_text())["groups"]
+    return [
+        {
+            "name": "gpuwatch-jobs",
+            "rules": [{"record": k, "expr": v} for k, v in RECORDING_RULES.items()],
+        }
+    ]
 
 
 def best_of(n: int, fn):
@@ -203,20 +238,11 @@ def run(quick: bool = False) -> dict:
         end = data_end + 60
         # The pack's recording rules over the history, as Prometheus would have recorded them live:
         # promtool evaluates them against this Prometheus, then it restarts to load the blocks.
-        raw_rows = summaries(prom, jobs, t0, end, days, "raw", fracs=(0.1,))
+        raw_docs: list[dict] = []
+        raw_rows = summaries(prom, jobs, t0, end, days, "raw", fracs=(0.1,), docs=raw_docs)
         rules_file = work / "jobs-rules.yml"
         rules_file.write_text(
-            yaml.safe_dump(
-                {
-                    "groups": [
-                        {
-                            "name": "gpuwatch-jobs",
-                            "interval": f"{INTERVAL}s",
-                            "rules": [{"record": k, "expr": v} for k, v in RECORDING_RULES.items()],
-                        }
-                    ]
-                }
-            )
+            yaml.safe_dump({"groups": [dict(g, interval=f"{INTERVAL}s") for g in rules_groups()]})
         )
         t = time.perf_counter()
         proc = subprocess.run(
@@ -243,7 +269,9 @@ def run(quick: bool = False) -> dict:
         for block in (work / "rules-blocks").iterdir():
             shutil.move(str(block), str(prom.data_dir / block.name))
         prom.start_and_wait(120)
-        rows = raw_rows + summaries(prom, jobs, t0, end, days, "rules")
+        rules_docs: list[dict] = []
+        rows = raw_rows + summaries(prom, jobs, t0, end, days, "rules", docs=rules_docs)
+        agreement = compare(raw_docs[0], rules_docs[0])
         singles = []
         for j in sorted(jobs, key=lambda j: -len(j["gpus"]) * (j["end"] - j["start"]))[:3]:
             client = Prometheus(Connection(url=prom.url, timeout=120))
@@ -271,6 +299,7 @@ def run(quick: bool = False) -> dict:
                 f"Prometheus ready {t_start:.1f} s, recording rules backfilled by promtool {t_rules:.1f} s). Goal: --all summary for 1,000 jobs over 7 days < 5 s."
             ),
             "summary_by_jobs": rows,
+            "raw_vs_rules": agreement,
             "single_job": singles,
             "notes": [
                 "summary_s: best of 3 (raw: 1 run), what `gpuwatch-jobstats --all` does: scrape-interval probe, "
