@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -229,13 +230,14 @@ def cli(
 
 
 def _summary_interval(prom: Prometheus, end: float) -> float:
-    """Scrape interval for the summary's subquery step: from the samples of the last hour
-    (3600 / samples per series), else Prometheus's config, else 15 s."""
-    result = prom.query("max(count_over_time(gpuwatch_gpu_info[1h]))", end)
-    if result:
-        n = float(result[0]["value"][1])
-        if n >= 2:
-            return max(1.0, round(3600.0 / n))
+    """Scrape interval: the median spacing of the raw samples of ``gpuwatch_gpu_info{gpu="0"}``
+    (one series per exporter) in the 10 minutes before ``end``, else Prometheus's config, else 15 s."""
+    spacings: list[float] = []
+    for item in prom.query('gpuwatch_gpu_info{gpu="0"}[10m]', end):
+        stamps = sorted(float(t) for t, _ in item.get("values", []))
+        spacings.extend(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
+    if spacings:
+        return statistics.median(spacings)
     return prom.scrape_interval() or 15.0
 
 

@@ -165,3 +165,18 @@ def test_summary_from_recording_rules(capsys, stack):
     rc = main(["--all", "--since", "10m", "--prometheus.url", prom.url])
     out, _ = capsys.readouterr()
     assert rc == 0 and "from the recording rules" in out
+
+
+def test_summary_raw_series_agree_with_rules(capsys, stack):
+    """The fallback over the raw series (subqueries) tells the same story as the recording rules."""
+    prom, _ = stack
+    end = str(time.time())
+    args = ("--all", "--since", "10m", "--end", end)
+    rules = {r["job_id"]: r for r in jobstats_json(capsys, prom, *args, "--source", "rules")["jobs"]}
+    raw = {r["job_id"]: r for r in jobstats_json(capsys, prom, *args, "--source", "raw")["jobs"]}
+    assert set(raw) == set(rules) == {"9001", "9002"}
+    for job_id in raw:
+        assert raw[job_id]["gpu_hours"] == rules[job_id]["gpu_hours"]  # both from the raw job_info samples
+        assert raw[job_id]["utilization_mean"] == pytest.approx(rules[job_id]["utilization_mean"], abs=0.01)
+        assert raw[job_id]["idle_gpu_hours"] == pytest.approx(rules[job_id]["idle_gpu_hours"], abs=3 / 3600)
+        assert raw[job_id]["energy_joules"] == pytest.approx(rules[job_id]["energy_joules"], rel=0.25)
