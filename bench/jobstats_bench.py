@@ -29,7 +29,7 @@ import yaml
 from gpuwatch.jobstats.cli import _summary_interval
 from gpuwatch.jobstats.job import job_report
 from gpuwatch.jobstats.prom import Connection, Prometheus
-from gpuwatch.jobstats.summary import RECORDING_RULES, summary
+from gpuwatch.jobstats.summary import summary
 from gpuwatch.localstack.backfill import WINDOW, backfilled_prometheus, create_blocks
 from gpuwatch.localstack.promstack import find_binary
 
@@ -190,17 +190,9 @@ def compare(raw: dict, rules: dict) -> dict:
 
 
 def rules_groups() -> list[dict]:
-    """The default pack's compiled job rules when present (compose/generated), else the
-    definitions the summary reads."""
+    """The default pack's compiled job recording rules (rules/pack/jobs.yml via `make generate`)."""
     compiled = Path(__file__).resolve().parent.parent / "compose/generated/prometheus/rules/jobs.yml"
-    if compiled.exists():
-        return yaml.safe_load(compiled.read_text())["groups"]
-    return [
-        {
-            "name": "gpuwatch-jobs",
-            "rules": [{"record": k, "expr": v} for k, v in RECORDING_RULES.items()],
-        }
-    ]
+    return yaml.safe_load(compiled.read_text())["groups"]
 
 
 def best_of(n: int, fn):

@@ -42,14 +42,6 @@ RULE_UTIL = "gpuwatch:job_gpu_utilization:ratio"
 RULE_IDLE = "gpuwatch:job_gpu_idle:bool"
 RULE_POWER = "gpuwatch:job_gpu_power:watts"
 MAX_STEPS = 2000
-_JOIN = "gpuwatch_gpu_job_info * on (instance, uuid) group_left () max by (instance, uuid) "
-# The recording rules the summary reads (the default pack records them; promtool's rule
-# backfill evaluates rules independently, so none reads another's output).
-RECORDING_RULES = {
-    RULE_UTIL: _JOIN + "(gpuwatch_gpu_utilization_ratio)",
-    RULE_IDLE: _JOIN + f"(gpuwatch_gpu_utilization_ratio < bool {IDLE_RATIO:g})",
-    RULE_POWER: _JOIN + "(gpuwatch_gpu_power_watts)",
-}
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """End to end, real programs: the GPU exporter (simulated backend) attributes two Slurm jobs'
-processes to its GPUs, Prometheus scrapes it every second and records the jobstats recording
-rules, and gpuwatch-jobstats reports both jobs and the summary.
+processes to its GPUs, Prometheus scrapes it every second and evaluates the default pack's job
+recording rules (compose/generated/prometheus/rules/jobs.yml), gpuwatch-jobstats reports both
+jobs and the summary, and every query of the Jobs dashboard returns data.
 
 The jobs' processes are entries of a private proc root (``--gpu.proc-root``) with Slurm cgroup
 paths and environments, and the scenario's NVML process list names their PIDs: job 9001 (alice)
@@ -15,10 +16,9 @@ import time
 
 import pytest
 import yaml
-from conftest import require_programs
+from conftest import ROOT, require_programs
 
 from gpuwatch.jobstats.cli import main
-from gpuwatch.jobstats.summary import RECORDING_RULES
 from gpuwatch.localstack.procs import ManagedProcess, free_port
 from gpuwatch.localstack.promstack import Prometheus, Target, prometheus_config
 from gpuwatch.localstack.stack import console_script
@@ -64,19 +64,7 @@ def stack(tmp_path_factory):
     fake_proc(proc_root, 4101, "9001", "alice")
     fake_proc(proc_root, 4102, "9002", "bob")
     (work / "scenario.yml").write_text(yaml.safe_dump(SCENARIO, sort_keys=False))
-    rules = work / "jobs.yml"
-    rules.write_text(
-        yaml.safe_dump(
-            {
-                "groups": [
-                    {
-                        "name": "gpuwatch-jobs",
-                        "rules": [{"record": k, "expr": v} for k, v in RECORDING_RULES.items()],
-                    }
-                ]
-            }
-        )
-    )
+    rules = ROOT / "compose/generated/prometheus/rules/jobs.yml"  # the default pack's, as shipped
     port = free_port()
     exporter = ManagedProcess(
         "gpu-exporter",
@@ -180,3 +168,33 @@ def test_summary_raw_series_agree_with_rules(capsys, stack):
         assert raw[job_id]["utilization_mean"] == pytest.approx(rules[job_id]["utilization_mean"], abs=0.01)
         assert raw[job_id]["idle_gpu_hours"] == pytest.approx(rules[job_id]["idle_gpu_hours"], abs=3 / 3600)
         assert raw[job_id]["energy_joules"] == pytest.approx(rules[job_id]["energy_joules"], rel=0.25)
+
+
+def test_every_jobs_dashboard_query_returns_data(stack):
+    """Each panel query of grafana/dashboards/jobs.json, for each job: the time series over the
+    run, the per-user tables (instant queries over the range) with a row for both users."""
+    prom, started = stack
+    dash = json.loads((ROOT / "grafana/dashboards/jobs.json").read_text())
+    targets = [(p["title"], t) for p in dash["panels"] for t in p["targets"]]
+    assert len(targets) == 7
+    now = time.time()
+    rng = int(now - started) + 5
+
+    def substitute(expr: str, job_id: str) -> str:
+        q = expr.replace("$job_id", job_id).replace("$__range_s", str(rng)).replace("$__range", f"{rng}s")
+        assert "$" not in q, f"unsubstituted variable: {q}"
+        return q
+
+    for job_id in ("9001", "9002"):
+        for title, target in targets:
+            q = substitute(target["expr"], job_id)
+            if target.get("instant"):
+                users = {r["metric"].get("user") for r in prom.query(q, now)["result"]}
+                assert users >= {"alice", "bob"}, f"{title!r}: {users} from {q}"
+            else:
+                data = prom.query_range(q, started, now, step="1s")["result"]
+                assert any(r.get("values") for r in data), f"{title!r} for job {job_id}: no data from {q}"
+    # the idle table puts bob (idle all along) first, with at most his job's GPU-hours
+    idle = next(t["expr"] for title, t in targets if title.startswith("Idle GPU-hours"))
+    top = max(prom.query(substitute(idle, "9002"), now)["result"], key=lambda r: float(r["value"][1]))
+    assert top["metric"]["user"] == "bob" and 0 < float(top["value"][1]) <= rng / 3600
