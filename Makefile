@@ -21,7 +21,7 @@ help:
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
 	@echo "make fuzz   - run every hypothesis property with many more examples (bench/fuzz.py)"
 	@echo "make up     - Prometheus + Alertmanager + Grafana with Docker compose (make up DEMO=1: scrape the local demo); make down stops it"
-	@echo "make generate - recompile the default alert pack into compose/generated/ and grafana/"
+	@echo "make generate - recompile the default alert pack into compose/generated/ and grafana/, docs/metrics.md from the metric catalog"
 	@echo "make deploy - RUNPOD_API_KEY=... : RunPod pods -> multi-node Slurm + exporters (ansible/site.yml)"
 	@echo "make teardown - terminate exactly the pods make deploy created (ansible/teardown.yml)"
 
@@ -77,6 +77,7 @@ clean-labs: venv
 # The compiled default alert pack (rules/pack) is committed; a test fails when it is out of date.
 generate: venv
 	$(VENV)/bin/gpuwatch-rules compile --strict rules/pack -o compose/generated --dashboards-dir grafana
+	$(PY) -m gpuwatch.exporters.catalog docs > docs/metrics.md.tmp && mv docs/metrics.md.tmp docs/metrics.md
 
 bench: deps venv
 	$(PY) bench/run_all.py

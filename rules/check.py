@@ -188,16 +188,19 @@ def _check_duplicates(alerts: list[model.Alert], recordings: list[model.Recordin
                 )
                 break
         prev.append(a)
-    rec: dict[str, model.Recording] = {}
+    # one name may be recorded by several rules that differ in their labels (quantile="0.9", ...)
+    rec: dict[tuple[str, tuple[tuple[str, str], ...]], model.Recording] = {}
     for r in recordings:
-        if r.record in rec:
-            first = rec[r.record]
+        key = (r.record, tuple(sorted(r.labels.items())))
+        if key in rec:
+            first = rec[key]
             p.add(
                 r.file,
                 r.where("record"),
-                f"recording rule {r.record!r} defined twice (first at {first.file}:{first.where('record')[0]})",
+                f"recording rule {r.record!r} defined twice with the same labels "
+                f"(first at {first.file}:{first.where('record')[0]})",
             )
-        rec[r.record] = r
+        rec[key] = r
 
 
 def _check_alert(a: model.Alert, res: promql.Analysis, scrape_ms: int, p: Problems) -> None:
@@ -258,11 +261,11 @@ def _infer_components(
             continue
         inferred = components.infer(base_metrics(analyses[id(a)].metrics))
         if inferred is not None:
-            a.component, a.component_inferred = inferred, True
+            a.component = inferred
 
 
 def _check_tests(a: model.Alert, res: promql.Analysis | None, p: Problems) -> None:
-    uses_value = any("$value" in t for t in [a.summary, a.description, *a.annotations.values()])
+    texts = {"summary": a.summary, "description": a.description, **a.annotations}
     for t in a.tests:
         for sel, values in t.series:
             try:
@@ -279,7 +282,8 @@ def _check_tests(a: model.Alert, res: promql.Analysis | None, p: Problems) -> No
                     f"test series values {values!r} are not promtool notation like '0 1x10' or '_x3 1+1x5'",
                 )
         for e in t.expect:
-            if uses_value and e.value is None:
+            given = e.annotations or {}  # expected verbatim (import): not rendered, no value needed
+            if e.value is None and any("$value" in v for k, v in texts.items() if k not in given):
                 p.add(a.file, e.pos, "the annotations use $value: give the expected alert's 'value'")
             if res is not None:
                 for msg in _label_mismatch(e.labels, res.labels):

@@ -7,6 +7,7 @@ import click
 
 from .commands.check import check_cmd
 from .commands.compile import compile_cmd
+from .commands.import_rules import import_cmd
 from .errors import RulesError
 
 
@@ -45,6 +46,7 @@ def cli() -> None:
 # One line per command; each command is one module under commands/.
 cli.add_command(compile_cmd)
 cli.add_command(check_cmd)
+cli.add_command(import_cmd)
 
 
 def main() -> None:  # pragma: no cover

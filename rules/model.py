@@ -23,11 +23,12 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RECORD_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 THRESHOLD_REF = re.compile(r"%\{([^}]*)\}")
-GROUP_KEYS = ("group", "interval", "component", "alerts", "recording")
+GROUP_KEYS = ("group", "interval", "limit", "component", "alerts", "recording")
 ALERT_KEYS = (
     "alert",
     "expr",
     "for",
+    "keep_firing_for",
     "severity",
     "component",
     "summary",
@@ -42,7 +43,7 @@ ALERT_KEYS = (
 RECORD_KEYS = ("record", "expr", "labels", "dashboard")
 DASH_KEYS = ("title", "unit", "query", "legend")
 TEST_KEYS = ("series", "interval", "fires_at", "not_at", "expect")
-EXPECT_KEYS = ("labels", "value")
+EXPECT_KEYS = ("labels", "value", "annotations")
 RESERVED_LABELS = ("severity", "component", "alertname")
 RESERVED_ANNOTATIONS = ("summary", "description", "runbook_url")
 
@@ -60,6 +61,9 @@ class Expect:
     labels: dict[str, str]
     value: float | None
     pos: Pos
+    # the annotations promtool must see, verbatim (``import`` keeps a promtool test's
+    # exp_annotations); the others are rendered from the templates
+    annotations: dict[str, str] | None = None
 
 
 @dataclass
@@ -91,6 +95,7 @@ class Rule:
 class Alert(Rule):
     name: str = ""
     for_ms: int = 0
+    keep_firing_ms: int = 0
     severity: str = ""
     component: str = ""
     summary: str = ""
@@ -100,9 +105,8 @@ class Alert(Rule):
     tests: list[AlertTest] = field(default_factory=list)
     always_fires: bool = False
     group: str = ""
-    # set by the check stage: the inferred component when none is given, and the runbook link
-    # (None: no runbook_url annotation)
-    component_inferred: bool = False
+    # set by the check stage: the runbook link (None: no runbook_url annotation); 'component' is
+    # inferred there from the metrics when neither the alert nor its file names one
     runbook_url: str | None = None
 
 
@@ -121,6 +125,7 @@ class Group:
     alerts: list[Alert]
     recording: list[Recording]
     pos: dict[str, Pos]
+    limit: int | None = None
 
 
 class _Ctx:
@@ -283,8 +288,26 @@ def _tests(ctx: _Ctx, m: Map) -> list[AlertTest]:
                     )
                     continue
                 series.append((k, str(v)))
+        elif isinstance(s, Seq) and s:  # promtool's own input_series form: [{series: ..., values: ...}]
+            for j, item in enumerate(s):
+                if (
+                    not isinstance(item, Map)
+                    or set(item) != {"series", "values"}
+                    or not isinstance(item["series"], str)
+                    or isinstance(item["values"], bool)
+                    or not isinstance(item["values"], (str, int, float))
+                ):
+                    ctx.err(
+                        s.where(j), "a test series in promtool's form is {series: SELECTOR, values: '0 1x10'}"
+                    )
+                    continue
+                series.append((item["series"], str(item["values"])))
         elif "series" in t:
-            ctx.err(t.where("series"), "test 'series' must be a non-empty mapping of series to values")
+            ctx.err(
+                t.where("series"),
+                "test 'series' must be a non-empty mapping of series to values "
+                "(or promtool's list of {series, values})",
+            )
         interval = 60_000
         if "interval" in t:
             try:
@@ -313,7 +336,10 @@ def _tests(ctx: _Ctx, m: Map) -> list[AlertTest]:
                             ctx.err(em.where("value"), f"expected 'value' must be a number, not {_kind(vv)}")
                         else:
                             value = float(vv)
-                    expect.append(Expect(ctx.labels(em, "labels", "expected alert"), value, ev.where(j)))
+                    anns = ctx.labels(em, "annotations", "expected alert") if "annotations" in em else None
+                    expect.append(
+                        Expect(ctx.labels(em, "labels", "expected alert"), value, ev.where(j), anns)
+                    )
         # 'fires_at' without 'expect': the test only asks that the alert fires then, whatever its
         # labels (promtool checks ALERTS{alertname=..., alertstate="firing"})
         out.append(AlertTest(series, interval, fires, not_at, expect, raw.where(i), "expect" in t))
@@ -328,8 +354,8 @@ def parse_group(
     if top is None:
         return None
     name = ctx.string(top, "group", "rule file") or ""
-    if name and not NAME_RE.match(name.replace("-", "_")):
-        ctx.err(top.where("group"), f"group name {name!r} must be letters, digits, '_' or '-'")
+    if name and not NAME_RE.match(name.replace("-", "_").replace(".", "_")):
+        ctx.err(top.where("group"), f"group name {name!r} must be letters, digits, '_', '-' or '.'")
     interval = ctx.duration(top, "interval", "group", set())
     if interval == 0:
         ctx.err(top.where("interval"), "group 'interval' must be above zero")
@@ -344,6 +370,12 @@ def parse_group(
     if "alerts" not in top and "recording" not in top:
         ctx.err(top.pos, "rule file has neither 'alerts' nor 'recording'")
     group = Group(name, file, path, interval, component, [], [], {"_": top.pos, **top.key_pos})
+    if "limit" in top:
+        lim = top["limit"]
+        if isinstance(lim, bool) or not isinstance(lim, int) or lim < 0:
+            ctx.err(top.where("limit"), f"group 'limit' must be a whole number >= 0, not {_kind(lim)}")
+        else:
+            group.limit = lim
 
     for key in ("alerts", "recording"):
         if key not in top:
@@ -365,7 +397,10 @@ def parse_group(
 
 
 def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
-    m = ctx.mapping(item, pos, "alert", ALERT_KEYS, ("alert", "expr", "severity", "summary"))
+    raw_labels = item.get("labels") if isinstance(item, Map) else None
+    in_labels = set(raw_labels) if isinstance(raw_labels, Map) else set()
+    required = ("alert", "expr", "summary") + (() if "severity" in in_labels else ("severity",))
+    m = ctx.mapping(item, pos, "alert", ALERT_KEYS, required)
     if m is None:
         return None
     used: set[str] = set()
@@ -375,6 +410,7 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
     expr = ctx.string(m, "expr", "alert") or ""
     expr = ctx.subst(expr, m.where("expr"), used)
     for_ms = ctx.duration(m, "for", "alert", used) or 0
+    keep_firing_ms = ctx.duration(m, "keep_firing_for", "alert", used) or 0
     severity = m.get("severity")
     if "severity" in m and severity not in SEVERITIES:
         ctx.err(
@@ -393,7 +429,9 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
     runbook = ctx.string(m, "runbook", "alert")
     labels = ctx.labels(m, "labels", "alert")
     for k in labels:
-        if k in RESERVED_LABELS:
+        # severity/component may be plain labels (any value, kept as written) when their own
+        # field is not set: that is how an imported rule keeps e.g. severity="none"
+        if k in RESERVED_LABELS and (k == "alertname" or k in m or (k == "component" and group.component)):
             ctx.err(m["labels"].where_key(k), f"label {k!r} is set by its own field, not under 'labels'")
     annotations = ctx.labels(m, "annotations", "alert")
     for k in annotations:
@@ -417,7 +455,8 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
         thresholds_used=used,
         name=name,
         for_ms=for_ms,
-        severity=severity or "",
+        keep_firing_ms=keep_firing_ms,
+        severity=severity or labels.get("severity", ""),
         component=component or "",
         summary=summary,
         description=description,

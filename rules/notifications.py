@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import amversions
 from .durations import BadDuration, parse_ms
 from .errors import Problems
 from .yamlsrc import Map, Pos, Seq
@@ -43,54 +44,8 @@ ROUTE_KEYS = (
     "active_time_intervals",
     "routes",
 )
-CONFIG_TYPES = (
-    "slack_configs",
-    "email_configs",
-    "pagerduty_configs",
-    "webhook_configs",
-    "opsgenie_configs",
-    "victorops_configs",
-    "pushover_configs",
-    "wechat_configs",
-    "telegram_configs",
-    "sns_configs",
-    "webex_configs",
-    "discord_configs",
-    "msteams_configs",
-)
-CONFIG_SINCE = {"msteams_configs": (0, 26)}
-# secret field -> the key that reads it from a file, per place
-SECRETS: dict[str, dict[str, str]] = {
-    "global": {
-        "slack_api_url": "slack_api_url_file",
-        "smtp_auth_password": "smtp_auth_password_file",
-        "smtp_auth_secret": "",
-        "opsgenie_api_key": "opsgenie_api_key_file",
-        "victorops_api_key": "victorops_api_key_file",
-        "wechat_api_secret": "",
-    },
-    "slack_configs": {"api_url": "api_url_file"},
-    "email_configs": {"auth_password": "auth_password_file", "auth_secret": ""},
-    "pagerduty_configs": {"routing_key": "routing_key_file", "service_key": "service_key_file"},
-    "opsgenie_configs": {"api_key": "api_key_file"},
-    "victorops_configs": {"api_key": "api_key_file"},
-    "pushover_configs": {"user_key": "user_key_file", "token": "token_file"},
-    "telegram_configs": {"bot_token": "bot_token_file"},
-    "discord_configs": {"webhook_url": "webhook_url_file"},
-    "wechat_configs": {"api_secret": ""},
-    "webhook_configs": {},
-    "http_config": {"bearer_token": "bearer_token_file"},
-    "basic_auth": {"password": "password_file"},
-    "authorization": {"credentials": "credentials_file"},
-    "oauth2": {"client_secret": "client_secret_file"},
-}
-FILE_KEY_SINCE = {
-    ("webhook_configs", "url_file"): (0, 26),
-    ("telegram_configs", "bot_token_file"): (0, 26),
-    ("discord_configs", "webhook_url_file"): (0, 26),
-    ("pushover_configs", "user_key_file"): (0, 26),
-    ("pushover_configs", "token_file"): (0, 26),
-}
+CONFIG_TYPES = tuple(amversions.RECEIVERS)  # every receiver type; per version: amversions
+FILE_KEY_SINCE = amversions.file_key_since()
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 ANY_ENV = re.compile(r"\$\{[^}]*\}")
 ROUTE_TIMERS = ("group_wait", "group_interval", "repeat_interval")
@@ -162,7 +117,30 @@ def parse_version(text: str) -> tuple[int, int]:
     m = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?$", text.strip())
     if not m:
         raise ValueError(f"{text!r} is not an Alertmanager version like 0.25 or 0.27.0")
-    return int(m.group(1)), int(m.group(2))
+    v = int(m.group(1)), int(m.group(2))
+    if v < amversions.OLDEST:
+        raise ValueError(
+            f"Alertmanager {text} is older than {amversions.fmt(amversions.OLDEST)}, the oldest supported"
+        )
+    return v
+
+
+def _needs(what: str, since: tuple[int, int], version: tuple[int, int]) -> str:
+    need = amversions.fmt(since)
+    return (
+        f"{what} needs Alertmanager >= {need} (compiling for {amversions.fmt(version)}; "
+        f"pass --alertmanager-version {need} or later when yours is newer)"
+    )
+
+
+def _no_file_hint(place: str, key: str, have: str) -> str:
+    file_key, since = amversions.SECRETS.get(place, {}).get(key, ("", amversions.OLDEST))
+    if file_key:
+        return (
+            f"{file_key} needs Alertmanager >= {amversions.fmt(since)}; with {have}, leave it out "
+            f"or pass --alertmanager-version {amversions.fmt(since)} when yours is newer"
+        )
+    return "this field has no *_file form; leave it out"
 
 
 @dataclass
@@ -207,18 +185,21 @@ class _Checker:
 
     def secret_fields(self, m: Map, place: str, where: str) -> None:
         """Reject inline secrets in ``m`` (a config of kind ``place``); expand ``${ENV}`` ones."""
-        table = SECRETS.get(place, {})
+        table = amversions.secret_table(place, self.version)
+        have = amversions.fmt(self.version)
         for key in list(m.keys()):
             val = m[key]
             if isinstance(val, Map):
-                sub = key if key in ("http_config", "basic_auth", "authorization", "oauth2") else None
-                if sub:
-                    self.secret_fields(val, sub, f"{where}.{key}")
+                if key in amversions.NESTED:
+                    self.secret_fields(val, key, f"{where}.{key}")
                 continue
             if (place, key) in FILE_KEY_SINCE and self.version < FILE_KEY_SINCE[(place, key)]:
-                need = ".".join(map(str, FILE_KEY_SINCE[(place, key)]))
-                have = ".".join(map(str, self.version))
-                hint = "keep the webhook url inline" if key == "url_file" else "use another receiver type"
+                need = amversions.fmt(FILE_KEY_SINCE[(place, key)])
+                hint = (
+                    "keep the webhook url inline"
+                    if (place, key) == ("webhook_configs", "url_file")
+                    else "give the value another way"
+                )
                 self.err(
                     m.where_key(key),
                     f"{where}.{key} needs Alertmanager >= {need} and {have} rejects it; "
@@ -227,18 +208,23 @@ class _Checker:
                 continue
             if key not in table:
                 if isinstance(val, str) and ANY_ENV.search(val):
-                    self.err(m.where(key), f"{where}.{key}: ${{...}} is only expanded in secret fields")
+                    hint = ""
+                    if (place, key) in amversions.INLINE_OK:  # a webhook url before 0.26
+                        since = amversions.fmt(amversions.SECRETS[place][key][1])
+                        hint = (
+                            f" (Alertmanager {have} has no {amversions.SECRETS[place][key][0]}: give the "
+                            f"URL inline, or pass --alertmanager-version {since} when yours is newer)"
+                        )
+                    self.err(m.where(key), f"{where}.{key}: ${{...}} is only expanded in secret fields{hint}")
                 continue
             file_key = table[key]
             if not isinstance(val, str) or not val:
                 continue
             env = ENV_REF.match(val.strip())
+            if env is None and (place, key) in amversions.INLINE_OK:
+                continue  # e.g. a webhook URL: not necessarily a secret
             if env is None:
-                alt = (
-                    f"use {file_key}: /path/to/file"
-                    if file_key
-                    else "this field has no *_file form; leave it out"
-                )
+                alt = f"use {file_key}: /path/to/file" if file_key else _no_file_hint(place, key, have)
                 self.err(
                     m.where(key),
                     f"{where}.{key}: inline secret; {alt} (or {key}: ${{ENV_VAR}} with "
@@ -248,8 +234,8 @@ class _Checker:
             if not file_key:
                 self.err(
                     m.where(key),
-                    f"{where}.{key} has no *_file form in Alertmanager; a secret there would "
-                    f"land in the output, which gpuwatch-rules refuses",
+                    f"{where}.{key} has no *_file form in Alertmanager {have}; a secret there would "
+                    f"land in the output, which gpuwatch-rules refuses ({_no_file_hint(place, key, have)})",
                 )
                 continue
             name = env.group(1)
@@ -292,7 +278,12 @@ class _Checker:
             self.err(pos, "a route must be a mapping")
             return
         for k in r:
-            if k not in ROUTE_KEYS:
+            if k in amversions.ROUTE_KEYS_SINCE:
+                if self.version < amversions.ROUTE_KEYS_SINCE[k]:
+                    self.err(
+                        r.where_key(k), _needs(f"route {k!r}", amversions.ROUTE_KEYS_SINCE[k], self.version)
+                    )
+            elif k not in ROUTE_KEYS:
                 self.err(r.where_key(k), f"unknown field {k!r} in route; allowed: {', '.join(ROUTE_KEYS)}")
         if "receiver" in r:
             rv = r["receiver"]
@@ -346,7 +337,10 @@ def load(
         )
         return None
     for k in doc:
-        if k not in TOP_KEYS:
+        if k in amversions.TOP_KEYS_SINCE:
+            if version < amversions.TOP_KEYS_SINCE[k]:
+                ck.err(doc.where_key(k), _needs(repr(k), amversions.TOP_KEYS_SINCE[k], version))
+        elif k not in TOP_KEYS:
             ck.err(doc.where_key(k), f"unknown field {k!r} in notifications; allowed: {', '.join(TOP_KEYS)}")
     for k in ("route", "receivers"):
         if k not in doc:
@@ -374,14 +368,22 @@ def load(
         for k in r:
             if k == "name":
                 continue
+            if k in amversions.RECEIVER_KEYS_SINCE:
+                if version < amversions.RECEIVER_KEYS_SINCE[k]:
+                    ck.err(
+                        r.where_key(k), _needs(f"receiver {k!r}", amversions.RECEIVER_KEYS_SINCE[k], version)
+                    )
+                continue
             if k not in CONFIG_TYPES:
+                allowed = ["name", *amversions.receivers(version)]
                 ck.err(
                     r.where_key(k),
-                    f"unknown field {k!r} in receiver {name!r}; allowed: name, {', '.join(CONFIG_TYPES)}",
+                    f"unknown field {k!r} in receiver {name!r}; allowed in Alertmanager "
+                    f"{amversions.fmt(version)}: {', '.join(allowed)}",
                 )
                 continue
-            if k in CONFIG_SINCE and version < CONFIG_SINCE[k]:
-                ck.err(r.where_key(k), f"{k} needs Alertmanager >= {'.'.join(map(str, CONFIG_SINCE[k]))}")
+            if version < amversions.RECEIVERS[k]:
+                ck.err(r.where_key(k), _needs(k, amversions.RECEIVERS[k], version))
             cfgs = r[k]
             if not isinstance(cfgs, Seq):
                 ck.err(r.where(k), f"{k} must be a list")

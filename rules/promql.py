@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import promql_parser as pp
 
-from .catalogs import Catalog, Metric
+from .catalogs import Catalog, Metric, build, default_paths
+from .errors import Problems
 
 COMPARISONS = {">", "<", ">=", "<=", "==", "!="}
 SET_OPS = {"and", "or", "unless"}
@@ -159,10 +160,7 @@ class Analyzer:
     """Analyses expressions against the catalog plus the recording rules defined so far."""
 
     def __init__(self, metrics: Catalog | None = None) -> None:
-        if metrics is None:
-            from .catalogs import build, default_paths
-            from .errors import Problems
-
+        if metrics is None:  # gpuwatch's and the shipped catalogs
             metrics = build([(p, p.name) for p in default_paths()], Problems())
         self.catalog = metrics
         self.recorded: dict[str, Labels] = {}

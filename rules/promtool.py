@@ -38,9 +38,24 @@ def promtool_check(outdir: Path) -> list[tuple[str, int, str]]:
     return out
 
 
-def amtool_check(outdir: Path) -> list[tuple[str, int, str]]:
+def amtool_version() -> tuple[int, int] | None:
+    """The installed amtool's Alertmanager version (None: not installed or not told)."""
     tool = which("amtool")
     if tool is None:
+        return None
+    rc, out = _run([tool, "--version"])
+    m = re.search(r"version (\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if rc == 0 and m else None
+
+
+def amtool_check(outdir: Path, version: tuple[int, int] | None = None) -> list[tuple[str, int, str]]:
+    """amtool check-config on the output; not run when the installed amtool is older than the
+    Alertmanager ``version`` compiled for (it would refuse what that version accepts)."""
+    tool = which("amtool")
+    if tool is None:
+        return []
+    have = amtool_version() if version is not None else None
+    if have is not None and version is not None and have < version:
         return []
     return [
         ("amtool check-config", *_run([tool, "check-config", str(outdir / "alertmanager/alertmanager.yml")]))

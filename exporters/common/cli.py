@@ -40,6 +40,13 @@ def duration(flag: str) -> Callable[[str], float]:
     return parse
 
 
+def add_duration_flag(
+    group: argparse._ActionsContainer, flag: str, dest: str, default: float | None, help: str
+) -> None:
+    """A ``--FLAG DURATION`` option (see :func:`duration`), value in seconds."""
+    group.add_argument(flag, dest=dest, type=duration(flag), default=default, metavar="DURATION", help=help)
+
+
 def version() -> str:
     """The installed gpuwatch distribution's version (package metadata), or "unknown"."""
     from importlib.metadata import PackageNotFoundError

@@ -30,7 +30,6 @@ from typing import Any, Generic, TypeVar
 from .metric import Families, MetricFamily
 
 S = TypeVar("S")
-T = TypeVar("T")
 
 
 class CollectorError(Exception):
@@ -58,34 +57,39 @@ class Collector(Generic[S]):
         """Forget state kept for ``key`` (the GPU exporter: a device whose NVML handle was renewed)."""
 
 
+C = TypeVar("C", bound=Collector[Any])
+
+
 @dataclass(frozen=True)
-class CollectorSpec:
+class CollectorSpec(Generic[C]):
     name: str
-    factory: Callable[..., Collector]
+    factory: type[C]
     default_enabled: bool
     help: str
     needs: frozenset[str] = frozenset()
 
 
-class CollectorSet:
+class CollectorSet(Generic[C]):
+    """The collectors of one exporter (all subclasses of ``C``), by name."""
+
     def __init__(self, namespace: str):
         self.namespace = namespace
-        self._specs: dict[str, CollectorSpec] = {}
+        self._specs: dict[str, CollectorSpec[C]] = {}
 
     def register(
         self, name: str, *, default: bool = True, help: str = "", needs: Iterable[str] = ()
-    ) -> Callable[[type[T]], type[T]]:
-        def deco(cls: type[T]) -> type[T]:
+    ) -> Callable[[type[C]], type[C]]:
+        def deco(cls: type[C]) -> type[C]:
             if name in self._specs:
                 raise ValueError(f"collector {name!r} registered twice")
-            cls.name = name  # type: ignore[attr-defined]
-            self._specs[name] = CollectorSpec(name, cls, default, help, frozenset(needs))  # type: ignore[arg-type]
+            cls.name = name
+            self._specs[name] = CollectorSpec(name, cls, default, help, frozenset(needs))
             return cls
 
         return deco
 
     @property
-    def specs(self) -> dict[str, CollectorSpec]:
+    def specs(self) -> dict[str, CollectorSpec[C]]:
         return dict(sorted(self._specs.items()))
 
     def needs(self, names: Iterable[str]) -> set[str]:

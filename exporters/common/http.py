@@ -52,10 +52,10 @@ class _Handler(BaseHTTPRequestHandler):
     # delayed ACK then holds every response back ~40 ms.
     disable_nagle_algorithm = True
 
-    @property
-    def timeout(self) -> float:  # read by StreamRequestHandler.setup for the connection's socket
+    def setup(self) -> None:
+        super().setup()
         # an idle or slow client holds only its own thread, and not for long
-        return self.server.idle_timeout
+        self.connection.settimeout(self.server.idle_timeout)
 
     server_version = "gpuwatch"
     sys_version = ""

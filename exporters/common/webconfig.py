@@ -164,8 +164,13 @@ class Guard:
         cert = sock.getpeercert()
         if not cert:
             return False
-        for kind, value in cert.get("subjectAltName", ()):
-            if _normalise_san(kind, value) in self.allowed_sans:
+        sans = cert.get("subjectAltName", ())  # ((type, value), ...)
+        for kind, value in sans if isinstance(sans, tuple) else ():
+            if (
+                isinstance(kind, str)
+                and isinstance(value, str)
+                and _normalise_san(kind, value) in self.allowed_sans
+            ):
                 return True
         return False
 
@@ -337,7 +342,8 @@ def load(path: str | os.PathLike[str]) -> Guard:
     if "rate_limit" in top:
         raise top["rate_limit"].fail("not supported by gpuwatch (rate-limit in the proxy in front instead)")
     base = Path(path).resolve().parent
-    ssl_context, sans = None, frozenset()
+    ssl_context: ssl.SSLContext | None = None
+    sans: frozenset[str] = frozenset()
     if "tls_server_config" in top:
         ssl_context, sans = _tls(top["tls_server_config"], base)
     headers = _http(top["http_server_config"]) if "http_server_config" in top else []
@@ -536,10 +542,11 @@ def _users(node: _Node) -> dict[str, bytes]:
             raise hnode.fail("empty user name")
         if ":" in user:
             raise hnode.fail("user names cannot contain ':' (basic auth separates user and password with it)")
-        if not _BCRYPT_HASH.match(hashed):
+        match = _BCRYPT_HASH.match(hashed)
+        if not match:
             # never echo the value: it may be a plaintext password pasted by mistake
             raise hnode.fail("not a bcrypt hash (expected $2a$/$2b$/$2y$ followed by cost and 53 characters)")
-        cost = int(_BCRYPT_HASH.match(hashed).group(1))
+        cost = int(match.group(1))
         if not 4 <= cost <= 31:
             raise hnode.fail(f"bcrypt cost {cost} is outside 4..31")
         users[user] = hashed.encode("ascii")

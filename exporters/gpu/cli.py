@@ -9,7 +9,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from ..common.cli import FlagError, base_parser, duration, run_exporter
+from ..common.cli import FlagError, add_duration_flag, base_parser, run_exporter
 from . import nvml
 from .collectors import COLLECTORS, Options
 from .exporter import GpuExporter
@@ -29,37 +29,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="use the built-in simulated GPU backend driven by this scenario file instead of the driver",
     )
-    g.add_argument(
+    add_duration_flag(
+        g,
         "--nvml.init-retry-min",
-        dest="retry_min",
-        type=duration("--nvml.init-retry-min"),
-        default=1.0,
-        metavar="DURATION",
-        help="first delay before retrying a failed NVML init (default 1s, doubling)",
+        "retry_min",
+        1.0,
+        "first delay before retrying a failed NVML init (default 1s, doubling)",
     )
-    g.add_argument(
-        "--nvml.init-retry-max",
-        dest="retry_max",
-        type=duration("--nvml.init-retry-max"),
-        default=60.0,
-        metavar="DURATION",
-        help="longest delay between NVML init retries (default 1m)",
+    add_duration_flag(
+        g, "--nvml.init-retry-max", "retry_max", 60.0, "longest delay between NVML init retries (default 1m)"
     )
-    g.add_argument(
-        "--collect.interval",
-        dest="interval",
-        type=duration("--collect.interval"),
-        default=2.0,
-        metavar="DURATION",
-        help="how often each GPU is read in the background (default 2s)",
+    add_duration_flag(
+        g, "--collect.interval", "interval", 2.0, "how often each GPU is read in the background (default 2s)"
     )
-    g.add_argument(
+    add_duration_flag(
+        g,
         "--collect.max-age",
-        dest="max_age",
-        type=duration("--collect.max-age"),
-        default=5.0,
-        metavar="DURATION",
-        help="a GPU whose latest read is older than this is reported down (default 5s)",
+        "max_age",
+        5.0,
+        "a GPU whose latest read is older than this is reported down (default 5s)",
     )
     j = p.add_argument_group("jobs")
     j.add_argument(

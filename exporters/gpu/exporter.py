@@ -67,7 +67,7 @@ class GpuExporter:
         self.options = options or Options()
         names = COLLECTORS.enabled_from(collectors)
         specs = COLLECTORS.specs
-        self.collectors: list[GpuCollector] = [specs[n].factory(self.options) for n in names]  # type: ignore[misc]
+        self.collectors: list[GpuCollector] = [specs[n].factory(self.options) for n in names]
         stage = {
             s: [c for c in self.collectors if s in specs[c.name].needs] for s in ("gpu", "node", "render")
         }
@@ -101,7 +101,7 @@ class GpuExporter:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._manager: threading.Thread | None = None
-        self._cache_key = None
+        self._cache_key: tuple[int, int, tuple[bool | None, ...]] | None = None
         self._cache_body = b""
 
     # --- NVML lifecycle ---------------------------------------------------------------------
@@ -376,7 +376,7 @@ class GpuExporter:
         enumerated = any(d is dev for d in self.devices)
         if self.nvml_up and enumerated and not fresh and now - self.init_at < self.max_age:
             return None
-        if not fresh or not snap.ok or not self.nvml_up:
+        if snap is None or not fresh or not snap.ok or not self.nvml_up:
             return False
         if now - snap.started > self.max_age:
             return False

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from ..common.cli import FlagError, base_parser, duration, run_exporter
+from ..common.cli import FlagError, add_duration_flag, base_parser, run_exporter
 from .collectors import COLLECTORS
 from .exporter import Exporter
 from .runner import Runner
@@ -18,29 +18,26 @@ DEFAULT_PORT = 9341
 def build_parser() -> argparse.ArgumentParser:
     p = base_parser(PROG, "Prometheus exporter for Slurm (run on the controller).", DEFAULT_PORT)
     s = p.add_argument_group("slurm")
-    s.add_argument(
+    add_duration_flag(
+        s,
         "--slurm.poll-interval",
-        dest="poll_interval",
-        type=duration("--slurm.poll-interval"),
-        default=30.0,
-        metavar="DURATION",
-        help="background collection period, e.g. 30s or 1m; plain seconds accepted (default 30s)",
+        "poll_interval",
+        30.0,
+        "background collection period, e.g. 30s or 1m; plain seconds accepted (default 30s)",
     )
-    s.add_argument(
+    add_duration_flag(
+        s,
         "--slurm.timeout",
-        dest="timeout",
-        type=duration("--slurm.timeout"),
-        default=10.0,
-        metavar="DURATION",
-        help="per-command timeout; a command still running is killed (default 10s)",
+        "timeout",
+        10.0,
+        "per-command timeout; a command still running is killed (default 10s)",
     )
-    s.add_argument(
+    add_duration_flag(
+        s,
         "--slurm.stale-after",
-        dest="stale_after",
-        type=duration("--slurm.stale-after"),
-        default=None,
-        metavar="DURATION",
-        help="serve gpuwatch_slurm_up 0 and no Slurm series once the last completed cycle is older "
+        "stale_after",
+        None,
+        "serve gpuwatch_slurm_up 0 and no Slurm series once the last completed cycle is older "
         "than this (default: max(3 x poll-interval, poll-interval + 2 x commands x timeout))",
     )
     s.add_argument(

@@ -98,7 +98,7 @@ class Exporter:
         def run_one(name: str) -> list[MetricFamily]:
             cycle.used = set()
             cycle.declared = specs[name].needs
-            families.extend(self.collectors[name].collect(cycle))
+            families.extend(self.collectors[name].collect(cycle) or ())
             partial = cycle.partial_commands()
             if partial:
                 # Output cut mid-line (or otherwise mangled) with exit status 0: what parsed is still
@@ -127,9 +127,9 @@ class Exporter:
         success = stats.family("gpuwatch_slurm_collector_success")
         duration = stats.family("gpuwatch_slurm_collector_duration_seconds")
         self.cycles += 1
-        for cmd, n in cycle.bad_lines.items():
-            self.bad_lines[cmd] = self.bad_lines.get(cmd, 0) + n
-            kv(log, logging.DEBUG, "skipped unparseable output lines", command=cmd, lines=n)
+        for cmd, lines in cycle.bad_lines.items():
+            self.bad_lines[cmd] = self.bad_lines.get(cmd, 0) + lines
+            kv(log, logging.DEBUG, "skipped unparseable output lines", command=cmd, lines=lines)
         up = family("gpuwatch_slurm_up")
         # 0 only when slurmctld did not answer (timeout, connection refused) or nothing answered.
         up.add_metric([], 0 if (cycle.unreachable is not None or (cycle.answered == 0 and self.names)) else 1)

@@ -55,7 +55,7 @@ SHARED = [
         type=_Version(),
         default="0.25",
         show_default=True,
-        help="Alertmanager the config is for (0.25 has no webhook url_file).",
+        help="Alertmanager the config is for, 0.25 or newer: decides the receiver types and *_file keys allowed (0.25 has no webhook url_file).",
     ),
     click.option(
         "--notifications",

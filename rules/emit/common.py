@@ -59,9 +59,11 @@ def runbook_url(c: Compiled, a: model.Alert) -> str | None:
 
 
 def alert_annotations(c: Compiled, a: model.Alert) -> dict[str, str]:
-    out = {"summary": a.summary.strip()}
+    # the text as written, as Prometheus would take it from the same YAML (an imported rule's
+    # "...\n" description stays what its promtool tests expect)
+    out = {"summary": a.summary}
     if a.description.strip():
-        out["description"] = a.description.strip()
+        out["description"] = a.description
     url = runbook_url(c, a)
     if url:
         out["runbook_url"] = url

@@ -22,12 +22,16 @@ def rule_file(c: Compiled, g: model.Group) -> str:
         d = {"alert": a.name, "expr": expr_text(a.expr)}
         if a.for_ms:
             d["for"] = fmt_ms(a.for_ms)
+        if a.keep_firing_ms:
+            d["keep_firing_for"] = fmt_ms(a.keep_firing_ms)
         d["labels"] = static_labels(a)
         d["annotations"] = alert_annotations(c, a)
         rules.append(d)
     grp: dict[str, Any] = {"name": g.name}
     if g.interval_ms:
         grp["interval"] = fmt_ms(g.interval_ms)
+    if g.limit:
+        grp["limit"] = g.limit
     grp["rules"] = rules
     return header([g.file] + _threshold_sources(c, g)) + dump_yaml({"groups": [grp]})
 
@@ -65,9 +69,10 @@ def test_file(c: Compiled, g: model.Group, rule_files: list[str], p: Problems) -
                     labels = {k: v for k, v in e.labels.items()}
                     labels.update(static_labels(a))
                     value = e.value if e.value is not None else 0.0
+                    given = e.annotations or {}  # expected verbatim (import keeps exp_annotations)
                     try:
                         ann = {
-                            k: gotemplate.render(v, e.labels, value)
+                            k: given[k] if k in given else gotemplate.render(v, e.labels, value)
                             for k, v in alert_annotations(c, a).items()
                         }
                     except gotemplate.TemplateError as exc:

@@ -36,6 +36,7 @@ def write_inventory(cluster, path: Path, controller: str, extra_vars: dict | Non
             "children": {
                 "slurm_controller": {"hosts": {controller: hosts[controller]}},
                 "slurm_compute": {"hosts": hosts},
+                "runpod_managed_slurm": {},  # configure.yml excludes it (RunPod-managed Slurm)
             },
         }
     }

@@ -8,6 +8,7 @@ records every request so the tests can assert exactly what the playbooks asked f
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -41,16 +42,16 @@ def api():
         yield standin
 
 
-def common_args(api, tmp_path, ssh_key, *extra):
+def common_args(api, tmp_path, ssh_key, *extra, state="pods.json"):
     return (
         "-e",
         f"runpod_pods_api_url={api.url}",
         "-e",
         f"runpod_pods_ssh_public_key_file={ssh_key}.pub",
         "-e",
-        f"runpod_pods_state_file={tmp_path / 'state' / 'pods.json'}",
+        f"runpod_pods_state_file={tmp_path / 'state' / state}",
         "-e",
-        "runpod_pods_wait_delay=0",
+        "runpod_pods_wait_delay=0.1",
         "-e",
         "runpod_pods_api_retry_delay=0",
         "-e",
@@ -59,20 +60,19 @@ def common_args(api, tmp_path, ssh_key, *extra):
     )
 
 
-def run(pb, api, tmp_path, ssh_key, *extra, key=API_KEY, name="run"):
+def run(pb, api, tmp_path, ssh_key, *extra, key=API_KEY, name="run", state="pods.json"):
     log = tmp_path / f"{name}.log"
     result = playbook(
         pb,
-        *common_args(api, tmp_path, ssh_key, *extra),
+        *common_args(api, tmp_path, ssh_key, *extra, state=state),
         "-vvv",
         env={"RUNPOD_API_KEY": key},
         log_path=log,
         timeout=300,
     )
     texts = [result.out, log.read_text() if log.exists() else ""]
-    state = tmp_path / "state" / "pods.json"
-    if state.exists():
-        texts.append(state.read_text())
+    for kept in (tmp_path / "state").glob("*.json"):
+        texts.append(kept.read_text())
     for text in texts:
         assert key not in text, f"the API key leaked into the output of {name}"
         for secret in (FOREIGN_SECRET, OWN_SECRET):
@@ -110,7 +110,10 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     creates = api.requests("POST", "/v2/pods")
     assert len(creates) == 3
     assert all(r.authorized for r in api.state.requests)
-    assert sorted(r.body["name"] for r in creates) == ["gw-test-head", "gw-test-worker-1", "gw-test-worker-2"]
+    dep = json.loads((tmp_path / "state" / "pods.json").read_text())["deployment_id"]
+    assert re.fullmatch("[a-z0-9]{8}", dep)
+    names = [f"gw-test-head-{dep}", f"gw-test-worker-1-{dep}", f"gw-test-worker-2-{dep}"]
+    assert sorted(r.body["name"] for r in creates) == names
     public_key = (ssh_key.parent / "id_ed25519.pub").read_text().strip()
     for r in creates:
         body = r.body
@@ -118,18 +121,23 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
         assert body["globalNetworking"] is True
         assert body["gpu"] == {"id": "NVIDIA GeForce RTX 4090", "count": 1}
         assert body["ports"] == ["22/tcp", "9400/http", "9341/http"]
-        assert body["env"] == {"PUBLIC_KEY": public_key, "HF_TOKEN": OWN_SECRET}
-        # Only data centers whose catalog entry says globalNetwork=true.
-        assert sorted(body["dataCenterIds"]) == ["EU-RO-1", "US-KS-2"]
+        assert body["env"] == {"PUBLIC_KEY": public_key, "HF_TOKEN": OWN_SECRET, "GPUWATCH_DEPLOYMENT": dep}
+        # Global-networking data centers with the GPU available, best first (CA-MTL-1 has the
+        # most stock but no global networking).
+        assert body["dataCenterIds"] == ["US-KS-2", "EU-RO-1"]
         assert body["mounts"] == {"persistent": {"size": 20, "path": "/workspace"}}
         assert body["image"].startswith("runpod/") and "ubuntu2404" in body["image"]
-        assert "startSsh" not in body  # the key goes in PUBLIC_KEY, nothing account-wide
+        assert body["startSsh"] is True  # beside PUBLIC_KEY: official images set up sshd either way
     assert not api.requests("PUT", "/v2/account/ssh-keys")
+    assert (
+        "placement US-KS-2, EU-RO-1 (global-networking data centers with NVIDIA GeForce RTX 4090 x1"
+        in " ".join(first.out.split())
+    )
     assert_pods_match_schema(api)
 
     inv = json.loads(probe_out.read_text())
-    assert inv["controller"] == ["gw-test-head"]
-    assert sorted(inv["compute"]) == ["gw-test-head", "gw-test-worker-1", "gw-test-worker-2"]
+    assert inv["controller"] == [names[0]]
+    assert sorted(inv["compute"]) == names
     by_name = {p["name"]: p for p in api.live_pods()}
     for name, hv in inv["hosts"].items():
         pod = by_name[name]
@@ -138,13 +146,11 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
         assert hv["ansible_host"] == pod["ssh"]["direct"]["host"]
         assert hv["ansible_port"] == pod["ssh"]["direct"]["port"]
         assert hv["runpod_internal_dns"] == f"{pod['id']}.runpod.internal"
-        assert hv["runpod_pod_role"] == ("head" if name == "gw-test-head" else "compute")
+        assert hv["runpod_pod_role"] == ("head" if name == names[0] else "compute")
         assert hv["runpod_pod_cost"] == pytest.approx(0.69)
 
     recorded = json.loads((tmp_path / "state" / "pods.json").read_text())
-    assert sorted(p["name"] for p in recorded["pods"]) == sorted(
-        by_name.keys() - {"gw-test-head-old", "training-run-7"}
-    )
+    assert sorted(p["name"] for p in recorded["pods"]) == names
 
     # Second run: everything exists, nothing is created, nothing reported changed.
     before = len(api.requests("POST"))
@@ -165,7 +171,7 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     assert second.recap["localhost"]["changed"] == 0, second.recap
 
     # A stopped pod (its container disk is gone) is started again, not recreated.
-    head_id = by_name["gw-test-head"]["id"]
+    head_id = by_name[names[0]]["id"]
     api.stop_pod(head_id)
     third = run(
         PROBE,
@@ -186,7 +192,7 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
 
     # Teardown: the head's first DELETE answers 503 (retried); worker-2's never succeeds, so
     # teardown fails naming it and keeps it in the record; foreign pods are never touched.
-    worker2 = by_name["gw-test-worker-2"]
+    worker2 = by_name[names[2]]
     api.state.fail_deletes[head_id] = 1
     api.state.fail_deletes[worker2["id"]] = 1000
     down = run(
@@ -199,19 +205,16 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
         name="teardown1",
     )
     assert down.rc != 0
-    assert f"could not delete 1 pod(s): gw-test-worker-2 ({worker2['id']}, RUNNING)" in " ".join(
-        down.out.split()
-    )
-    assert json.loads((tmp_path / "state" / "pods.json").read_text())["pods"] == [
-        {"id": worker2["id"], "name": "gw-test-worker-2"}
-    ]
+    assert f"could not delete 1 pod(s): {names[2]} ({worker2['id']}, RUNNING)" in " ".join(down.out.split())
+    kept = json.loads((tmp_path / "state" / "pods.json").read_text())
+    assert kept["pods"] == [{"id": worker2["id"], "name": names[2]}] and kept["deployment_id"] == dep
     assert len(api.requests("DELETE", f"/v2/pods/{head_id}")) == 2
 
     # The next teardown finds the recorded survivor and finishes the job.
     api.state.fail_deletes[worker2["id"]] = 0
     again = run(ANSIBLE_DIR / "teardown.yml", api, tmp_path, ssh_key, name="teardown2")
     assert again.rc == 0, again.out[-4000:]
-    assert "terminated 1 pod(s): gw-test-worker-2" in again.out
+    assert f"terminated 1 pod(s) and 0 cluster(s): {names[2]}" in " ".join(again.out.split())
     deleted = sorted(r.path.rsplit("/", 1)[1] for r in api.requests("DELETE") if r.status == 204)
     cluster_ids = sorted(
         p["id"] for n, p in by_name.items() if n not in ("gw-test-head-old", "training-run-7")
@@ -229,7 +232,7 @@ def test_bad_key_and_bad_data_center_fail_clearly(api, tmp_path, ssh_key):
         ANSIBLE_DIR / "provision.yml", api, tmp_path, ssh_key, key="rpa_WRONG_" + "7" * 30, name="badkey"
     )
     assert bad.rc != 0
-    assert "GET /catalog/datacenters answered HTTP 401: invalid API key" in " ".join(bad.out.split())
+    assert "GET /pods answered HTTP 401: invalid API key" in " ".join(bad.out.split())
     assert not api.requests("POST")
 
     dc = run(

@@ -33,7 +33,7 @@ def call(api, method: str, path: str, body=None, token: str = TOKEN):
 
 @pytest.fixture
 def api():
-    with RunpodStandin(TOKEN, polls_to_start=0, polls_to_run=0) as standin:
+    with RunpodStandin(TOKEN, start_s=0, run_s=0) as standin:
         yield standin
 
 
@@ -96,3 +96,58 @@ def test_every_answered_pod_is_checked_against_the_pod_schema(api):
 def test_bearer_token_is_checked(api):
     assert call(api, "GET", "/v2/pods", token="rpa_WRONG")[0] == 401
     assert [r.authorized for r in api.state.requests] == [False]
+
+
+def test_rate_limit_answers_429_with_the_documents_headers():
+    with RunpodStandin(TOKEN, rate_limit=(2, 30.0)) as api:
+        assert call(api, "GET", "/v2/pods")[0] == 200
+        assert call(api, "GET", "/v2/pods")[0] == 200
+        req = urllib.request.Request(api.url + "/v2/pods", headers={"Authorization": f"Bearer {TOKEN}"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=10)
+        exc = info.value
+        assert exc.code == 429 and SPEC.errors("ErrorResponse", json.loads(exc.read())) == []
+        assert 1 <= int(exc.headers["Retry-After"]) <= 30
+        assert exc.headers["RateLimit"].startswith('"minute";r=0;t=')
+        assert exc.headers["RateLimit-Policy"] == '"minute";q=2;w=30'
+
+
+def test_catalog_needs_product_with_availability_and_answers_by_count(api):
+    assert call(api, "GET", "/v2/catalog/gpus?include=AVAILABILITY")[0] == 400
+    assert call(api, "GET", "/v2/catalog/gpus?product=POD")[0] == 400
+    status, body = call(api, "GET", "/v2/catalog/gpus?include=AVAILABILITY&product=POD&count=8")
+    assert status == 200
+    rtx = next(g for g in body["gpus"] if g["id"] == "NVIDIA GeForce RTX 4090")
+    assert {d["id"] for d in rtx["dataCenters"]} == {"EU-RO-1", "US-KS-2", "CA-MTL-1"}
+    status, body = call(api, "GET", "/v2/catalog/gpus?include=AVAILABILITY&product=POD&count=9")
+    rtx = next(g for g in body["gpus"] if g["id"] == "NVIDIA GeForce RTX 4090")
+    assert rtx["availability"] == "NONE" and "dataCenters" not in rtx
+    status, body = call(api, "GET", "/v2/catalog/datacenters?include=GPU_AVAILABILITY")
+    assert status == 200 and all("gpuAvailability" in dc for dc in body["dataCenters"])
+
+
+def test_clusters_members_listing_and_delete(api):
+    body = {
+        "name": "c1",
+        "type": "SLURM",
+        "compute": {"gpuTypeId": "NVIDIA GeForce RTX 4090", "gpuCountPerPod": 1, "podCount": 2},
+        "image": "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404",
+        "ports": ["22/tcp"],
+    }
+    assert call(api, "POST", "/v2/clusters", dict(body, globalNetworking=True))[0] == 422
+    assert call(api, "POST", "/v2/clusters", dict(body, compute=dict(body["compute"], podCount=1)))[0] == 422
+    status, cluster = call(api, "POST", "/v2/clusters", body)
+    assert status == 201 and SPEC.errors("Cluster", cluster) == []
+    assert call(api, "GET", "/v2/pods")[1]["pods"] == []
+    members = call(api, "GET", "/v2/pods?includeClusterPods=true")[1]["pods"]
+    assert sorted((p["cluster"]["rank"], p["cluster"]["role"]) for p in members) == [
+        (0, "SLURM_CONTROLLER"),
+        (1, "SLURM_COMPUTE"),
+    ]
+    assert call(api, "DELETE", f"/v2/pods/{members[0]['id']}")[0] == 409
+    assert (
+        call(api, "GET", f"/v2/clusters/{cluster['id']}/pods")[1]["pods"][0]["cluster"]["id"] == cluster["id"]
+    )
+    assert call(api, "DELETE", f"/v2/clusters/{cluster['id']}")[0] == 204
+    assert call(api, "GET", "/v2/pods?includeClusterPods=true")[1]["pods"] == []
+    assert call(api, "GET", f"/v2/clusters/{cluster['id']}")[0] == 404

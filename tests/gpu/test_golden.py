@@ -130,3 +130,23 @@ def test_promtool_check_metrics(make_exporter, clock):
     res = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
     assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
     assert res.stdout.strip() == b"" and res.stderr.strip() == b"", res.stdout + res.stderr
+
+
+def test_each_collector_exports_only_metrics_declared_for_it(make_exporter, clock):
+    """The catalog's `collector` field (docs/metrics.md groups by it) is what the collectors do."""
+    own = {d.name for d in metrics.METRICS if d.collector == ""}
+    for name in COLLECTORS.specs:
+        exp = make_exporter(
+            GPU_FIXTURES / "golden.yaml", [name], options=Options(proc_root=str(GPU_FIXTURES / "proc"))
+        )
+        clock.t = 8.0
+        exp.collect_once()
+        clock.t = 10.0
+        if exp.watcher is not None:
+            while exp.watcher.run_once(timeout_ms=0):
+                pass
+        exp.collect_once()
+        got = {series for series, _ in parse_metrics(exp.render())} - own
+        declared = {d.name for d in metrics.METRICS if d.collector == name}
+        assert got and got <= declared, (name, got - declared)
+        exp.stop()

@@ -38,13 +38,23 @@ def in_root(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_committed_outputs_are_up_to_date(in_root: Path) -> None:
     """The golden outputs: compose/generated and grafana/ are exactly what `make generate` writes."""
-    r = run("compile", "rules/pack", "-o", "compose/generated", "--dashboards-dir", "grafana", "--check")
+    r = run(
+        "compile",
+        "--strict",
+        "rules/pack",
+        "-o",
+        "compose/generated",
+        "--dashboards-dir",
+        "grafana",
+        "--check",
+    )
     assert r.exit_code == 0, r.output + r.stderr + "\nrun `make generate` and commit the result"
     assert "up to date: 14 files" in r.output
+    assert r.stderr == "", "the default pack is held to --strict: no warning"
 
 
 def test_default_pack_without_src_matches_committed(tmp_path: Path, in_root: Path) -> None:
-    r = run("compile", "-o", str(tmp_path), "--dashboards-dir", str(tmp_path / "g"))
+    r = run("compile", "--strict", "-o", str(tmp_path), "--dashboards-dir", str(tmp_path / "g"))
     assert r.exit_code == 0, r.stderr
     assert "22 alerts (23 rules), 12 recording rules, 34 promtool tests, 4 receivers, 4 dashboards" in r.output
     assert tree(tmp_path / "prometheus") == tree(ROOT / "compose/generated/prometheus")

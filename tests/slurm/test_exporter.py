@@ -409,3 +409,27 @@ def test_docs_document_every_metric_flag_and_collector():
         assert flag in section, flag
     for name in ALL:
         assert f"| `{name}` |" in section, name
+
+
+def test_each_collector_exports_exactly_the_metrics_declared_for_it(fake_slurm):
+    """The catalog's `collector` field (docs/metrics.md groups by it) is what the collectors do."""
+    exp = make_exporter(fake_slurm(LAB / "busy"), ALL)
+    for name in ALL:
+        got = {f.name for f in exp.collectors[name].collect(Cycle(exp.runner, NOW))}
+        assert got == {d.name for d in METRICS if d.collector == name}, name
+
+
+def test_a_command_the_collector_did_not_declare_is_refused(fake_slurm, monkeypatch):
+    """The staleness bound counts declared commands, so an undeclared one fails the collector."""
+    import dataclasses
+
+    spec = COLLECTORS.specs["scheduler"]
+    monkeypatch.setitem(COLLECTORS._specs, "scheduler", dataclasses.replace(spec, needs=frozenset({"sinfo"})))
+    exp = make_exporter(fake_slurm(LAB / "busy"), ["nodes", "scheduler"])
+    smp = samples(exp.collect_once(NOW))
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="scheduler") == 0
+    assert value(smp, "gpuwatch_slurm_collector_errors_total", collector="scheduler", kind="internal") == 1
+    assert value(smp, "gpuwatch_slurm_collector_success", collector="nodes") == 1
+    assert "sdiag" not in {
+        dict(k[1]).get("command") for k in smp if k[0] == "gpuwatch_slurm_command_duration_seconds"
+    }

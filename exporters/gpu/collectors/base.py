@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..nvml import Device
     from ..xid_watcher import XidCounters
 
-COLLECTORS = CollectorSet("gpuwatch_gpu")
+COLLECTORS: CollectorSet[GpuCollector] = CollectorSet("gpuwatch_gpu")
 STAGES = ("gpu", "node", "render")
 
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pynvml as _real  # nvidia-ml-py: error classes, constants and data structures
 
@@ -56,7 +57,7 @@ _ERR = {
 }
 
 
-def _raise(code: int):
+def _raise(code: int) -> NoReturn:
     raise NVMLError(code)
 
 
@@ -145,7 +146,7 @@ class Simulator:
         self.calls: collections.Counter = collections.Counter()
         self.event_sets_created = 0
         # XID events in time order: [at, gpu index, xid, count]
-        self.events = sorted(
+        self.events: list[list[Any]] = sorted(
             ([f.at, f.gpu, f.xid, f.count] for f in scen.faults if f.kind == "xid"),
             key=lambda e: e[0],
         )

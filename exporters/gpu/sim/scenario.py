@@ -445,7 +445,8 @@ def _parse_gpu(ctx: _Ctx, i: int, raw: Any, line: int, defaults: dict) -> Gpu:
     if not isinstance(merged_values, dict):
         raise ctx.fail(_line(raw, "values"), f"{where}.values", "expected a mapping")
     values: dict[str, Value] = {}
-    vmap = raw.get("values") if isinstance(raw.get("values"), _LDict) else _LDict()
+    raw_values = raw.get("values")
+    vmap = raw_values if isinstance(raw_values, _LDict) else _LDict()
     for key in merged_values:
         if key not in VALUE_FIELDS:
             raise ctx.fail(
@@ -505,7 +506,7 @@ def _times(ctx, d, where) -> tuple[float, float | None]:
 
 def _parse_fault(ctx: _Ctx, i: int, raw: Any, line: int, ngpus: int) -> Fault:
     where = f"faults[{i}]"
-    if not isinstance(raw, dict):
+    if not isinstance(raw, _LDict):  # the loader builds every mapping as an _LDict
         raise ctx.fail(line, where, "expected a mapping")
     kind = raw.get("kind")
     if kind not in FAULT_KINDS:
@@ -618,7 +619,7 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
         "defaults",
     )
     raw_gpus = doc.get("gpus")
-    if not isinstance(raw_gpus, list) or not raw_gpus:
+    if not isinstance(raw_gpus, _LList) or not raw_gpus:
         raise ctx.fail(_line(doc, "gpus"), "gpus", "expected a non-empty list of GPUs")
     gpus = [_parse_gpu(ctx, i, g, raw_gpus.lines[i], defaults) for i, g in enumerate(raw_gpus)]
     for attr in ("uuid", "pci_bus_id", "minor"):
@@ -630,12 +631,12 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
                     raw_gpus.lines[g.index], f"gpus[{g.index}].{attr}", f"{v} is also used by gpus[{seen[v]}]"
                 )
             seen[v] = g.index
-    raw_faults = doc.get("faults") or []
-    if not isinstance(raw_faults, list):
+    raw_faults = doc.get("faults") or _LList()
+    if not isinstance(raw_faults, _LList):
         raise ctx.fail(_line(doc, "faults"), "faults", "expected a list")
     faults = [_parse_fault(ctx, i, f, raw_faults.lines[i], len(gpus)) for i, f in enumerate(raw_faults)]
-    raw_procs = doc.get("processes") or []
-    if not isinstance(raw_procs, list):
+    raw_procs = doc.get("processes") or _LList()
+    if not isinstance(raw_procs, _LList):
         raise ctx.fail(_line(doc, "processes"), "processes", "expected a list")
     procs = [_parse_process(ctx, i, p, raw_procs.lines[i], gpus) for i, p in enumerate(raw_procs)]
     return Scenario(

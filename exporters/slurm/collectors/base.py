@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ...common.collector import CollectorSet
+from ...common.collector import Collector, CollectorSet
+from ..cycle import Cycle
 
-COLLECTORS = CollectorSet("gpuwatch_slurm")
+COLLECTORS: CollectorSet[Collector[Cycle]] = CollectorSet("gpuwatch_slurm")
 
 
 def commands_for(collectors: Iterable[str]) -> set[str]:

@@ -51,7 +51,7 @@ class JobsCollector(Collector[cmds.Cycle]):
         oldest: dict[str, float] = {}
         ts_cache: dict[str, float | None] = {}
         finished_now: set[str] = set()
-        new_finished: list[tuple[str, str]] = []
+        new_finished: list[tuple[str, str, int]] = []
         first = self.seen_finished is None
         seen = self.seen_finished or set()
         reason_of = self._reason

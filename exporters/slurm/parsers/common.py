@@ -89,7 +89,9 @@ def split_top(text: str, sep: str = ",") -> list[str]:
     """Split on ``sep`` outside parentheses: ``gpu:2(IDX:0,2),nic:1`` -> two items."""
     if "(" not in text:
         return text.split(sep)
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .common import ParseError, parse_timestamp, to_int
@@ -22,6 +23,14 @@ def parse_kv_line(line: str) -> dict[str, str]:
     return out
 
 
+def _records(text: str, none_answer: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, fields) of each record; blank lines and scontrol's "No ..." answer skipped."""
+    for lineno, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if line and not line.lower().startswith(none_answer):
+            yield lineno, parse_kv_line(line)
+
+
 @dataclass
 class License:
     name: str
@@ -34,11 +43,7 @@ class License:
 
 def parse_licenses(text: str, command: str = "scontrol show licenses -o") -> list[License]:
     out = []
-    for lineno, line in enumerate(text.split("\n"), 1):
-        line = line.strip()
-        if not line or line.lower().startswith("no licenses"):
-            continue
-        kv = parse_kv_line(line)
+    for lineno, kv in _records(text, "no licenses"):
         name = kv.get("LicenseName")
         total = to_int(kv.get("Total"))
         if not name or total is None:
@@ -70,11 +75,7 @@ class Reservation:
 
 def parse_reservations(text: str, command: str = "scontrol show reservation -o") -> list[Reservation]:
     out = []
-    for lineno, line in enumerate(text.split("\n"), 1):
-        line = line.strip()
-        if not line or line.lower().startswith("no reservations"):
-            continue
-        kv = parse_kv_line(line)
+    for lineno, kv in _records(text, "no reservations"):
         name = kv.get("ReservationName")
         if not name:
             raise ParseError(command, "expected ReservationName=", lineno)

@@ -76,7 +76,7 @@ def _cpus(text: str) -> tuple[int | None, ...]:
     parts = text.split("/")
     if len(parts) != 4:
         return (None, None, None, None)
-    return tuple(to_int(p) for p in parts)  # type: ignore[return-value]
+    return tuple(to_int(p) for p in parts)
 
 
 def _free_text(text: str) -> str:

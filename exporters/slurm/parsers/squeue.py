@@ -12,6 +12,7 @@ columns. Costs JOB_INFO + PARTITION_INFO.
 from __future__ import annotations
 
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from .common import ParseError, label_word, to_int
 from .gres import parse_tres_alloc, parse_tres_request
@@ -95,20 +96,7 @@ def array_task_count(jid: str) -> int:
     return max(total, 1)
 
 
-JOB_FIELDS = (
-    "id",
-    "partition",
-    "state",
-    "user",
-    "account",
-    "cpus",
-    "gpus",
-    "eligible",
-    "submit",
-    "end",
-    "reason",
-    "count",
-)
+JOB_FIELDS = tuple("id partition state user account cpus gpus eligible submit end reason count".split())
 
 
 class Job(tuple):
@@ -118,6 +106,18 @@ class Job(tuple):
     timestamp text (``2026-11-30T15:41:56``, ``N/A``): parsed where needed, not 300,000 times."""
 
     __slots__ = ()
+    if TYPE_CHECKING:  # the fields are properties set below, one per JOB_FIELDS entry
+        id: str
+        partition: str
+        state: str
+        user: str
+        account: str
+        cpus: int
+        gpus: int
+        eligible: str
+        submit: str
+        end: str
+        reason: str  # and count (declared as a property below: tuple.count is a method to mypy)
 
     def __new__(cls, id, partition, state, user, account, cpus, gpus, eligible, submit, end, reason, count=1):
         return tuple.__new__(
@@ -139,10 +139,10 @@ def _count(text: str, default: int = 1) -> int:
     if text.isdigit():
         v = int(text)
         return v if v < _BIG else default
-    v = to_int(text)
-    if v is None or v < 0 or v >= _BIG:
+    parsed = to_int(text)
+    if parsed is None or parsed < 0 or parsed >= _BIG:
         return default
-    return v
+    return parsed
 
 
 def job_gpus(nodes: int, tasks: int, per_node: str, per_job: str, per_task: str, alloc: str) -> int:

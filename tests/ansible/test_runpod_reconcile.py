@@ -1,0 +1,93 @@
+"""The reconciler module of role runpod_pods called directly (no ansible-playbook, well under a
+second each) against the stand-in: rate-limit header parsing, a quota window honoured before any
+429, and a state file from before deployment ids adopted instead of duplicated."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+
+import pytest
+from playbook_runner import ANSIBLE_DIR
+from runpod_standin import RunpodStandin
+
+KEY = "rpa_RECONCILE_" + "3c" * 12
+MODULE = ANSIBLE_DIR / "roles" / "runpod_pods" / "library" / "runpod_pods_reconcile.py"
+_spec = importlib.util.spec_from_file_location("runpod_pods_reconcile", MODULE)
+rec = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rec)
+
+
+def params(api, tmp_path, **over):
+    base = dict(
+        api_url=api.url + "/v2",
+        api_key=KEY,
+        cluster_name="gw-unit",
+        state_file=str(tmp_path / "state.json"),
+        worker_count=1,
+        image="runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404",
+        gpu_type="NVIDIA GeForce RTX 4090",
+        ports=["22/tcp"],
+        public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench gw",
+        poll_interval=0.05,
+        wait_timeout=30,
+        backoff_base=0.05,
+    )
+    base.update(over)
+    return base
+
+
+def test_rate_limit_headers():
+    assert rec.parse_rate_limit('"minute";r=0;t=12, "hour";r=2800;t=1812') == [
+        {"name": "minute", "r": 0, "t": 12},
+        {"name": "hour", "r": 2800, "t": 1812},
+    ]
+    assert rec.wait_from_headers({"Retry-After": "7", "RateLimit": '"minute";r=0;t=12'}) == 7
+    # No Retry-After: the longest reset among exhausted windows.
+    assert rec.wait_from_headers({"RateLimit": '"minute";r=0;t=12, "hour";r=0;t=30, "day";r=5;t=99'}) == 30
+    assert rec.wait_from_headers({"RateLimit": '"minute";r=3;t=12'}) is None
+    assert rec.wait_from_headers({}) is None
+
+
+def test_an_exhausted_window_pauses_before_the_next_request(tmp_path):
+    with RunpodStandin(KEY, start_s=0, run_s=0, rate_limit=(3, 1.0)) as api:
+        api_client = rec.Api(api.url + "/v2", KEY, backoff_base=0.05)
+        t0 = time.monotonic()
+        for _ in range(7):
+            api_client.call("GET", "/pods")
+        took = time.monotonic() - t0
+    # 7 requests at 3 per 1 s window: two window resets waited out, not a single 429 needed.
+    assert api.state.too_many == 0
+    assert api_client.stats["quota_pauses"] >= 2 and took >= 1.5
+    assert api_client.stats["requests"] == 7
+
+
+def test_legacy_state_file_pods_are_adopted_not_duplicated(tmp_path):
+    with RunpodStandin(KEY, start_s=0, run_s=0) as api:
+        head = api.add_pod("gw-unit-head")
+        worker = api.add_pod("gw-unit-worker-1")
+        (tmp_path / "state.json").write_text(
+            json.dumps(
+                {
+                    "pods": [
+                        {"id": head["id"], "name": head["name"]},
+                        {"id": worker["id"], "name": worker["name"]},
+                    ]
+                }
+            )
+        )
+        out = rec.reconcile(params(api, tmp_path))
+        assert [p["id"] for p in out["pods"]] == [head["id"], worker["id"]]
+        assert out["pods"][0]["role"] == "head" and not api.requests("POST")
+        kept = json.loads((tmp_path / "state.json").read_text())
+        assert kept["deployment_id"] == out["deployment_id"]
+        # ... and teardown deletes them by their recorded ids.
+        rec.reconcile(params(api, tmp_path, state="absent"))
+        assert api.live_pods() == [] and not (tmp_path / "state.json").exists()
+
+
+def test_mismatched_deployment_id_is_refused(tmp_path):
+    (tmp_path / "state.json").write_text(json.dumps({"deployment_id": "abcd1234", "pods": []}))
+    with RunpodStandin(KEY) as api, pytest.raises(rec.RunpodError, match="belongs to deployment abcd1234"):
+        rec.reconcile(params(api, tmp_path, deployment_id="ffff0000"))
