@@ -219,6 +219,12 @@ def cli(
     interval = scrape_interval or _summary_interval(prom, t_end)
     doc = summary(prom, user=user, start=t_end - window, end=t_end, interval=interval, source=source)
     used = doc.pop("source")
+    if used == "raw" and source == "auto":
+        click.echo(
+            f"{PROG}: note: no gpuwatch job recording rules in this range (rules/pack/jobs.yml); "
+            "computed from the raw series, which is slow over long ranges",
+            err=True,
+        )
     if not doc["jobs"]:
         _no_jobs(prom, user, t_end - window, t_end)
     if fmt == "json":

@@ -188,6 +188,8 @@ def test_text_output_reads_like_jobstats(capsys, prom):
 def test_summary_all_json(capsys, prom):
     rc, out, err = run(capsys, prom, "--all", "--since", "12h", "--format", "json")
     assert rc == 0, err
+    # this history has no recording rules: said once on stderr, the JSON stays clean
+    assert err.startswith("gpuwatch-jobstats: note: no gpuwatch job recording rules") and err.count("\n") == 1
     doc = json.loads(out)
     jobs = {r["job_id"]: r for r in doc["jobs"]}
     assert set(jobs) == {j.job_id for j in sc.JOBS}
