@@ -51,8 +51,17 @@ class Compiled:
         n_tests = sum(len(a.tests) for a in self.alerts)
         names = {a.name for a in self.alerts}
         n_dash = sum(1 for root, _ in self.files if root == "grafana" and _.startswith("dashboards/"))
-        return (
-            f"{len(self.groups)} rule groups, {len(names)} alerts ({len(self.alerts)} rules), "
-            f"{len(self.recordings)} recording rules, {n_tests} promtool tests, "
-            f"{len(self.notifications.receivers)} receivers, {n_dash} dashboards"
+        return ", ".join(
+            [
+                _n(len(self.groups), "rule group"),
+                f"{_n(len(names), 'alert')} ({_n(len(self.alerts), 'rule')})",
+                _n(len(self.recordings), "recording rule"),
+                _n(n_tests, "promtool test"),
+                _n(len(self.notifications.receivers), "receiver"),
+                _n(n_dash, "dashboard"),
+            ]
         )
+
+
+def _n(k: int, what: str) -> str:
+    return f"{k} {what}{'' if k == 1 else 's'}"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from . import catalogs, components, gotemplate, model, notifications, promql, sources
 from .api import Options
 from .durations import fmt_ms
+from .emit.common import static_labels
 from .errors import Problems
 from .load import Loaded
 
@@ -44,7 +45,6 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
 
     alerts = [a for g in groups for a in g.alerts]
     recordings = [r for g in groups for r in g.recording]
-    _check_duplicates(alerts, recordings, p)
 
     an = promql.Analyzer(loaded.catalog)
     analyses: dict[int, promql.Analysis] = {}
@@ -61,6 +61,7 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
         analyses[id(a)] = res
         _check_alert(a, res, scrape_ms, p)
     _infer_components(alerts, recordings, analyses)
+    _check_duplicates(groups, p)  # after inference: 'component' is one of the static labels
     rules: list[model.Rule] = [*recordings, *alerts]
     for rule in rules:
         if rule.dashboard and rule.dashboard.query:
@@ -71,6 +72,8 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
     runbook_base = _runbooks(loaded.srcs, alerts, opts, p)
 
     def has_label(label: str) -> bool:
+        if not alerts:
+            return True  # nothing to inhibit: nothing to say
         for a in alerts:
             if id(a) not in analyses:
                 return True  # an expression that did not analyse could carry it: say nothing more
@@ -96,6 +99,7 @@ def check(loaded: Loaded, opts: Options, p: Problems) -> Checked:
         alert_has_label=has_label,
         route_overlay=ov.route,
         env=opts.env,
+        alert_names={a.name for a in alerts},
     )
     return Checked(alerts, recordings, analyses, notif, scrape_ms, runbook_base)
 
@@ -141,14 +145,16 @@ def analyze(
                 file,
                 pos,
                 f"{what}{metric!r} has no label {label!r}, so this selector never matches what the "
-                f"exporter emits (its labels: {', '.join(carried)})",
+                f"exporter emits (its labels: {', '.join(carried)}; a label your scrape config adds "
+                "to every target goes under 'target_labels:' in pack.yml)",
             )
         else:  # another exporter's catalog may lag the version a site runs
             p.warn(
                 file,
                 pos,
                 f"{what}{metric!r} has no label {label!r} in {source}, so this selector may never match "
-                f"(its labels there: {', '.join(carried)})",
+                f"(its labels there: {', '.join(carried)}; a label your scrape config adds to every "
+                "target goes under 'target_labels:' in pack.yml)",
             )
     for fn, metric, kind in res.rate_over_gauge:
         p.add(
@@ -168,39 +174,84 @@ def _analyze_rule(
     res = analyze(an, rule.expr, rule.file, rule.where("expr"), recorded, p, record=record)
     if res is not None:
         for k, v in rule.labels.items():
-            if "{{" in v:
-                p.add(rule.file, rule.where("labels"), f"label {k!r}: templates in labels are not supported")
+            if "{{" not in v:
+                continue
+            if record is not None:  # Prometheus expands templates in alert labels only
+                p.add(
+                    rule.file,
+                    rule.where("labels"),
+                    f"label {k!r}: Prometheus does not expand templates in recording rule labels",
+                )
+                continue
+            for msg in gotemplate.check(v, res.labels):
+                (p.warn if gotemplate.is_warning(msg) else p.add)(
+                    rule.file, rule.where("labels"), f"label {k!r} template: {msg}"
+                )
     return res
 
 
-def _check_duplicates(alerts: list[model.Alert], recordings: list[model.Recording], p: Problems) -> None:
-    seen: dict[str, list[model.Alert]] = {}
-    for a in alerts:
-        prev = seen.setdefault(a.name, [])
-        for b in prev:
-            if b.severity == a.severity or b.group != a.group:
-                why = "same severity" if b.severity == a.severity else "in another group"
+def _same_expr(a: model.Rule, b: model.Rule) -> bool:
+    return " ".join(a.expr.split()) == " ".join(b.expr.split())
+
+
+def _check_duplicates(groups: list[model.Group], p: Problems) -> None:
+    """Rules that share a name. Prometheus (and ``promtool check rules``, whose duplicate-rule lint
+    only warns) accepts them all; what can never work is a copy: the same name, static labels and
+    expression in one group, whose alerts or series can never be told apart from the first's.
+    The same name and labels in one group with another expression, or the same name in another
+    group, works when the results differ in their labels: a warning. Tiers (the same alert name
+    with other static labels, e.g. severities) in one group are the normal case: nothing."""
+    seen: dict[tuple[str, str], list[tuple[str, model.Rule, dict[str, str]]]] = {}
+    for grp in groups:
+        rules: list[tuple[str, str, model.Rule, dict[str, str]]] = [
+            ("recording rule", r.record, r, dict(r.labels)) for r in grp.recording
+        ]
+        rules += [("alert", a.name, a, static_labels(a)) for a in grp.alerts]
+        for kind, name, rule, labels in rules:
+            key_field = "record" if kind == "recording rule" else "alert"
+            prev = seen.setdefault((kind, name), [])
+            here = rule.where(key_field)
+            copy = same = elsewhere = None
+            for gname, other, olabels in prev:
+                if gname != grp.name:
+                    if kind == "alert" or olabels == labels:  # other labels: another series
+                        elsewhere = elsewhere or (gname, other)
+                elif olabels == labels:
+                    if _same_expr(rule, other):
+                        copy = copy or other
+                    same = same or other
+            if copy is not None:
                 p.add(
-                    a.file,
-                    a.where("alert"),
-                    f"duplicate alert name {a.name!r} ({why}; first at "
-                    f"{b.file}:{b.where('alert')[0]}); tiers of one alert need different severities in one group",
+                    rule.file,
+                    here,
+                    f"{kind} {name!r} is a copy of the one at {copy.file}:{copy.where(key_field)[0]} "
+                    "(same group, labels and expression): what it gives can never be told apart "
+                    "from the first's; delete one",
                 )
-                break
-        prev.append(a)
-    # one name may be recorded by several rules that differ in their labels (quantile="0.9", ...)
-    rec: dict[tuple[str, tuple[tuple[str, str], ...]], model.Recording] = {}
-    for r in recordings:
-        key = (r.record, tuple(sorted(r.labels.items())))
-        if key in rec:
-            first = rec[key]
-            p.add(
-                r.file,
-                r.where("record"),
-                f"recording rule {r.record!r} defined twice with the same labels "
-                f"(first at {first.file}:{first.where('record')[0]})",
-            )
-        rec[key] = r
+            elif same is not None:
+                out = "alerts" if kind == "alert" else "series"
+                p.warn(
+                    rule.file,
+                    here,
+                    f"{kind} {name!r} has the same labels as the one at {same.file}:"
+                    f"{same.where(key_field)[0]} in this group: their {out} are told apart only by "
+                    "the labels of the results (give each a label of its own, e.g. a severity tier)",
+                )
+            elif elsewhere is not None:
+                gname, other = elsewhere
+                p.warn(
+                    rule.file,
+                    here,
+                    f"{kind} {name!r} is also defined in group {gname!r} (at {other.file}:"
+                    f"{other.where(key_field)[0]}): "
+                    + (
+                        "routes, inhibitions, silences and overlays by alertname treat both as one"
+                        if kind == "alert"
+                        else "with the same labels, both write the same series unless their results' "
+                        "labels differ"
+                    ),
+                )
+            prev.append((grp.name, rule, labels))
 
 
 def _check_alert(a: model.Alert, res: promql.Analysis, scrape_ms: int, p: Problems) -> None:
@@ -285,6 +336,8 @@ def _check_tests(a: model.Alert, res: promql.Analysis | None, p: Problems) -> No
             given = e.annotations or {}  # expected verbatim (import): not rendered, no value needed
             if e.value is None and any("$value" in v for k, v in texts.items() if k not in given):
                 p.add(a.file, e.pos, "the annotations use $value: give the expected alert's 'value'")
+            elif e.value is None and any("$value" in v for v in a.labels.values()):
+                p.add(a.file, e.pos, "a label's template uses $value: give the expected alert's 'value'")
             if res is not None:
                 for msg in _label_mismatch(e.labels, res.labels):
                     p.add(a.file, e.pos, msg)
@@ -311,7 +364,7 @@ def _runbooks(srcs: sources.Sources, alerts: list[model.Alert], opts: Options, p
     for a in alerts:
         if a.runbook is not None:
             a.runbook_url = a.runbook
-        elif srcs.runbooks and a.name.lower() not in anchors:
+        elif srcs.runbooks and sources.anchor(a.name) not in anchors:
             p.warn(
                 a.file,
                 a.where("alert"),
@@ -326,5 +379,5 @@ def _runbooks(srcs: sources.Sources, alerts: list[model.Alert], opts: Options, p
                 "files, a 'runbook:' URL, or --runbook-url",
             )
         else:
-            a.runbook_url = f"{base}#{a.name.lower()}"
+            a.runbook_url = f"{base}#{sources.anchor(a.name)}"
     return base

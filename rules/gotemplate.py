@@ -304,7 +304,29 @@ def _printf(fmt: str, *args: object) -> str:
     return "".join(out)
 
 
+def _cmp(op: Callable[[Any, Any], bool]) -> Callable[[object, object], bool]:
+    """Go's comparison builtins: both sides of one basic kind (float64 with float64, int with int,
+    string with string); ``gt $value 90`` fails in Go (int against float64), so it does here."""
+
+    def kind(v: object) -> str:
+        return "float" if isinstance(v, float) else "int" if isinstance(v, int) else "str"
+
+    def f(a: object, b: object) -> bool:
+        if kind(a) != kind(b):
+            raise TemplateError(f"incompatible types for comparison ({kind(a)} and {kind(b)})")
+        return op(a, b)
+
+    return f
+
+
 _RENDER_FUNCS: dict[str, Callable] = {
+    "eq": _cmp(lambda a, b: a == b),
+    "ne": _cmp(lambda a, b: a != b),
+    "lt": _cmp(lambda a, b: a < b),
+    "le": _cmp(lambda a, b: a <= b),
+    "gt": _cmp(lambda a, b: a > b),
+    "ge": _cmp(lambda a, b: a >= b),
+    "not": lambda v: not _truthy(v),
     "humanize": humanize,
     "humanizePercentage": lambda v: _g4(float(v) * 100) + "%",
     "humanizeDuration": humanize_duration,

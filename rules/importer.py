@@ -36,9 +36,9 @@ from .durations import BadDuration, fmt_ms, parse_ms
 from .errors import Problem, Problems, RulesError
 from .yamlsrc import Map, Pos, Seq
 
-GROUP_KEYS = ("name", "interval", "limit", "rules")
+GROUP_KEYS = ("name", "interval", "limit", "labels", "rules")
 # Accepted by newer Prometheus releases, not representable in a gpuwatch rule file yet.
-GROUP_KEYS_UNSUPPORTED = {"query_offset": "2.53", "labels": "3.0"}
+GROUP_KEYS_UNSUPPORTED = {"query_offset": "2.53"}
 RULE_KEYS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")
 TEST_FILE_KEYS = ("rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare")
 TEST_KEYS = (
@@ -182,8 +182,30 @@ class _Importer:
             return
         alerts: list[dict[str, Any]] = []
         recording: list[dict[str, Any]] = []
+        # Prometheus 3's group labels apply to every rule (a rule's own label wins): a gpuwatch
+        # file has none, so they are written on each rule, which gives the same series and alerts
+        group_labels = self.strmap(file, g, "labels", "group")
+        if group_labels:
+            self.warn(
+                file,
+                g.where("labels"),
+                f"group {name!r}: its labels ({', '.join(sorted(group_labels))}) are written on each rule",
+            )
+        copies: dict[tuple[str, str, str], int] = {}
         for i, r in enumerate(rules):
-            self.rule(file, name, r, rules.where(i), alerts, recording)
+            key = _copy_key(r)
+            if key is not None and key in copies:
+                # Prometheus runs both, to no effect; the compiler refuses a copy: leave it out
+                self.warn(
+                    file,
+                    rules.where(i),
+                    f"rule {key[0]!r} is a copy of the one at line {copies[key]} (same name, labels and "
+                    "expression): left out",
+                )
+                continue
+            if key is not None:
+                copies[key] = rules.where(i)[0]
+            self.rule(file, name, r, rules.where(i), alerts, recording, group_labels)
         if not alerts and not recording:
             self.warn(file, g.where("name"), f"group {name!r} has no rules: not imported")
             return
@@ -228,6 +250,7 @@ class _Importer:
         pos: Pos,
         alerts: list[dict[str, Any]],
         recording: list[dict[str, Any]],
+        group_labels: dict[str, str] | None = None,
     ) -> None:
         if not isinstance(r, Map):
             self.err(file, pos, "a rule must be a mapping with 'alert' or 'record', and 'expr'")
@@ -253,8 +276,12 @@ class _Importer:
             analysis = self.an.analyze(expr)
         except promql.PromQLError as exc:
             self.err(file, where_expr, f"PromQL: {exc}")
+            for key in ("for", "keep_firing_for"):  # report the rule's other faults in the same run
+                if key in r:
+                    self.duration(file, r, key, "rule")
+            self.strmap(file, r, "labels", "rule")
             return
-        labels = self.strmap(file, r, "labels", "rule")
+        labels = {**(group_labels or {}), **self.strmap(file, r, "labels", "rule")}
         if "record" in r:
             name = r["record"]
             for k in ("for", "keep_firing_for", "annotations"):
@@ -293,12 +320,8 @@ class _Importer:
         alerts: list[dict[str, Any]],
     ) -> None:
         name = r["alert"]
-        if not isinstance(name, str) or not model.NAME_RE.match(name):
-            self.err(
-                file,
-                r.where("alert"),
-                f"alert name {name!r}: gpuwatch alert names are letters, digits and '_' (not starting with a digit)",
-            )
+        if not isinstance(name, str) or not name.strip() or not name.isprintable():
+            self.err(file, r.where("alert"), f"alert name {name!r}: a name on one line is needed")
             return
         self._no_threshold_refs(file, r.where("expr"), expr, "expr")
         out: dict[str, Any] = {"alert": name, "expr": expr}
@@ -348,13 +371,6 @@ class _Importer:
             ):
                 out[dest] = text
         if labels:
-            for k, v in labels.items():
-                if "{{" in v:
-                    self.err(
-                        file,
-                        r.where("labels"),
-                        f"label {k!r} uses a template; gpuwatch rule files take fixed label values only",
-                    )
             out["labels"] = labels
         if ann:
             out["annotations"] = ann
@@ -566,16 +582,21 @@ class _Importer:
         out: dict[str, str] = {}
         names: dict[str, tuple[str, Pos]] = {}
         used_files: dict[str, str] = {}
+        given = {g[0] for g in self.groups}
         for name, file, pos, doc in self.groups:
-            if name in names:
+            if name in names:  # Prometheus takes one name in two files; a pack's groups name its files
                 first = names[name]
-                self.err(
+                n = 2
+                while f"{name}_{n}" in names or f"{name}_{n}" in given:
+                    n += 1
+                new = f"{name}_{n}"
+                self.warn(
                     file,
                     pos,
-                    f"group {name!r} is also defined in {first[0]}:{first[1][0]}; a gpuwatch pack needs "
-                    "unique group names (rename one of them)",
+                    f"group {name!r} is also defined in {first[0]}:{first[1][0]}: imported as {new!r} "
+                    "(a gpuwatch pack needs unique group names; they name the compiled files)",
                 )
-                continue
+                doc["group"] = name = new
             names[name] = (file, pos)
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
                 new = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
@@ -715,3 +736,13 @@ def write(files: dict[str, str], outdir: str, force: bool = False) -> list[Path]
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
     return [out / n for n in files]
+
+
+def _copy_key(r: Any) -> tuple[str, str, str] | None:
+    """(name, expression, labels) of a well-formed rule, to find copies within a group."""
+    name = r.get("alert", r.get("record")) if isinstance(r, Map) else None
+    if not isinstance(name, str):
+        return None
+    labels = r.get("labels")
+    lab = sorted((str(k), str(v)) for k, v in labels.items()) if isinstance(labels, Map) else []
+    return (name, " ".join(str(r.get("expr", "")).split()), repr(lab))

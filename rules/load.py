@@ -72,15 +72,20 @@ def load(opts: Options, p: Problems) -> Loaded:
     else:
         n_src = sources.Source(sources.PACK_DIR / "notifications.yml", "rules/pack/notifications.yml")
 
-    cat = catalogs.build(_catalog_files(srcs, opts, p), p)
+    site_labels: list[str] = []
+    cat = catalogs.build(_catalog_files(srcs, opts, p, site_labels), p, site_labels)
     return Loaded(srcs, ov, thresholds, defined_at, groups, n_src, load_yaml(n_src), cat)
 
 
-PACK_KEYS = ("catalogs",)
+PACK_KEYS = ("catalogs", "target_labels")
 
 
-def _catalog_files(srcs: sources.Sources, opts: Options, p: Problems) -> list[tuple[sources.Path, str]]:
-    """The pack.yml catalogs (paths relative to it), then --catalog, then the shipped ones."""
+def _catalog_files(
+    srcs: sources.Sources, opts: Options, p: Problems, site_labels: list[str]
+) -> list[tuple[sources.Path, str]]:
+    """The pack.yml catalogs (paths relative to it), then --catalog, then the shipped ones; the
+    pack.yml 'target_labels' (labels the site's scrape configs add to every target) go to
+    ``site_labels``."""
     out: list[tuple[sources.Path, str]] = []
     for pk in srcs.packs:
         doc = load_yaml(pk)
@@ -96,6 +101,11 @@ def _catalog_files(srcs: sources.Sources, opts: Options, p: Problems) -> list[tu
                     doc.where_key(k),
                     f"unknown field {k!r} in pack.yml; allowed: {', '.join(PACK_KEYS)}",
                 )
+        tl = doc.get("target_labels", yamlsrc.Seq())
+        if isinstance(tl, yamlsrc.Seq) and all(isinstance(x, str) and model.LABEL_RE.match(x) for x in tl):
+            site_labels.extend(tl)
+        else:
+            p.add(pk.display, doc.where("target_labels"), "'target_labels' must be a list of label names")
         cl = doc.get("catalogs", yamlsrc.Seq())
         if not isinstance(cl, yamlsrc.Seq):
             p.add(pk.display, doc.where("catalogs"), "'catalogs' must be a list of files")

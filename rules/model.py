@@ -137,6 +137,9 @@ class _Ctx:
     def err(self, pos: Pos | None, msg: str) -> None:
         self.p.add(self.file, pos, msg)
 
+    def warn(self, pos: Pos | None, msg: str) -> None:
+        self.p.warn(self.file, pos, msg)
+
     def mapping(
         self, value: Any, pos: Pos, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
     ) -> Map | None:
@@ -209,6 +212,16 @@ class _Ctx:
                 continue
             out[k] = str(val)
         return out
+
+
+def _as_label(key: str, v: Any) -> str:
+    """The hint for a severity/component of the user's own: the plain label keeps any value."""
+    if isinstance(v, str) and LABEL_VALUE_HINT.match(v):
+        return f" (to keep {v!r}, drop '{key}:' and write labels: {{{key}: {v}}})"
+    return ""
+
+
+LABEL_VALUE_HINT = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def _kind(v: Any) -> str:
@@ -406,7 +419,14 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
     used: set[str] = set()
     name = ctx.string(m, "alert", "alert") or ""
     if name and not NAME_RE.match(name):
-        ctx.err(m.where("alert"), f"alert name {name!r} must match [A-Za-z_][A-Za-z0-9_]*")
+        if not name.isprintable():
+            ctx.err(m.where("alert"), f"alert name {name!r} has control characters or line breaks")
+        else:  # Prometheus takes any name; matchers, silences and amtool need it quoted
+            ctx.warn(
+                m.where("alert"),
+                f"alert name {name!r} is not a plain name like DiskFull ([A-Za-z_][A-Za-z0-9_]*): "
+                "it works, but matchers, silences and amtool need it quoted",
+            )
     expr = ctx.string(m, "expr", "alert") or ""
     expr = ctx.subst(expr, m.where("expr"), used)
     for_ms = ctx.duration(m, "for", "alert", used) or 0
@@ -414,12 +434,16 @@ def _alert(ctx: _Ctx, item: Any, pos: Pos, group: Group) -> Alert | None:
     severity = m.get("severity")
     if "severity" in m and severity not in SEVERITIES:
         ctx.err(
-            m.where("severity"), f"severity must be one of {', '.join(SEVERITIES)}, not {_kind(severity)}"
+            m.where("severity"),
+            f"severity must be one of {', '.join(SEVERITIES)}, not {_kind(severity)}"
+            + _as_label("severity", severity),
         )
     component = m.get("component", group.component)
     if "component" in m and component not in COMPONENTS:
         ctx.err(
-            m.where("component"), f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}"
+            m.where("component"),
+            f"component must be one of {', '.join(COMPONENTS)}, not {_kind(component)}"
+            + _as_label("component", component),
         )
     # no component: the check stage infers one from the metrics the expression reads
     summary = ctx.string(m, "summary", "alert") or ""

@@ -328,6 +328,7 @@ def load(
     alert_has_label: Callable[[str], bool],
     route_overlay: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
+    alert_names: set[str] | None = None,
 ) -> Notifications | None:
     ck = _Checker(file, problems, version, secrets_dir, dict(os.environ) if env is None else env)
     if not isinstance(doc, Map):
@@ -420,13 +421,35 @@ def load(
             if not isinstance(eq, Seq):
                 ck.err(rule.where("equal"), "inhibit 'equal' must be a list of label names")
                 continue
+            if alert_names is not None and _names_absent(rule.get("source_matchers"), alert_names):
+                continue  # its source is no alert of this pack: the inhibition never applies
             for j, label in enumerate(eq):
-                if not isinstance(label, str) or not alert_has_label(label):
-                    ck.err(
+                if not isinstance(label, str):
+                    ck.err(eq.where(j), "inhibit 'equal' must be a list of label names")
+                elif not alert_has_label(label):
+                    # Alertmanager compares a missing label as empty on both sides: the inhibition
+                    # still works, but not per label value (a typo here silences too much)
+                    ck.warn(
                         eq.where(j),
-                        f"inhibit rule: no alert carries label {label!r}, so 'equal' can never match",
+                        f"inhibit rule: no alert carries label {label!r}; Alertmanager compares it as "
+                        "empty on both sides, so a source alert inhibits its targets whatever their "
+                        f"{label!r}",
                     )
     elif "inhibit_rules" in doc:
         ck.err(doc.where("inhibit_rules"), "'inhibit_rules' must be a list")
 
     return Notifications(file, _plain(doc), ck.secrets, list(defined))
+
+
+_ALERTNAME_EQ = re.compile(r'^\s*alertname\s*=\s*"?([^"]*)"?\s*$')
+
+
+def _names_absent(matchers: Any, names: set[str]) -> bool:
+    """True when the matchers require an alertname that no alert of the pack has."""
+    if not isinstance(matchers, Seq):
+        return False
+    for m in matchers:
+        hit = _ALERTNAME_EQ.match(m) if isinstance(m, str) else None
+        if hit and hit.group(1) not in names:
+            return True
+    return False

@@ -184,9 +184,9 @@ class Analyzer:
         # series may carry more (relabeling, a newer version): known, but not closed
         return Labels(self.declared_labels(name, d), d.is_gpuwatch)
 
-    @staticmethod
-    def declared_labels(name: str, d: Metric) -> frozenset[str]:
-        """What a catalog says a series of this name carries, target labels included."""
+    def declared_labels(self, name: str, d: Metric) -> frozenset[str]:
+        """What a catalog says a series of this name carries, target labels (the catalog's and
+        the site's) included."""
         extra = (
             {"le"}
             if name.endswith("_bucket")
@@ -194,7 +194,7 @@ class Analyzer:
             if d.type == "summary" and name == d.name
             else set()
         )
-        return frozenset(d.labels or ()) | d.target_labels | extra | {"__name__"}
+        return frozenset(d.labels or ()) | d.target_labels | self.catalog.site_labels | extra | {"__name__"}
 
     # -- labels -------------------------------------------------------------------------------
     def labels(self, node) -> Labels:

@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .errors import RulesError
+from . import model
+from .durations import BadDuration, parse_ms
+from .errors import Problem, RulesError
 
 
 def which(name: str) -> str | None:
@@ -66,13 +68,73 @@ def raise_failures(results: list[tuple[str, int, str]], display: str) -> None:
     bad = [(w, rc, o) for w, rc, o in results if rc != 0]
     if bad:
         raise RulesError(
-            problems=[
-                __import__("gpuwatch.rules.errors", fromlist=["Problem"]).Problem(
-                    display, None, None, f"{w} failed (exit {rc}):\n{o}"
-                )
-                for w, rc, o in bad
-            ]
+            problems=[Problem(display, None, None, f"{w} failed (exit {rc}):\n{o}") for w, rc, o in bad]
         )
+
+
+_UNIT_FILE = re.compile(r"^Unit Testing:\s+(\S+)_test\.yml\s*$", re.M)
+# promtool 2.x failure blocks: an alert_rule_test step (named) and a promql_expr_test (the ALERTS
+# query a 'fires_at' without 'expect' compiles to)
+_ALERT_FAIL = re.compile(
+    r"^ {4}name: (?P<alert>[A-Za-z_][A-Za-z0-9_]*) \((?P<sev>[^)]*)\) test (?P<i>\d+),\s*\n"
+    r"\s*alertname: \S+, time: (?P<time>[0-9a-z]+),",
+    re.M,
+)
+_EXPR_FAIL = re.compile(
+    r'^ {4}expr: "max\(ALERTS\{alertname=\\"(?P<alert>[A-Za-z_][A-Za-z0-9_]*)\\", '
+    r'alertstate=\\"firing\\", severity=\\"(?P<sev>[^\\]*)\\"[^\n]*\}\)", time: (?P<time>[0-9a-z]+),',
+    re.M,
+)
+
+
+def promtool_test_problems(output: str, alerts: list[model.Alert]) -> list[Problem]:
+    """promtool's failed unit-test steps, each pointed at the alert test in the source it was
+    compiled from (promtool names the generated file, which the user never edits), with what it
+    expected and got. [] when a failure cannot be placed: the caller keeps promtool's words."""
+    marks = sorted(
+        [(m.start(), "file", m) for m in _UNIT_FILE.finditer(output)]
+        + [(m.start(), "alert", m) for m in _ALERT_FAIL.finditer(output)]
+        + [(m.start(), "expr", m) for m in _EXPR_FAIL.finditer(output)],
+        key=lambda x: x[0],
+    )
+    fails = [x for x in marks if x[1] != "file"]
+    if not fails:
+        return []
+    out: list[Problem] = []
+    group = ""
+    for n, (_, kind, m) in enumerate(marks):
+        if kind == "file":
+            group = m.group(1)
+            continue
+        end = marks[n + 1][0] if n + 1 < len(marks) else len(output)
+        detail = " ".join(output[m.end() : end].split()).rstrip(",")
+        detail = detail.replace("exp:[],", "expected no alert,").replace("got:[]", "got none")
+        detail = detail.replace("exp:", "expected: ").replace("got:", "got: ")
+        try:
+            at = parse_ms(m.group("time"))
+        except BadDuration:
+            return []
+        cands = [a for a in alerts if a.name == m.group("alert") and a.severity == m.group("sev")]
+        cands = [a for a in cands if a.group == group] or cands
+        test = None
+        if kind == "alert" and len(cands) == 1 and int(m.group("i")) <= len(cands[0].tests):
+            test = cands[0].tests[int(m.group("i")) - 1]
+        elif kind == "expr":
+            hits = [t for a in cands for t in a.tests if at in t.fires_at and not t.exact]
+            test = hits[0] if len(hits) == 1 else None
+            detail = "expected the alert firing, but it was not (never, still pending, or resolved)"
+        if test is None:
+            return []
+        alert = cands[0] if len(cands) == 1 else next(a for a in cands if test in a.tests)
+        out.append(
+            Problem(
+                alert.file,
+                test.pos[0],
+                test.pos[1],
+                f"promtool test of {alert.name!r} fails at {m.group('time')}: {detail}",
+            )
+        )
+    return out
 
 
 _AM_UNKNOWN_FIELD = re.compile(r"field (\S+) not found in type (\S+)")

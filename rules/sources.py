@@ -82,6 +82,13 @@ def collect(srcs: list[str]) -> Sources:
     return out
 
 
+def anchor(title: str) -> str:
+    """The GitHub-style anchor of a Markdown heading (``## Disk Full`` -> ``disk-full``)."""
+    import re
+
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
 def runbook_anchors(text: str) -> set[str]:
     """GitHub-style anchors of a Markdown document's headings."""
     import re
@@ -90,8 +97,7 @@ def runbook_anchors(text: str) -> set[str]:
     for line in text.splitlines():
         m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
         if m:
-            slug = re.sub(r"[^\w\- ]", "", m.group(1).lower()).replace(" ", "-")
-            anchors.add(slug)
+            anchors.add(anchor(m.group(1)))
     return anchors
 
 

@@ -75,8 +75,11 @@ class Catalog:
     """Metric names by series name; :meth:`lookup` also resolves ``_bucket``/``_sum``/``_count``
     of histograms and summaries and the ``_total``/``_info`` forms of OpenMetrics families."""
 
-    def __init__(self, metrics: Iterable[Metric] = ()) -> None:
+    def __init__(self, metrics: Iterable[Metric] = (), site_labels: frozenset[str] = frozenset()) -> None:
         self.metrics: dict[str, Metric] = {}
+        # labels the site's scrape configs add to every target (pack.yml 'target_labels'): any
+        # series, gpuwatch's included, may carry them
+        self.site_labels = site_labels
         for m in metrics:
             self.add(m)
 
@@ -122,10 +125,10 @@ def default_paths() -> list[Path]:
     return [HERE / f for f in DEFAULT_FILES]
 
 
-def build(files: Iterable[tuple[Path, str]], p: Problems) -> Catalog:
+def build(files: Iterable[tuple[Path, str]], p: Problems, site_labels: Iterable[str] = ()) -> Catalog:
     """gpuwatch's metrics, Prometheus' built-in series, then each (path, display name) in order
     (the first catalog that declares a name wins)."""
-    cat = Catalog([*gpuwatch_metrics(), *builtin_metrics()])
+    cat = Catalog([*gpuwatch_metrics(), *builtin_metrics()], frozenset(site_labels))
     for path, display in files:
         for m in load_file(path, display, p):
             cat.add(m)

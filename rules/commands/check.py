@@ -30,6 +30,10 @@ def check_cmd(no_tools: bool, **kw: object) -> None:
                 Path(tmp), opts.alertmanager_version
             )
             for what, rc, out in results:
+                if what == "promtool test rules" and rc != 0:
+                    mapped = promtool.promtool_test_problems(out, c.alerts)
+                    if mapped:
+                        raise RulesError(problems=mapped)
                 if what.startswith("amtool") and rc != 0:
                     mapped = promtool.amtool_source_problems(out, c.notifications_path, c.notifications_src)
                     if mapped:

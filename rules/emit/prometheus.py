@@ -67,16 +67,26 @@ def test_file(c: Compiled, g: model.Group, rule_files: list[str], p: Problems) -
                 exp = []
                 for e in t.expect:
                     labels = {k: v for k, v in e.labels.items()}
-                    labels.update(static_labels(a))
                     value = e.value if e.value is not None else 0.0
                     given = e.annotations or {}  # expected verbatim (import keeps exp_annotations)
                     try:
+                        # a templated label (severity by $value, ...) as Prometheus renders it
+                        labels.update(
+                            {
+                                k: gotemplate.render(v, e.labels, value) if "{{" in v else v
+                                for k, v in static_labels(a).items()
+                            }
+                        )
                         ann = {
                             k: given[k] if k in given else gotemplate.render(v, e.labels, value)
                             for k, v in alert_annotations(c, a).items()
                         }
                     except gotemplate.TemplateError as exc:
-                        p.add(a.file, t.pos, f"cannot compute the expected annotations for promtool: {exc}")
+                        p.add(
+                            a.file,
+                            t.pos,
+                            f"cannot compute the expected labels and annotations for promtool: {exc}",
+                        )
                         continue
                     exp.append({"exp_labels": labels, "exp_annotations": ann})
                 steps.append({"eval_time": fmt_ms(at), "alertname": a.name, "exp_alerts": exp})
@@ -98,7 +108,8 @@ def test_file(c: Compiled, g: model.Group, rule_files: list[str], p: Problems) -
 
 def firing_selector(a: model.Alert) -> str:
     """``ALERTS{...}`` for this rule's firing alerts (tiers of one alert differ in severity)."""
-    matchers = {"alertname": a.name, "alertstate": "firing", **static_labels(a)}
+    fixed = {k: v for k, v in static_labels(a).items() if "{{" not in v}  # templated: any value
+    matchers = {"alertname": a.name, "alertstate": "firing", **fixed}
     return "ALERTS{" + ", ".join(f"{k}={_quote(v)}" for k, v in matchers.items()) + "}"
 
 

@@ -142,7 +142,32 @@ def test_pack_file_errors_name_the_line(tmp_path: Path) -> None:
     assert lines[0].endswith(
         "pack.yml:2:5: catalog 'nope.yml': no such file (paths are relative to pack.yml)"
     )
-    assert lines[1].endswith("pack.yml:3:1: unknown field 'extra' in pack.yml; allowed: catalogs")
+    assert lines[1].endswith(
+        "pack.yml:3:1: unknown field 'extra' in pack.yml; allowed: catalogs, target_labels"
+    )
+
+
+def test_site_target_labels_in_pack_file(tmp_path: Path) -> None:
+    """Labels the site's scrape configs add to every target (kube-prometheus' namespace, a cluster
+    label): declared once in pack.yml, matchers on them pass for every metric, gpuwatch's too."""
+    exprs = [
+        alert("Hot", 'gpuwatch_gpu_temperature_celsius{cluster="a"} > 85'),
+        alert("Reload", 'prometheus_config_last_reload_successful{namespace="monitoring"} == 0'),
+    ]
+    src = pack(tmp_path, *exprs)
+    r, out = run(src)
+    assert r.exit_code == 1 and not out.exists()
+    assert "'gpuwatch_gpu_temperature_celsius' has no label 'cluster'" in r.stderr
+    assert (
+        "a label your scrape config adds to every target goes under 'target_labels:' in pack.yml" in r.stderr
+    )
+    assert "warning: 'prometheus_config_last_reload_successful' has no label 'namespace'" in r.stderr
+    (src / "pack.yml").write_text("target_labels: [cluster, namespace]\n")
+    r, out = run(src, "--strict")
+    assert r.exit_code == 0, r.stderr
+    (src / "pack.yml").write_text("target_labels: cluster\n")
+    r, _ = run(src)
+    assert r.exit_code == 1 and "pack.yml:1:16: 'target_labels' must be a list of label names" in r.stderr
 
 
 def test_bad_catalog_entries_are_errors_with_lines(tmp_path: Path) -> None:

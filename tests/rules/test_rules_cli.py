@@ -209,7 +209,8 @@ def test_corpus_covers_every_validation() -> None:
         "template:",
         "is never set",
         "unknown function",
-        "duplicate alert name",
+        "is a copy of the one at",
+        "has the same labels as the one at",
         "shorter than two scrape",
         "which is not defined",
         "is never used",
@@ -224,6 +225,36 @@ def test_corpus_covers_every_validation() -> None:
         "dashboard query: unknown metric",
     ]:
         assert needle in text, needle
+
+
+def test_alert_name_in_two_groups_is_a_warning(tmp_path: Path) -> None:
+    """Prometheus accepts one alert name in two groups (promtool check rules passes): a warning
+    naming the other group, the outputs written; --strict refuses it."""
+    rule = (
+        'group: {g}\nalerts:\n  - alert: NodeDown\n    expr: up{{job="node"}} == 0\n'
+        "    severity: warning\n    summary: down\n    description: node_exporter is not answering\n"
+    )
+    (tmp_path / "a.yml").write_text(rule.format(g="a"))
+    (tmp_path / "b.yml").write_text(rule.format(g="b"))
+    args = [
+        "compile",
+        "a.yml",
+        "b.yml",
+        *RUNBOOK,
+        "--notifications",
+        str(BROKEN.parent / "good/notifications.yml"),
+    ]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        r = CliRunner().invoke(cli, [*args, "-o", "out"])
+        assert r.exit_code == 0, r.stderr
+        assert r.stderr.splitlines() == [
+            "b.yml:3:12: warning: alert 'NodeDown' is also defined in group 'a' (at a.yml:3): "
+            "routes, inhibitions, silences and overlays by alertname treat both as one"
+        ]
+        assert "alert: NodeDown" in (tmp_path / "out/prometheus/rules/b.yml").read_text()
+        r = CliRunner().invoke(cli, [*args, "--strict", "-o", "out2"])
+        assert r.exit_code == 1 and not (tmp_path / "out2").exists()
 
 
 def test_overlay_and_webhook_notifications(tmp_path: Path, in_root: Path) -> None:
@@ -332,3 +363,29 @@ def test_overlay_threshold_of_the_wrong_kind_is_reported_at_the_overlay(
         f"{ov}:3:3: overlay threshold 'gpu_temperature_celsius': 'hot' is not a number (the thresholds file has 85)",
     ]
     assert not (tmp_path / "o").exists()
+
+
+def test_quiet_where_nothing_can_collide(tmp_path: Path) -> None:
+    """No finding for what cannot go wrong: one record name with other labels in another group
+    (another series), and the shipped routing's inhibitions whose source alert (SlurmNodeDown,
+    NvmlDown) this pack does not have; a pack without alerts gets no inhibit finding at all."""
+    (tmp_path / "a.yml").write_text(
+        'group: a\nrecording:\n  - {record: "job:up:sum", expr: sum by (job) (up), labels: {q: "1"}}\n'
+    )
+    (tmp_path / "b.yml").write_text(
+        'group: b\nrecording:\n  - {record: "job:up:sum", expr: sum by (job) (up), labels: {q: "2"}}\n'
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        r = CliRunner().invoke(cli, ["compile", "a.yml", "b.yml", "-o", "out"])
+        assert r.exit_code == 0 and r.stderr == "", r.stderr
+        (tmp_path / "c.yml").write_text(
+            "group: c\nalerts:\n  - {alert: Down, expr: 'sum by (job) (up) == 0', severity: warning,"
+            " summary: s, description: d}\n"
+        )
+        r = CliRunner().invoke(cli, ["compile", "c.yml", *RUNBOOK, "-o", "out2"])
+        assert r.exit_code == 0, r.stderr
+        # only the critical->warning inhibition can apply; its 'instance' is aggregated away
+        assert [ln.split(": warning: ")[1][:60] for ln in r.stderr.splitlines()] == [
+            "inhibit rule: no alert carries label 'instance'; Alertmanage"
+        ]

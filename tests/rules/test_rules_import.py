@@ -28,7 +28,10 @@ COLLECTIONS = [
     "kube-prometheus/prometheus.yml",
     "kube-prometheus/alertmanager.yml",
     "kube-prometheus/kubePrometheus-prometheusRule.yaml",
-    "kube-prometheus/kubernetes-excerpt.yml",
+    "kube-prometheus/kubernetesControlPlane-prometheusRule.yaml",
+    "kube-prometheus/kubeStateMetrics-prometheusRule.yaml",
+    "kube-prometheus/prometheusOperator-prometheusRule.yaml",
+    "kube-prometheus/grafana-prometheusRule.yaml",
     "awesome-prometheus-alerts/prometheus-self-monitoring.yml",
     "prometheus-promtool/rules.yml",
 ]
@@ -139,16 +142,57 @@ def test_all_collections_compile_together_with_warnings_only(tmp_path: Path) -> 
     tool = promtool()
     srcs = [IMPORT / n for n in COLLECTIONS]
     pack, r = import_to(tmp_path, *srcs)
-    assert "imported 15 groups, 97 alerting rules, 33 recording rules" in r.output
+    assert "imported 41 groups, 169 alerting rules, 98 recording rules" in r.output
     c = compile_pack(pack, tmp_path / "out")
     assert "warning: " in c.stderr and "unknown metric 'kubelet_volume_stats_used_bytes'" in c.stderr
     rules = sorted((tmp_path / "out/prometheus/rules").glob("*.yml"))
     res = subprocess.run([tool, "check", "rules", *map(str, rules)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert sum(compare(s, tmp_path / "out/prometheus/rules") for s in srcs) == 130
+    assert sum(compare(s, tmp_path / "out/prometheus/rules") for s in srcs) == 267
     strict = run("compile", str(pack), "-o", str(tmp_path / "strict"), "--strict")
     assert strict.exit_code == 1 and "refused by --strict" in strict.stderr
     assert not (tmp_path / "strict").exists()
+
+
+REPEATED_NAMES = """\
+groups:
+  - name: node
+    rules:
+      - alert: HostOutOfMemory
+        expr: node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes * 100 < 10
+        for: 2m
+        labels: {severity: warning}
+        annotations: {summary: 'Host out of memory (instance {{ $labels.instance }})'}
+      - alert: HostOutOfMemory
+        expr: node_memory_MemAvailable_bytes{job="gpu-nodes"} / node_memory_MemTotal_bytes * 100 < 20
+        for: 2m
+        labels: {severity: warning}
+        annotations: {summary: 'GPU host out of memory (instance {{ $labels.instance }})'}
+  - name: other
+    rules:
+      - alert: HostOutOfMemory
+        expr: node_memory_MemAvailable_bytes < 1e9
+        labels: {severity: critical}
+        annotations: {summary: Host out of memory}
+"""
+
+
+@pytest.mark.prometheus
+def test_repeated_alert_names_prometheus_accepts_round_trip(tmp_path: Path) -> None:
+    """One alert name twice with the same labels in a group, and again in another group: promtool
+    check rules accepts the file, so import and compile do too (warnings), and it round-trips."""
+    tool = promtool()
+    src = tmp_path / "node.rules.yml"
+    src.write_text(REPEATED_NAMES)
+    assert subprocess.run([tool, "check", "rules", str(src)], capture_output=True).returncode == 0
+    pack, _ = import_to(tmp_path, src)
+    c = compile_pack(pack, tmp_path / "out")
+    assert "warning: alert 'HostOutOfMemory' has the same labels as the one at" in c.stderr
+    assert "warning: alert 'HostOutOfMemory' is also defined in group 'node'" in c.stderr
+    rules = sorted((tmp_path / "out/prometheus/rules").glob("*.yml"))
+    res = subprocess.run([tool, "check", "rules", *map(str, rules)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert compare(src, tmp_path / "out/prometheus/rules") == 3
 
 
 @pytest.mark.prometheus
@@ -299,10 +343,6 @@ BAD = [
         "contains '%{...}'",
     ),
     ("groups: [\n", "in.yml:2:1: YAML syntax"),
-    (
-        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up > 1\n        labels: {x: '{{ $value }}'}\n",
-        "in.yml:6:17: label 'x' uses a template",
-    ),
     ("kind: PrometheusRule\nspec: {}\n", "in.yml:2:7: PrometheusRule without spec.groups"),
 ]
 
@@ -336,14 +376,19 @@ def test_existing_files_are_not_overwritten_without_force(tmp_path: Path) -> Non
     assert (pack / "alertmanager.rules.yml").read_text().startswith("# Imported from ")
 
 
-def test_same_group_in_two_files_is_refused(tmp_path: Path) -> None:
+def test_same_group_in_two_files_is_renamed(tmp_path: Path) -> None:
+    """Prometheus takes one group name in two files (two collections' 'node' groups); a pack's
+    group names name its compiled files, so the second is renamed, with a warning."""
     a, b = tmp_path / "a.yml", tmp_path / "b.yml"
-    for f in (a, b):
-        f.write_text("groups:\n  - name: same\n    rules:\n      - alert: A\n        expr: up == 0\n")
+    for f, expr in ((a, "up == 0"), (b, "up == 1")):
+        f.write_text(f"groups:\n  - name: same\n    rules:\n      - alert: A\n        expr: {expr}\n")
     r = run("import", str(a), str(b), "-o", str(tmp_path / "out"))
-    assert r.exit_code == 1
-    assert "b.yml:2:11: group 'same' is also defined in" in r.stderr
-    assert not (tmp_path / "out").exists()
+    assert r.exit_code == 0, r.stderr
+    assert "b.yml:2:11: warning: group 'same' is also defined in" in r.stderr
+    assert "imported as 'same_2'" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["same.yml", "same_2.yml"]
+    assert yaml.safe_load((tmp_path / "out/same_2.yml").read_text())["group"] == "same_2"
+    compile_pack(tmp_path / "out", tmp_path / "compiled")
 
 
 def test_test_for_unknown_alert_is_refused(tmp_path: Path) -> None:
@@ -385,6 +430,24 @@ def test_lenient_about_style(tmp_path: Path) -> None:
     doc = yaml.safe_load((pack / "Node_alerts_disk.yml").read_text())
     assert doc["group"] == "Node_alerts_disk"
     assert "description" not in doc["alerts"][0] and doc["alerts"][1]["always_fires"] is True
+
+
+def test_copy_of_a_rule_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    """A rule repeated verbatim in its group (Prometheus runs both, to no effect; the compiler
+    refuses a copy): left out with a warning, so the imported pack compiles."""
+    src = tmp_path / "in.yml"
+    rule = (
+        "      - alert: DiskFull\n        expr: node_filesystem_avail_bytes  ==  0\n"
+        "        labels: {severity: critical}\n        annotations: {summary: full}\n"
+    )
+    src.write_text("groups:\n  - name: disk\n    rules:\n" + rule + rule.replace("  ==  ", " == "))
+    pack, r = import_to(tmp_path, src)
+    assert (
+        "in.yml:8:9: warning: rule 'DiskFull' is a copy of the one at line 4 (same name, labels and "
+        "expression): left out" in r.stderr
+    )
+    assert len(yaml.safe_load((pack / "disk.yml").read_text())["alerts"]) == 1
+    compile_pack(pack, tmp_path / "out")
 
 
 @pytest.mark.prometheus
@@ -441,3 +504,117 @@ def test_tiered_alert_tests_go_to_their_rule(tmp_path: Path) -> None:
     out = tmp_path / "out/prometheus/tests/disk_test.yml"
     res = subprocess.run([tool, "test", "rules", str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_all_faults_of_a_rule_with_bad_promql_are_reported(tmp_path: Path) -> None:
+    """A PromQL syntax error does not hide the rule's other faults: one run shows all."""
+    src = tmp_path / "in.yml"
+    src.write_text(
+        "groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: up ==\n        for: 5 min\n"
+        "        labels: {severity: warning, 0bad: x}\n"
+    )
+    r = run("import", str(src), "-o", str(tmp_path / "out"))
+    assert r.exit_code == 1 and not (tmp_path / "out").exists()
+    lines = [ln.replace(str(tmp_path) + "/", "") for ln in r.stderr.splitlines()]
+    assert lines[0].startswith("in.yml:5:15: PromQL: ")
+    assert lines[1:] == [
+        "in.yml:6:14: rule 'for': '5 min' is not a duration like 30s, 5m or 1h30m",
+        "in.yml:7:37: rule 'labels': '0bad' is not a valid label name",
+        "3 problems found; nothing written.",
+    ]
+
+
+@pytest.mark.prometheus
+def test_alert_names_prometheus_accepts_are_kept(tmp_path: Path) -> None:
+    """Alert names that are not identifiers ('Disk Full', 'x-y.z'): Prometheus takes them, so they
+    import and compile (a warning each), round-trip, and link to the runbook anchor GitHub gives
+    their heading."""
+    tool = promtool()
+    src = tmp_path / "in.yml"
+    src.write_text(
+        "groups:\n  - name: a\n    rules:\n"
+        "      - {alert: Disk Full, expr: up == 0, labels: {severity: warning}, annotations: {summary: s}}\n"
+        "      - {alert: x-y.z, expr: up == 0, labels: {severity: info}, annotations: {summary: s}}\n"
+    )
+    assert subprocess.run([tool, "check", "rules", str(src)], capture_output=True).returncode == 0
+    pack, _ = import_to(tmp_path, src)
+    c = compile_pack(pack, tmp_path / "out", "--runbook-url", "https://rb.example.org/site")
+    assert "warning: alert name 'Disk Full' is not a plain name like DiskFull" in c.stderr
+    rules = tmp_path / "out/prometheus/rules"
+    assert subprocess.run([tool, "check", "rules", str(rules / "a.yml")], capture_output=True).returncode == 0
+    assert compare(src, rules) == 2
+    out = yaml.safe_load((rules / "a.yml").read_text())["groups"][0]["rules"]
+    assert [r["annotations"]["runbook_url"] for r in out] == [
+        "https://rb.example.org/site#disk-full",
+        "https://rb.example.org/site#x-yz",
+    ]
+
+
+@pytest.mark.prometheus
+def test_group_labels_are_written_on_each_rule(tmp_path: Path) -> None:
+    """Prometheus 3's group 'labels' (a rule's own label wins): written on each rule, with a
+    warning, so the compiled file gives the same series and alerts on any Prometheus."""
+    tool = promtool()
+    src = tmp_path / "in.yml"
+    src.write_text(
+        "groups:\n  - name: a\n    labels: {team: infra, severity: critical}\n    rules:\n"
+        "      - {record: 'job:up:sum', expr: sum by (job) (up)}\n"
+        "      - {alert: Down, expr: up == 0, annotations: {summary: s}}\n"
+        "      - {alert: Flaky, expr: up == 0, labels: {severity: info}, annotations: {summary: s}}\n"
+    )
+    pack, r = import_to(tmp_path, src)
+    assert "in.yml:3:13: warning: group 'a': its labels (severity, team) are written on each rule" in r.stderr
+    compile_pack(pack, tmp_path / "out")
+    out = tmp_path / "out/prometheus/rules/a.yml"
+    assert subprocess.run([tool, "check", "rules", str(out)], capture_output=True).returncode == 0
+    rules = yaml.safe_load(out.read_text())["groups"][0]["rules"]
+    assert rules[0]["labels"] == {"team": "infra", "severity": "critical"}
+    assert {k: rules[1]["labels"][k] for k in ("team", "severity")} == {
+        "team": "infra",
+        "severity": "critical",
+    }
+    assert {k: rules[2]["labels"][k] for k in ("team", "severity")} == {"team": "infra", "severity": "info"}
+
+
+@pytest.mark.prometheus
+def test_templated_labels_import_compile_and_test(tmp_path: Path) -> None:
+    """Prometheus renders templates in alert labels (a severity chosen by $value): imported as
+    written, compiled verbatim, and the promtool tests expect the rendered value (exact) or any
+    value (fires_at without expect); they pass in real promtool."""
+    tool = promtool()
+    src = tmp_path / "in.yml"
+    sev = "{{ if gt $value 90.0 }}critical{{ else }}warning{{ end }}"
+    src.write_text(
+        "groups:\n  - name: t\n    rules:\n      - alert: Hot\n        expr: node_hwmon_temp_celsius > 80\n"
+        f"        labels: {{severity: '{sev}', team: infra}}\n"
+        "        annotations: {summary: 'hot {{ $labels.chip }}'}\n"
+    )
+    pack, r = import_to(tmp_path, src)
+    doc = yaml.safe_load((pack / "t.yml").read_text())
+    assert doc["alerts"][0]["labels"]["severity"] == sev
+    series = 'node_hwmon_temp_celsius{instance="a", job="node", chip="c", sensor="t1"}'
+    doc["alerts"][0]["tests"] = [
+        {
+            "series": {series: "95x10"},
+            "fires_at": "5m",
+            "expect": [
+                {"labels": {"instance": "a", "job": "node", "chip": "c", "sensor": "t1"}, "value": 95}
+            ],
+        },
+        {"series": {series: "85x10"}, "fires_at": "5m"},
+    ]
+    (pack / "t.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    compile_pack(pack, tmp_path / "out")
+    rule = yaml.safe_load((tmp_path / "out/prometheus/rules/t.yml").read_text())["groups"][0]["rules"][0]
+    assert rule["labels"]["severity"] == sev
+    tests_dir = tmp_path / "out/prometheus/tests"
+    tests = yaml.safe_load((tests_dir / "t_test.yml").read_text())["tests"]
+    assert tests[0]["alert_rule_test"][0]["exp_alerts"][0]["exp_labels"]["severity"] == "critical"
+    res = subprocess.run([tool, "test", "rules", "t_test.yml"], cwd=tests_dir, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    del doc["alerts"][0]["tests"][0]["expect"][0]["value"]  # the label renders from $value
+    (pack / "t.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = run("compile", str(pack), "-o", str(tmp_path / "out2"))
+    assert (
+        r.exit_code == 1 and "a label's template uses $value: give the expected alert's 'value'" in r.stderr
+    )

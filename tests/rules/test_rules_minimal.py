@@ -133,3 +133,31 @@ def test_fires_at_without_expect_is_a_real_check(tmp_path: Path, values: str, at
         assert r.returncode != 0, "promtool must fail when the alert is not firing at fires_at"
         assert 'ALERTS{alertname=\\"Hot\\", alertstate=\\"firing\\"' in r.stdout + r.stderr  # promtool quotes
         assert "got: nil" in r.stdout + r.stderr
+
+
+@pytest.mark.prometheus
+def test_check_points_failed_promtool_tests_at_their_source(tmp_path: Path) -> None:
+    """`check` runs promtool on the compiled tests; a failing step is reported at the test in the
+    user's file (not the generated one), with what promtool expected and got."""
+    require_programs("promtool")
+    src = tmp_path / "g.yml"
+    text = ALERT.format(values="70 90x20", at="2m") + "        not_at: 10m\n"
+    src.write_text(text + text.replace("alert: Hot", "alert: Hot2").split("alerts:\n", 1)[1])
+    notif = str(MINIMAL / "notifications.yml")
+    r = CliRunner().invoke(cli, ["check", str(src), "--notifications", notif])
+    assert r.exit_code == 1
+    lines = [ln.replace(str(tmp_path) + "/", "") for ln in r.stderr.splitlines()]
+    assert sorted(lines[:4]) == sorted(
+        [
+            "g.yml:11:9: promtool test of 'Hot' fails at 2m: expected the alert firing, but it was not "
+            "(never, still pending, or resolved)",
+            "g.yml:11:9: promtool test of 'Hot' fails at 10m: expected no alert, got: [ 0: Labels:{alertname=\"Hot\", "
+            'component="gpu", gpu="0", severity="warning", uuid="GPU-1"} Annotations:{description="d", '
+            'runbook_url="https://runbooks.example.org/hot", summary="GPU 0 is hot"} ]',
+            "g.yml:22:9: promtool test of 'Hot2' fails at 2m: expected the alert firing, but it was not "
+            "(never, still pending, or resolved)",
+            "g.yml:22:9: promtool test of 'Hot2' fails at 10m: expected no alert, got: [ 0: Labels:{alertname=\"Hot2\", "
+            'component="gpu", gpu="0", severity="warning", uuid="GPU-1"} Annotations:{description="d", '
+            'runbook_url="https://runbooks.example.org/hot", summary="GPU 0 is hot"} ]',
+        ]
+    )

@@ -217,3 +217,14 @@ def test_durations_beyond_prometheus_range_are_rejected() -> None:
     for text in ("293y", "99999999999999999999m", "9999999999999999999ms"):
         with pytest.raises(durations.BadDuration, match="longer than Prometheus can represent"):
             durations.parse_ms(text)
+
+
+def test_render_comparisons_follow_go() -> None:
+    """eq/ne/lt/le/gt/ge/not as Go's text/template has them (a templated severity label)."""
+    sev = "{{ if gt $value 90.0 }}critical{{ else }}warning{{ end }}"
+    assert gotemplate.render(sev, {}, 95.0) == "critical"
+    assert gotemplate.render(sev, {}, 85.0) == "warning"
+    assert gotemplate.render('{{ if eq $labels.mode "idle" }}i{{ end }}', {"mode": "idle"}, 0.0) == "i"
+    assert gotemplate.render("{{ if not $labels.x }}none{{ end }}", {}, 0.0) == "none"
+    with pytest.raises(gotemplate.TemplateError, match="incompatible types for comparison"):
+        gotemplate.render("{{ if gt $value 90 }}c{{ end }}", {}, 95.0)  # Go: float64 against int
