@@ -1,4 +1,5 @@
-"""gpuwatch-jobstats against a real Prometheus (2.42, the Debian binary) holding a backfilled
+"""gpuwatch-jobstats against a real Prometheus (2.42, the host's Debian binary, and 3.5 from the
+sid version root; GPUWATCH_JOBSTATS_PROMETHEUS=host limits the run) holding a backfilled
 history of known values (js_history.py: two nodes, an idle, a busy, a two-node job, a GPU lost
 mid-job, a price change, a running job). Every number of the JSON is checked.
 
@@ -11,11 +12,12 @@ themselves), so they are checked to 1e-6 (utilisation means to 1e-3).
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import js_history as sc
 import pytest
-from conftest import require_programs
+from conftest import require_programs, require_root
 
 from gpuwatch.jobstats.cli import main
 from gpuwatch.jobstats.timespec import rfc3339
@@ -23,19 +25,26 @@ from gpuwatch.jobstats.timespec import rfc3339
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(240)]
 
 
-@pytest.fixture(scope="module")
-def prom(tmp_path_factory):
+PROMETHEUS_ROOTS = [
+    r.strip() for r in os.environ.get("GPUWATCH_JOBSTATS_PROMETHEUS", "host,sid").split(",") if r.strip()
+]
+
+
+@pytest.fixture(scope="module", params=PROMETHEUS_ROOTS, ids=lambda r: f"prometheus-{r}")
+def prom(request, tmp_path_factory):
+    """The history in Prometheus 2.42 (the host's) and 3.5 (the sid version root); blocks made by
+    the host's promtool either way (the TSDB block format is the same)."""
     progs = require_programs("prometheus", "promtool")
     from gpuwatch.localstack.backfill import backfilled_prometheus
 
     t0 = int((time.time() - 10 * sc.H) // 7200 * 7200)
+    workdir = tmp_path_factory.mktemp("jobstats-prom")
     p = backfilled_prometheus(
-        tmp_path_factory.mktemp("jobstats-prom"),
-        sc.build(t0),
-        progs["promtool"],
-        scrape_interval=f"{sc.I}s",
-        binary=progs["prometheus"],
+        workdir, sc.build(t0), progs["promtool"], scrape_interval=f"{sc.I}s", binary=progs["prometheus"]
     )
+    if request.param != "host":
+        root = require_root(request.param)
+        p.argv = root.argv(["prometheus", *p.argv[1:]], binds=[workdir])
     try:
         p.start_and_wait()
         p.t0 = t0
