@@ -20,10 +20,10 @@ import statistics
 import subprocess
 import time
 
+from gpuwatch.exporters.slurm.exporter import Exporter
 from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag
 from gpuwatch.exporters.slurm.parsers.sinfo import sinfo_argv
 from gpuwatch.exporters.slurm.parsers.squeue import squeue_argv
-from gpuwatch.exporters.slurm.exporter import Exporter
 from gpuwatch.exporters.slurm.runner import Runner, slurm_env
 from gpuwatch.localstack.slurm import SlurmLab
 

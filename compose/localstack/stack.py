@@ -20,11 +20,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from .procs import ManagedProcess, StackError, free_port
-from .promstack import Alertmanager, Prometheus, Target, prometheus_config
+from .promstack import Alertmanager, Prometheus, Target, alertmanager_version, prometheus_config
+from .roots import Root
 from .webhook import AlertEvent, WebhookReceiver
 
 
@@ -107,8 +109,10 @@ def compile_rules(
     scrape_interval: str,
     sources: Sequence[Path] = (),
     log_path: Path | None = None,
+    alertmanager_version: str | None = None,
 ) -> Path:
-    """Run ``gpuwatch-rules compile`` (the default pack unless ``sources``) into ``outdir``."""
+    """Run ``gpuwatch-rules compile`` (the default pack unless ``sources``) into ``outdir``,
+    for ``alertmanager_version`` (``0.25``; default: the compiler's, the Alertmanager compose pins)."""
     argv = console_script("gpuwatch-rules", "gpuwatch.rules.cli", "cli") + [
         "compile",
         *map(str, sources),
@@ -120,6 +124,8 @@ def compile_rules(
     if notifications is not None:
         argv += ["--notifications", str(notifications)]
     argv += ["--scrape-interval", scrape_interval]
+    if alertmanager_version:
+        argv += ["--alertmanager-version", alertmanager_version]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if log_path is not None:
         log_path.write_text(proc.stdout + proc.stderr)
@@ -152,8 +158,12 @@ class LocalStack:
         exporter_bind: str = "127.0.0.1",
         on_event: Callable[[AlertEvent], None] | None = None,
         say: Callable[[str], None] = lambda _msg: None,
+        prom_root: Root | None = None,
     ) -> None:
+        """``prom_root``: take Prometheus and Alertmanager from this version root (see
+        :func:`.promstack.prom_root`); default: the host's."""
         self.workdir = Path(workdir)
+        self.prom_root = prom_root
         self.gpu_nodes = list(gpu_nodes)
         self.slurm_env = dict(slurm_env) if slurm_env is not None else None
         self.overlay = overlay
@@ -170,7 +180,7 @@ class LocalStack:
         self.slurm_port = slurm_port
         self.exporter_bind = exporter_bind
         self.generated = self.workdir / "generated"
-        self._started: list[object] = []
+        self._started: list[Any] = []  # webhook receiver and ManagedProcesses: all have stop()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -206,13 +216,17 @@ class LocalStack:
             scrape_interval=self.scrape_interval,
             sources=self.rule_sources,
             log_path=self.workdir / "compile.log",
+            alertmanager_version=alertmanager_version(self.prom_root),  # the one started below
         )
         self.say(f"rules compiled     {self.generated}")
 
         # Each process is registered for stop() before it starts: a Ctrl-C that lands just after
         # a child was spawned must still find (and stop) it.
         self.alertmanager = Alertmanager(
-            self.workdir / "alertmanager", self.generated / "alertmanager" / "alertmanager.yml"
+            self.workdir / "alertmanager",
+            self.generated / "alertmanager" / "alertmanager.yml",
+            root=self.prom_root,
+            binds=[self.workdir],
         )
         self._started.append(self.alertmanager)
         self.alertmanager.start()
@@ -223,7 +237,13 @@ class LocalStack:
             self.start_gpu_exporter(gpu)
 
         port = free_port()
-        self.prometheus = Prometheus(self.workdir / "prometheus", self._prometheus_config(port), port=port)
+        self.prometheus = Prometheus(
+            self.workdir / "prometheus",
+            self._prometheus_config(port),
+            port=port,
+            root=self.prom_root,
+            binds=[self.workdir],
+        )
         self._started.append(self.prometheus)
         self.prometheus.start()
 
@@ -240,7 +260,7 @@ class LocalStack:
         for thing in reversed(self._started):
             try:
                 thing.stop()
-            except Exception as exc:  # keep stopping the rest
+            except Exception as exc:  # noqa: BLE001  (keep stopping the rest)
                 errors.append(f"{thing}: {exc}")
         self._started.clear()
         if errors:

@@ -312,8 +312,8 @@ def test_demo_stops_slurm_even_when_stopping_the_stack_fails(monkeypatch, tmp_pa
         node, conf, env = "fake-node", Path("/nonexistent/slurm.conf"), {}
         munged_pid = slurmctld_pid = slurmd_pid = 0
 
-        def __init__(self, root):
-            pass
+        def __init__(self, root_dir, root=None):
+            assert root is None  # the default --versions: the host's Slurm
 
         def start(self):
             return self
