@@ -107,7 +107,7 @@ deploy: venv
 teardown: venv
 	ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook ansible/teardown.yml $(ANSIBLE_ARGS)
 
-# Lint: ruff (rules and format) over the tree, mypy over exporters/ and rules/ (pyproject.toml).
+# Lint: ruff (rules and format) over the tree, mypy over exporters/, rules/ and jobstats/ (pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
