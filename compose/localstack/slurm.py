@@ -660,9 +660,7 @@ class SlurmLab:
             full_env.update(env)
         r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=full_env, input=input)
         if check and r.returncode != 0:
-            raise SlurmLabError(
-                f"`{shown}` exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}"
-            )
+            raise SlurmLabError(f"`{shown}` exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
         return r
 
     def sbatch(
