@@ -81,6 +81,7 @@ class StandinState:
     storm_429: int = 0  # the next N authenticated requests are answered 429
     create_faults: list[str] = field(default_factory=list)  # per POST create: "500" or "drop" after creating
     too_many: int = 0  # 429s answered
+    members_after_s: float = 0.0  # a new cluster's member pods are listed only this long after its create
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -375,6 +376,13 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET":
                 with_members = self.query.get("includeClusterPods") == "true"
                 pods = [p for p in state.pods.values() if with_members or p.get("cluster") is None]
+                now = time.monotonic()
+                pods = [
+                    p
+                    for p in pods
+                    if p.get("cluster") is None
+                    or state.clusters[p["cluster"]["id"]].get("_members_at", 0) <= now
+                ]
                 for p in pods:
                     advance(state, p)
                 pods = [p for p in pods if p["status"] != "TERMINATED"]
@@ -555,6 +563,8 @@ class Handler(BaseHTTPRequestHandler):
             "pods": {"total": 0, "byStatus": {}},
             "createdAt": "2026-11-30T12:00:00Z",
         }
+        if self.state.members_after_s:
+            cluster["_members_at"] = time.monotonic() + self.state.members_after_s
         self.state.clusters[cid] = cluster
         for rank in range(compute["podCount"]):
             pod = new_pod(dict(body, name=f"{body['name']}-node-{rank}", dataCenterIds=dcs[:1]))
