@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -34,9 +35,13 @@ def parse_time(text: str, now: float) -> float:
     if s.startswith("now-"):
         return now - parse_duration(s[4:])
     try:
-        return float(s)
+        seconds = float(s)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"{text!r} is not a time (Unix seconds are finite and not negative)")
+        return seconds
     try:
         t = dt.datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -54,7 +59,7 @@ def rfc3339(t: float) -> str:
 
 
 def human_duration(seconds: float) -> str:
-    """``2d 03:04:05`` / ``03:04:05``, like Slurm's elapsed time."""
+    """``2-03:04:05`` / ``03:04:05``, like Slurm's elapsed time."""
     s = int(round(seconds))
     d, s = divmod(s, 86400)
     h, s = divmod(s, 3600)

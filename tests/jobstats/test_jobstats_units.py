@@ -33,6 +33,9 @@ def test_times():
     assert timespec.parse_time("2026-12-04", now) == 1796385600 - 12 * 3600
     with pytest.raises(ValueError, match="not a time"):
         timespec.parse_time("yesterday", now)
+    for bad in ("nan", "inf", "-inf", "-5", "1e999"):
+        with pytest.raises(ValueError, match="not a time"):
+            timespec.parse_time(bad, now)
     assert timespec.rfc3339(1796385600.4) == "2026-12-04T12:00:00Z"
     assert timespec.human_duration(93784) == "1-02:03:04"
     assert timespec.promql_duration(12600.0) == "12600s" and timespec.promql_duration(15.5) == "15500ms"
