@@ -150,6 +150,13 @@ USER_COLUMNS = (
 )
 
 
+def _csv_number(v: float) -> str:
+    """Fixed point to 6 decimals, trailing zeros dropped: 11367000 J stays 11367000 (``%g`` wrote
+    1.1367e+07 and dropped digits past the sixth), 1/3 is 0.333333, 0.1 + 0.2 is 0.3."""
+    text = f"{v:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
 def summary_csv(doc: dict[str, list[dict[str, Any]]], by_user: bool) -> str:
     cols = USER_COLUMNS if by_user else JOB_COLUMNS
     buf = io.StringIO()
@@ -158,7 +165,7 @@ def summary_csv(doc: dict[str, list[dict[str, Any]]], by_user: bool) -> str:
     for row in doc["users" if by_user else "jobs"]:
         w.writerow(
             [
-                "" if row[c] is None else (f"{row[c]:.6g}" if isinstance(row[c], float) else row[c])
+                "" if row[c] is None else (_csv_number(row[c]) if isinstance(row[c], float) else row[c])
                 for c in cols
             ]
         )

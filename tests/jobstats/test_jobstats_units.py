@@ -118,6 +118,9 @@ def test_formats():
         "job_id,user,gpus,gpu_hours,idle_gpu_hours,utilization_mean,energy_joules,cost_usd",
         "7,ann,2,0.333333,0,,,0.3",
     ]
+    # Spreadsheet-friendly numbers: no exponent, no digits lost on large energies.
+    doc["jobs"][0].update(energy_joules=12345678.9, cost_usd=-0.0000001, user="o'neil, ann")
+    assert render.summary_csv(doc, False).splitlines()[1] == '7,"o\'neil, ann",2,0.333333,0,,12345678.9,0'
     assert json.loads(render.to_json({"x": 0.1 + 0.2, "memory_used_max_bytes": 2.0**31})) == {
         "x": 0.3,
         "memory_used_max_bytes": 2**31,
