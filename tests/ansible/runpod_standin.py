@@ -79,7 +79,8 @@ class StandinState:
     rate_limit: tuple[int, float] | None = None  # (quota, window seconds) per API key
     window: list = field(default_factory=lambda: [0.0, 0])  # [window start, requests in it]
     storm_429: int = 0  # the next N authenticated requests are answered 429
-    create_faults: list[str] = field(default_factory=list)  # per POST create: "500" or "drop" after creating
+    create_faults: list[str] = field(default_factory=list)  # per POST create: "500" or "drop" after creating,
+    # "late": drop the connection, the pod appears 0.3 s later (an upstream still at work)
     too_many: int = 0  # 429s answered
     members_after_s: float = 0.0  # a new cluster's member pods are listed only this long after its create
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -538,6 +539,15 @@ class Handler(BaseHTTPRequestHandler):
         fault = self._fault()
         pod = new_pod(body)
         pod["_global_networking"] = bool(body.get("globalNetworking"))
+        if fault == "late":  # the answer is lost now; the pod shows up in listings only 0.3 s later
+            state = self.state
+
+            def appear():
+                with state.lock:
+                    state.pods[pod["id"]] = pod
+
+            threading.Timer(0.3, appear).start()
+            raise Drop()
         self.state.pods[pod["id"]] = pod
         if fault:
             return self._created(fault, 201, "Pod", public(pod))

@@ -146,3 +146,12 @@ def test_a_corrupted_state_file_stops_teardown_and_says_how_to_recover(tmp_path)
         assert not api.requests("DELETE")
     # The file is left as it was (nothing half-written).
     assert (tmp_path / "state.json").read_text().endswith('"na')
+
+
+def test_a_create_that_lands_after_its_answer_was_lost_is_not_duplicated(tmp_path):
+    # No answer, and the upstream is still at work: the pod is listed only 0.3 s later. The
+    # reconciler waits its backoff before it looks, so the look finds it and nothing is created twice.
+    with RunpodStandin(KEY, start_s=0, run_s=0, create_faults=["late"]) as api:
+        out = rec.reconcile(params(api, tmp_path, worker_count=0, backoff_base=0.8))
+        assert len(api.requests("POST", "/v2/pods")) == 1 and len(api.live_pods()) == 1
+        assert out["api"]["create_recoveries"] == 1

@@ -461,6 +461,9 @@ class Reconciler:
                 _, obj = self.api.call("POST", path, body=body, expect=(201,), idempotent=False)
                 return obj
             except Transient as exc:
+                # Wait before looking, not only before retrying: a timed-out create may still be
+                # at work upstream, and a look right away would miss the pod it is making.
+                time.sleep(self.api._backoff(attempt))
                 found = find()
                 if found is not None:
                     self.api._count("create_recoveries")
@@ -473,7 +476,6 @@ class Reconciler:
                         f"{exc}; nothing was created, gave up after {attempt + 1} tries"
                     ) from None
                 self.api._count("retries")
-                time.sleep(self.api._backoff(attempt))
         raise AssertionError("unreachable")
 
     def create_pod(self, name: str, dcs: list[str]) -> dict:
