@@ -155,3 +155,18 @@ def test_a_create_that_lands_after_its_answer_was_lost_is_not_duplicated(tmp_pat
         out = rec.reconcile(params(api, tmp_path, worker_count=0, backoff_base=0.8))
         assert len(api.requests("POST", "/v2/pods")) == 1 and len(api.live_pods()) == 1
         assert out["api"]["create_recoveries"] == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"deployment_id": 7}', '{"pods": "p1"}', '{"pods": [{"name": "x"}]}', '{"cluster": "c1"}', "[1]"],
+)
+def test_a_state_file_of_the_wrong_shape_is_refused_with_one_message(tmp_path, content):
+    (tmp_path / "state.json").write_text(content)
+    with RunpodStandin(KEY) as api:
+        for state in ("present", "absent"):
+            with pytest.raises(
+                rec.RunpodError, match="state.json: (not a runpod_pods state file|expected a JSON)"
+            ):
+                rec.reconcile(params(api, tmp_path, state=state))
+        assert not [r for r in api.state.requests if r.method != "GET"]

@@ -278,6 +278,18 @@ def read_state(path: str) -> dict:
         ) from None
     if not isinstance(data, dict):
         raise RunpodError(f"{path}: expected a JSON object")
+    pods, cluster, dep = data.get("pods", []), data.get("cluster"), data.get("deployment_id", "")
+    if (
+        not isinstance(dep, str)
+        or not isinstance(pods, list)
+        or not all(isinstance(x, dict) and isinstance(x.get("id"), str) for x in pods)
+        or not (cluster is None or (isinstance(cluster, dict) and isinstance(cluster.get("id"), str)))
+    ):
+        raise RunpodError(
+            f"{path}: not a runpod_pods state file (expected deployment_id: string, pods: [{{id, name}}], "
+            "cluster: {id, name, type}); fix it, or move it away and run again with "
+            "-e runpod_pods_deployment_id=ID"
+        )
     return data
 
 
