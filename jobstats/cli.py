@@ -129,7 +129,9 @@ def connection_options(fn: Callable) -> Callable:
     default=None,
     help="How far back to look: a job's GPUs (default 30d) or the summary's range (default 7d).",
 )
-@click.option("--start", default=None, metavar="TIME", help="Range start (RFC 3339, Unix seconds, now-2d).")
+@click.option(
+    "--start", default=None, metavar="TIME", help="Range start (RFC 3339, Unix seconds, now-2d or -2d)."
+)
 @click.option("--end", default=None, metavar="TIME", help="Range end (default now).")
 @click.option(
     "--format",

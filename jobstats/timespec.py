@@ -28,12 +28,16 @@ def parse_duration(text: str) -> float:
 
 def parse_time(text: str, now: float) -> float:
     """RFC 3339 (``2026-12-01T10:00:00Z``, a date ``2026-12-01`` as midnight UTC), Unix seconds,
-    ``now`` or ``now-DURATION``."""
+    ``now``, ``now-DURATION`` or ``-DURATION``."""
     s = text.strip()
     if s == "now":
         return now
-    if s.startswith("now-"):
-        return now - parse_duration(s[4:])
+    relative = s[4:] if s.startswith("now-") else s[1:] if s.startswith("-") and s[-1:].isalpha() else None
+    if relative is not None:  # now-2d, or -2d as Grafana's relative ranges write it
+        try:
+            return now - parse_duration(relative)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a time (relative like now-2d or -2d, 1h30m, 15s)") from None
     try:
         seconds = float(s)
     except ValueError:

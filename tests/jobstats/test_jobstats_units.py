@@ -27,13 +27,14 @@ def test_times():
     now = 1_800_000_000.0
     assert timespec.parse_time("now", now) == now
     assert timespec.parse_time("now-2d", now) == now - 2 * 86400
+    assert timespec.parse_time("-1h30m", now) == now - 5400
     assert timespec.parse_time("1796385600", now) == 1796385600
     assert timespec.parse_time("2026-12-04T12:00:00Z", now) == 1796385600
     assert timespec.parse_time("2026-12-04T13:00:00+01:00", now) == 1796385600
     assert timespec.parse_time("2026-12-04", now) == 1796385600 - 12 * 3600
     with pytest.raises(ValueError, match="not a time"):
         timespec.parse_time("yesterday", now)
-    for bad in ("nan", "inf", "-inf", "-5", "1e999"):
+    for bad in ("nan", "inf", "-inf", "-5", "1e999", "-2x"):
         with pytest.raises(ValueError, match="not a time"):
             timespec.parse_time(bad, now)
     assert timespec.rfc3339(1796385600.4) == "2026-12-04T12:00:00Z"
