@@ -10,6 +10,7 @@ requests made is counted (the benchmark reports it).
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import ssl
 import urllib.error
@@ -152,6 +153,10 @@ class Prometheus:
             ) from None
         except OSError as exc:
             raise JobstatsError(f"cannot reach Prometheus at {self.url}: {exc.strerror or exc}") from None
+        except http.client.HTTPException as exc:  # a cut answer (IncompleteRead), a malformed status line
+            raise JobstatsError(
+                f"Prometheus at {self.url}: broken answer ({type(exc).__name__}: {exc})"
+            ) from None
         try:
             doc = json.loads(raw)
         except ValueError:

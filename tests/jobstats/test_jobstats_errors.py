@@ -63,6 +63,35 @@ def test_not_prometheus(tmp_path):
         srv.server_close()
 
 
+def test_an_answer_cut_short_is_one_line():
+    """A proxy or a dying Prometheus announces a body and closes the connection early."""
+    import http.server
+    import threading
+
+    class Cut(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"status":"success","da')
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cut)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}"
+        one_line(
+            jobstats("123", "--prometheus.url", url), 1, f"Prometheus at {url}: broken answer (IncompleteRead"
+        )
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 @pytest.mark.parametrize(
     "args,needle",
     [
