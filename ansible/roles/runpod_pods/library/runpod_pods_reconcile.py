@@ -856,8 +856,11 @@ class Reconciler:
             )
         ]
         if survivors:
+            # Cluster members go with their cluster (kept in the state file): only plain pods are
+            # recorded as pods (the pod endpoints refuse to delete a member).
+            members = {p["id"] for p in left if p.get("cluster")}
             self.state["pods"] = [
-                {"id": s["id"], "name": s["name"]} for s in survivors if s["id"] not in cluster_ids
+                {"id": s["id"], "name": s["name"]} for s in survivors if s["id"] not in members
             ]
             self.save()
             raise RunpodError(
