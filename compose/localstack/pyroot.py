@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from .roots import Root, RootError
+from .roots import Root, RootError, split_at_dashes
 
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -118,11 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--suite", default="trixie", help="Debian suite whose python3 to use (default trixie)")
     p.add_argument("--venv", default=".venv-py313", help="venv folder (default .venv-py313)")
-    args = list(sys.argv[1:] if argv is None else argv)
-    pytest_args: list[str] = []
-    if "--" in args:
-        i = args.index("--")
-        args, pytest_args = args[:i], args[i + 1 :]
+    args, pytest_args = split_at_dashes(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(args)
     try:
         root = Root.ensure(a.suite, quiet=False)

@@ -59,6 +59,25 @@ def console_script(name: str, module: str, func: str = "main") -> list[str]:
     ]
 
 
+def slurm_exporter_argv(port: int, *flags: str, bind: str = "127.0.0.1") -> list[str]:
+    """argv of a Slurm exporter listening on ``bind:port`` with ``flags`` (the stack, tests, bench)."""
+    return [
+        *console_script("gpuwatch-slurm-exporter", "gpuwatch.exporters.slurm.cli"),
+        f"--web.listen-address={bind}:{port}",
+        *flags,
+    ]
+
+
+def gpu_exporter_argv(port: int, scenario: str | Path, *flags: str, bind: str = "127.0.0.1") -> list[str]:
+    """argv of a GPU exporter on the simulated backend ``scenario``, listening on ``bind:port``."""
+    return [
+        *console_script("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli"),
+        f"--web.listen-address={bind}:{port}",
+        f"--nvml.scenario={scenario}",
+        *flags,
+    ]
+
+
 def pack_file(*parts: str) -> Path:
     """A file of the shipped default pack (``notifications.yml``, ``overlays/fast.yml``)."""
     from gpuwatch.rules import pack
@@ -271,11 +290,8 @@ class LocalStack:
     def start_slurm_exporter(self) -> ManagedProcess:
         if not self.slurm_port:
             self.slurm_port = free_port()
-        argv = console_script("gpuwatch-slurm-exporter", "gpuwatch.exporters.slurm.cli") + [
-            f"--web.listen-address={self.exporter_bind}:{self.slurm_port}"
-        ]
-        if self.slurm_poll_interval:
-            argv.append(f"--slurm.poll-interval={self.slurm_poll_interval:g}")
+        poll = [f"--slurm.poll-interval={self.slurm_poll_interval:g}"] if self.slurm_poll_interval else []
+        argv = slurm_exporter_argv(self.slurm_port, *poll, bind=self.exporter_bind)
         self.slurm_exporter = ManagedProcess(
             "slurm-exporter", argv, self.workdir / "slurm-exporter.log", env=self.slurm_env
         )
@@ -286,11 +302,7 @@ class LocalStack:
         """(Re)start the GPU exporter of ``gpu`` on its port (kept across restarts)."""
         if not gpu.port:
             gpu.port = free_port()
-        argv = console_script("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli") + [
-            f"--web.listen-address={self.exporter_bind}:{gpu.port}",
-            f"--nvml.scenario={gpu.scenario}",
-            *self.gpu_exporter_args,
-        ]
+        argv = gpu_exporter_argv(gpu.port, gpu.scenario, *self.gpu_exporter_args, bind=self.exporter_bind)
         gpu.process = ManagedProcess(
             f"gpu-exporter-{gpu.node}", argv, self.workdir / f"gpu-exporter-{gpu.node}.log"
         )

@@ -8,10 +8,10 @@ itself, and that it leaves no extra threads behind.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
+from gpuwatch.localstack.stack import gpu_exporter_argv
 from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value, wait_metrics
 from gpuwatch.testing.procs import exporter_process, free_port, thread_count, wait_http
 
@@ -46,24 +46,15 @@ def scenario(tmp_path, ngpus: int, faults: list[str]) -> Path:
 
 def start(tmp_path, path: Path, *extra: str):
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gpuwatch.exporters.gpu",
-        "--web.listen-address",
-        f"127.0.0.1:{port}",
-        "--nvml.scenario",
-        str(path),
-        "--collect.interval",
-        "0.25s",
-        "--collect.max-age",
-        "2s",
-        "--nvml.init-retry-min",
-        "0.2s",
-        "--nvml.init-retry-max",
-        "0.5s",
+    argv = gpu_exporter_argv(
+        port,
+        path,
+        "--collect.interval=0.25s",
+        "--collect.max-age=2s",
+        "--nvml.init-retry-min=0.2s",
+        "--nvml.init-retry-max=0.5s",
         *extra,
-    ]
+    )
     return port, exporter_process(argv)
 
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import SLURM_VERSIONS, start_lab
 
+from gpuwatch.localstack.stack import slurm_exporter_argv
 from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value, wait_metrics
 from gpuwatch.testing.procs import (
     children_of,
@@ -105,18 +105,9 @@ class Running:
 def exporter(lab, wrappers):
     ensure_jobs(lab)
     port = free_port()
-    exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
-    argv = [
-        str(exe),
-        "--web.listen-address",
-        f"127.0.0.1:{port}",
-        "--slurm.poll-interval",
-        str(POLL),
-        "--slurm.timeout",
-        str(TIMEOUT),
-        "--slurm.bin-dir",
-        str(wrappers),
-    ]
+    argv = slurm_exporter_argv(
+        port, f"--slurm.poll-interval={POLL}", f"--slurm.timeout={TIMEOUT}", f"--slurm.bin-dir={wrappers}"
+    )
     with exporter_process(argv, env=lab.env) as exp:
         wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
         run = Running(exp, port)

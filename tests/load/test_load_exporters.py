@@ -3,11 +3,9 @@ no threads left behind, RSS growth under the 5 MB goal (after a warm-up at the s
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
+from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
 from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
 from gpuwatch.testing.procs import exporter_process, free_port, wait_http
 
@@ -23,17 +21,7 @@ def test_gpu_exporter_under_50_scrapers(tmp_path):
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(GPU_SCENARIO)
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gpuwatch.exporters.gpu",
-        "--web.listen-address",
-        f"127.0.0.1:{port}",
-        "--nvml.scenario",
-        str(scenario),
-        "--log.level",
-        "warn",
-    ]
+    argv = gpu_exporter_argv(port, scenario, "--log.level=warn")
     with exporter_process(argv) as exp:
         url = f"http://127.0.0.1:{port}/metrics"
         wait_http(url, exporter=exp)
@@ -53,16 +41,7 @@ def test_slurm_exporter_under_50_scrapers(tmp_path):
         for i in range(5):
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"load{i}", "--wrap", "sleep 600"])
         port = free_port()
-        exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
-        argv = [
-            str(exe),
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-            "--slurm.poll-interval",
-            "1",
-            "--log.level",
-            "warn",
-        ]
+        argv = slurm_exporter_argv(port, "--slurm.poll-interval=1", "--log.level=warn")
         with exporter_process(argv, env=lab.env) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             wait_http(url, exporter=exp)

@@ -283,16 +283,8 @@ def test_secrets_from_env_go_to_files_not_output(tmp_path: Path, in_root: Path) 
     )
     secret = "https://hooks.example.org/services/T1/B2/very-secret-token"
     out, sdir = tmp_path / "out", tmp_path / "secrets"
-    r = run(
-        "compile",
-        "--notifications",
-        str(notif),
-        "--secrets-dir",
-        str(sdir),
-        "-o",
-        str(out),
-        env={"SLACK_URL": secret},
-    )
+    with_secrets = ("compile", "--notifications", str(notif), "--secrets-dir", str(sdir))
+    r = run(*with_secrets, "-o", str(out), env={"SLACK_URL": secret})
     assert r.exit_code == 0, r.stderr
     assert (sdir / "SLACK_URL").read_text() == secret
     assert stat.S_IMODE((sdir / "SLACK_URL").stat().st_mode) == 0o600
@@ -304,11 +296,7 @@ def test_secrets_from_env_go_to_files_not_output(tmp_path: Path, in_root: Path) 
     r = run("compile", "--notifications", str(notif), "-o", str(tmp_path / "o2"), env={"SLACK_URL": secret})
     assert r.exit_code == 1 and "needs --secrets-dir" in r.stderr
     r = run(
-        "compile",
-        "--notifications",
-        str(notif),
-        "--secrets-dir",
-        str(sdir),
+        *with_secrets,
         "-o",
         str(tmp_path / "o3"),
         env={"SLACK_URL": ""} | {k: v for k, v in os.environ.items() if k != "SLACK_URL"},
