@@ -170,3 +170,23 @@ def test_a_state_file_of_the_wrong_shape_is_refused_with_one_message(tmp_path, c
             ):
                 rec.reconcile(params(api, tmp_path, state=state))
         assert not [r for r in api.state.requests if r.method != "GET"]
+
+
+def test_an_unreachable_api_is_one_message_not_a_traceback(tmp_path):
+    from gpuwatch.localstack.procs import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v2"
+    for state in ("present", "absent"):
+        with pytest.raises(rec.RunpodError, match=r"RunPod API GET /pods: no answer .* after 2 retries"):
+            rec.reconcile(
+                dict(
+                    api_url=url,
+                    api_key=KEY,
+                    cluster_name="gw-unit",
+                    state_file=str(tmp_path / "state.json"),
+                    deployment_id="abcd1234",
+                    api_retries=2,
+                    backoff_base=0.01,
+                    state=state,
+                )
+            )

@@ -211,9 +211,11 @@ class Api:
             self._honour_pause()
             try:
                 status, payload, headers = self._send(method, path, query, body)
-            except Transient:
-                if not idempotent or transient >= self.retries:
+            except Transient as exc:
+                if not idempotent:
                     raise
+                if transient >= self.retries:
+                    raise RunpodError(f"RunPod API {exc} after {transient} retries") from None
                 transient += 1
                 self._count("retries")
                 time.sleep(self._backoff(transient - 1))
