@@ -34,8 +34,10 @@ description:
     C(GPUWATCH_DEPLOYMENT) environment variable and as the suffix of its name. Only pods carrying
     this id are adopted, started or deleted; pods of other deployments whose names match are
     reported (name, id, status) and left alone.
-  - Creates are exactly-once. After a create that failed with a 5xx or got no answer, the pods
-    (or clusters) are listed and this deployment's one with that name is adopted before a retry.
+  - Creates are exactly-once. After a create that failed with a 5xx or got no answer, the module
+    waits its backoff, lists the pods (or clusters) and adopts this deployment's one with that name
+    before any retry (a cluster by its name, which ends in the deployment id, unless a listed member
+    pod carries another id).
   - 429 answers are waited out as C(Retry-After) or the C(RateLimit) header says (capped), else
     with exponential backoff and jitter; a C(RateLimit) member with no requests left pauses the
     next request until its window resets. Counts are returned in C(api).
