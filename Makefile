@@ -11,13 +11,14 @@ DEB_PACKAGES ?= munge slurm-wlm prometheus prometheus-alertmanager iproute2 open
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help deps venv demo up down test test-fast bench fuzz lint clean generate deploy teardown labs clean-labs
+.PHONY: help deps venv demo up down test test-fast test-py313 bench fuzz lint clean generate deploy teardown labs clean-labs
 
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
 	@echo "make test-fast - unit, golden and property tests only (no real Slurm/Prometheus/Ansible; < 2 min)"
 	@echo "make lint   - ruff (lint + format check) and mypy, as CI and the pre-commit hooks run them"
+	@echo "make test-py313 - the unit tests under Debian trixie's Python 3.13 (part of make test)"
 	@echo "make labs   - build the Debian suite roots with newer Slurm/Prometheus/Alertmanager (trixie, sid)"
 	@echo "make clean-labs - delete those roots (GPUWATCH_ROOTS_DIR, default /var/cache/gpuwatch/roots)"
 	@echo "make bench  - run the benchmarks under bench/ and write bench/RESULTS.md"
@@ -51,8 +52,10 @@ $(VENV)/.installed: pyproject.toml setup.py
 venv: $(VENV)/.installed
 
 # Bounded run: GPUWATCH_DEMO_DURATION=150 make demo; flags: make demo DEMO_ARGS="--keep --compose".
+# The newest Slurm/Prometheus/Alertmanager (sid root: 26.05, 3.5, 0.33): make demo VERSIONS=newest.
+VERSIONS ?=
 demo: deps venv
-	$(PY) -m gpuwatch.localstack.demo $(DEMO_ARGS)
+	$(PY) -m gpuwatch.localstack.demo $(if $(VERSIONS),--versions $(VERSIONS)) $(DEMO_ARGS)
 
 # The compose stack (compose/docker-compose.yml); needs Docker with the compose plugin.
 up: venv
@@ -63,7 +66,18 @@ down: venv
 
 test: deps venv
 	@$(MAKE) --no-print-directory labs || [ "$${CI:-}" != true ] || { echo "CI=true: the version roots must build" >&2; exit 1; }
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	$(MAKE) --no-print-directory test-py313 || rc=$$?; exit $$rc
+
+# The unit tests again under Debian trixie's Python 3.13: a venv made with the python3 of the trixie
+# version root (built when missing), the project installed into it from the package index.
+# Outside CI a machine that cannot build roots skips this with a message; under CI=true it fails.
+# Tests marked `prometheus` (tests/rules' promtool/amtool runs) stay on the host: they pin the host's
+# Prometheus 2.42/Alertmanager 0.25 behaviour (tests/versions runs the pack through every version).
+PY313_VENV ?= .venv-py313
+PY313_TESTS ?= tests/slurm/test_parsers.py tests/gpu tests/rules tests/common -m 'not prometheus'
+test-py313: venv
+	$(PY) -m gpuwatch.localstack.pyroot --suite trixie --venv $(PY313_VENV) -- -q $(PY313_TESTS)
 
 # The edit-test loop: unit, golden and property tests; nothing that needs a real Slurm, Prometheus,
 # Alertmanager, promtool or Ansible, and no load or fault runs (the markers in pyproject.toml).
@@ -102,11 +116,11 @@ deploy: venv
 teardown: venv
 	ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook ansible/teardown.yml $(ANSIBLE_ARGS)
 
-# Lint: ruff (rules and format) over the tree, mypy over exporters/ and rules/ (pyproject.toml).
+# Lint: ruff (rules and format) over the tree, mypy over exporters/, rules/ and jobstats/ (pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PY313_VENV) build *.egg-info .pytest_cache .hypothesis

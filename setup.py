@@ -2,6 +2,7 @@
 
 exporters/ -> gpuwatch.exporters, rules/ -> gpuwatch.rules,
 compose/localstack/ -> gpuwatch.localstack (the local process stack used by the demo and tests),
+jobstats/ -> gpuwatch.jobstats (gpuwatch-jobstats),
 tests/support/ -> gpuwatch.testing (helpers shared by the tests and bench/; its heavier
 dependencies come with the ``test`` extra and are imported only where used).
 Everything else lives in pyproject.toml.
@@ -13,6 +14,7 @@ ROOTS = {
     "gpuwatch.exporters": "exporters",
     "gpuwatch.rules": "rules",
     "gpuwatch.localstack": "compose/localstack",
+    "gpuwatch.jobstats": "jobstats",
     "gpuwatch.testing": "tests/support",
 }
 

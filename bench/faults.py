@@ -22,13 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from gpuwatch.localstack.stack import gpu_exporter_argv
 from gpuwatch.testing.faults import slurm_exporter_under_faults_argv, wrap, wrapper_dir
 from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value
 from gpuwatch.testing.procs import (
     children_of,
     exporter_process,
     free_port,
-    gpu_exporter_argv,
     rss_kib,
     thread_count,
     wait_http,
@@ -117,7 +117,7 @@ def slurm_faults(quick: bool) -> list[dict]:
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"fault{i}", "--wrap", "sleep 3600"])
         bins = wrapper_dir(Path(tmp) / "bin")
         port = free_port()
-        argv = slurm_exporter_under_faults_argv(port, bins, POLL, TIMEOUT)
+        argv = slurm_exporter_under_faults_argv(port, bins, POLL, TIMEOUT, "--log.level=warn")
 
         def healthy(m):
             return value(m, "gpuwatch_slurm_up") == 1 and all(
@@ -228,8 +228,8 @@ def _gpu_exporter(tmp: Path, faults: list[str], ngpus: int = 8):
     argv = gpu_exporter_argv(
         port,
         path,
-        *("--collect.interval", "1s", "--collect.max-age", "5s"),
-        *("--nvml.init-retry-min", "0.5s", "--nvml.init-retry-max", "4s"),
+        *("--collect.interval=1s", "--collect.max-age=5s", "--log.level=warn"),
+        *("--nvml.init-retry-min=0.5s", "--nvml.init-retry-max=4s"),
     )
     return port, exporter_process(argv)
 

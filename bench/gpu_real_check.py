@@ -21,8 +21,9 @@ import sys
 import time
 import urllib.request
 
+from gpuwatch.localstack.stack import gpu_exporter_argv
 from gpuwatch.testing import free_port, parse_metrics
-from gpuwatch.testing.procs import gpu_exporter_argv, stop_process
+from gpuwatch.testing.procs import stop_process
 
 CORE = {
     # metric: (low, high) sane range per GPU
@@ -62,7 +63,7 @@ def main() -> int:
 
     port = free_port()
     proc = subprocess.Popen(
-        gpu_exporter_argv(port),
+        gpu_exporter_argv(port, None, "--log.level=warn"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gpuwatch.testing.procs import free_port, gpu_exporter_argv, stop_process
+from gpuwatch.localstack.stack import gpu_exporter_argv
+from gpuwatch.testing.procs import free_port, stop_process
 
 GOAL_P50_MS = 5.0
 GOAL_RSS_MB = 40.0
@@ -86,12 +87,7 @@ def measure(n: int, fresh: int, cached: int, interval: float = 0.1) -> dict:
         port = free_port()
         proc = subprocess.Popen(
             gpu_exporter_argv(
-                port,
-                path,
-                "--collect.interval",
-                f"{interval}s",
-                "--gpu.proc-root",
-                tmp,
+                port, path, f"--collect.interval={interval}s", f"--gpu.proc-root={tmp}", "--log.level=warn"
             ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -25,12 +25,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
 from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
 from gpuwatch.testing.procs import (
     exporter_process,
     free_port,
-    gpu_exporter_argv,
-    slurm_exporter_argv,
     trivial_exporter_argv,
     wait_http,
 )
@@ -71,7 +70,7 @@ def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "--wrap", "sleep 600", "-J", f"load{i}"])
         port = free_port()
         # collections keep running under the load (every 2 s instead of the default 30 s)
-        argv = slurm_exporter_argv(port, "--slurm.poll-interval", "2")
+        argv = slurm_exporter_argv(port, "--slurm.poll-interval=2", "--log.level=warn")
         with exporter_process(argv, env=lab.env) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             wait_http(url, exporter=exp)
@@ -87,7 +86,7 @@ def gpu_exporter(clients: int, seconds: float, warmup: float) -> dict:
         scenario = Path(tmp) / "scenario.yml"
         scenario.write_text(GPU_SCENARIO)
         port = free_port()
-        argv = gpu_exporter_argv(port, scenario)
+        argv = gpu_exporter_argv(port, scenario, "--log.level=warn")
         with exporter_process(argv) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             wait_http(url, exporter=exp)

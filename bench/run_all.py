@@ -48,6 +48,7 @@ EXPECTED = {
     "rules_compile.py": "alert pack compile time",
     "load.py": "50 concurrent scrapers per exporter",
     "faults.py": "long fault runs",
+    "jobstats_bench.py": "gpuwatch-jobstats summary over a backfilled week of 1,000 jobs",
 }
 # Everything from this line to the end of an existing report is kept when the report is rewritten.
 KEPT_MARKER = "<!-- kept by bench/run_all.py: hand-maintained from here to the end -->"

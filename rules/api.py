@@ -16,7 +16,7 @@ from .errors import Problem
 class Options:
     srcs: list[str] = field(default_factory=list)
     scrape_interval_ms: int | None = None
-    alertmanager_version: tuple[int, int] = (0, 25)
+    alertmanager_version: tuple[int, int] = (0, 33)  # the Alertmanager compose/ pins
     notifications: str | None = None
     overlay: str | None = None
     secrets_dir: str | None = None

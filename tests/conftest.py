@@ -66,6 +66,42 @@ def require_root(suite: str):
         pytest.skip(msg)
 
 
+SLURM_VERSIONS = tuple(
+    v.strip() for v in os.environ.get("GPUWATCH_SLURM_VERSIONS", "22.05,24.11,26.05").split(",") if v.strip()
+)
+
+
+def start_lab(version: str, tmp_path_factory, name: str = "slurmlab", **kwargs):
+    """A started SlurmLab of ``version`` (skipped, or failed under CI=true, when it cannot run)."""
+    from gpuwatch.localstack.slurm import VERSION_SUITES, SlurmLab
+
+    if os.geteuid() != 0:
+        pytest.fail("CI=true and SlurmLab needs root", pytrace=False) if IN_CI else pytest.skip(
+            "SlurmLab needs root"
+        )
+    suite = VERSION_SUITES[version]
+    if suite == "host":
+        require_programs(
+            "munged", "mungekey", "slurmctld", "slurmd", "sinfo", "squeue", "sdiag", "scontrol", "sbatch"
+        )
+    root = require_root(suite)
+    lab = SlurmLab(tmp_path_factory.mktemp(f"{name}-{version}"), root=root, **kwargs).start()
+    assert lab.version_string.startswith(version + "."), (version, lab.version_string)
+    return lab
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``-n 2 --dist loadgroup``) the tests of one module and Slurm version
+    stay on one worker, so each (module, version) starts one lab, and versions run in parallel."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        version = params.get("slurm_version") or params.get("lab")
+        if version in SLURM_VERSIONS:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}-slurm-{version}"))
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--update-golden",

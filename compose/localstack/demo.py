@@ -29,8 +29,10 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from .procs import StackError
+from .promstack import prom_root, versions
 from .stack import GpuNode, LocalStack, fast_overlay
 from .webhook import AlertEvent, format_event
 
@@ -55,6 +57,23 @@ def packaged_scenario(name: str) -> Path:
     return Path(packaged(name))
 
 
+def _fault_text(f) -> str:
+    """What one scripted fault does, in words."""
+    if f.kind == "overheat":
+        return f"GPU {f.gpu} overheats ({f.temperature:.0f} C)"
+    if f.kind == "xid":
+        return f"GPU {f.gpu} XID {f.xid}" + (", off the bus" if f.xid == 79 and f.until is not None else "")
+    if f.kind == "lost":
+        return f"GPU {f.gpu} lost"
+    if f.kind == "ecc":
+        return f"GPU {f.gpu} {f.count} {f.ecc_type} ECC errors"
+    if f.kind == "nvml_init_failure":
+        return "NVML fails to initialise"
+    if f.kind == "hang":
+        return f"GPU {f.gpu} NVML calls hang"
+    return f.kind
+
+
 def describe_faults(path: Path) -> list[str]:
     """One line per scripted fault of a scenario file, e.g. ``GPU 1 overheats (94 C) +20s..+80s``."""
     from gpuwatch.exporters.gpu.sim.scenario import load
@@ -62,17 +81,7 @@ def describe_faults(path: Path) -> list[str]:
     lines = []
     for f in load(path).faults:
         span = f"+{f.at:.0f}s" + (f"..+{f.until:.0f}s" if f.until is not None else "")
-        what = {
-            "overheat": lambda: f"GPU {f.gpu} overheats ({f.temperature:.0f} C)",
-            "xid": lambda: (
-                f"GPU {f.gpu} XID {f.xid}" + (", off the bus" if f.xid == 79 and f.until is not None else "")
-            ),
-            "lost": lambda: f"GPU {f.gpu} lost",
-            "ecc": lambda: f"GPU {f.gpu} {f.count} {f.ecc_type} ECC errors",
-            "nvml_init_failure": lambda: "NVML fails to initialise",
-            "hang": lambda: f"GPU {f.gpu} NVML calls hang",
-        }.get(f.kind, lambda: f.kind)()
-        lines.append(f"{what} {span}")
+        lines.append(f"{_fault_text(f)} {span}")
     return lines
 
 
@@ -106,6 +115,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also serve the compose stack (make up DEMO=1): exporters on :9400, :9401, :9341 on all interfaces",
     )
+    parser.add_argument(
+        "--versions",
+        choices=["host", "oldest", "trixie", "sid", "newest"],
+        default="host",
+        help="where Slurm, Prometheus and Alertmanager come from: host (default; Debian 12: Slurm 22.05, "
+        "Prometheus 2.42, Alertmanager 0.25, also 'oldest'), trixie (24.11, 2.53, 0.28) or sid (26.05, "
+        "3.5 LTS, 0.33, also 'newest'), the last two from a version root built on first use (as root)",
+    )
     args = parser.parse_args(argv)
     if args.duration < 0:
         parser.error("--duration must be >= 0")
@@ -136,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _say(f"gpuwatch demo: state in {workdir}")
-        lab = SlurmLab(workdir / "slurm").start()
+        prom = prom_root(args.versions)
+        _say(f"versions           {args.versions}: {versions(prom)}")
+        lab = SlurmLab(workdir / "slurm", root=None if prom.is_host else prom).start()
         _say(f"Slurm              node {lab.node}, SLURM_CONF={lab.conf}")
         for opts in (
             ["-p", "gpu", "--gres=gpu:1", "-J", "train-llm"],
@@ -149,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             GpuNode(node=lab.node, scenario=packaged_scenario("demo-node-a"), pod="local-a"),
             GpuNode(node="demo-node-b", scenario=packaged_scenario("demo-node-b"), pod="local-b"),
         ]
-        extra = {}
+        extra: dict[str, Any] = {}
         if args.compose:
             nodes[0].port, nodes[1].port = COMPOSE_PORTS["demo-node-a"], COMPOSE_PORTS["demo-node-b"]
             extra = {"slurm_port": COMPOSE_PORTS["slurm"], "exporter_bind": "0.0.0.0"}
@@ -160,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             overlay=fast_overlay(),
             on_event=on_event,
             say=_say,
+            prom_root=prom,
             **extra,
         )
         stack.start()
@@ -220,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             try:
                 part.stop()
-            except Exception as exc:  # report, keep cleaning up
+            except Exception as exc:  # noqa: BLE001  (report, keep cleaning up)
                 print(f"gpuwatch-demo: while stopping: {exc}", file=sys.stderr)
                 code = code or 1
         if args.keep:

@@ -4,6 +4,12 @@ Each gets a private folder (config, data), a free port, ``--cluster.listen-addre
 Alertmanager (no gossip port), and ``--rules.alert.resend-delay`` for Prometheus (with the
 default of 1m the first notification can be lost while Alertmanager is being discovered).
 They never touch a system Prometheus or Alertmanager: other ports, other configs, other data.
+
+Versions: by default the host's binaries (Debian 12: Prometheus 2.42, Alertmanager 0.25); with
+``root=`` those of a version root (:mod:`.roots`; trixie: 2.53 + 0.28, sid: 3.5 + 0.33), run in
+it with the folders they read and write mounted at the same path. :func:`prom_root` turns a name
+(``host``, ``trixie``, ``sid``, ``oldest``, ``newest``) into a root; :func:`tool` gives the argv
+of promtool/amtool from the same root.
 """
 
 from __future__ import annotations
@@ -22,10 +28,70 @@ from typing import Any
 import yaml
 
 from .procs import ManagedProcess, StackError, free_port
+from .roots import Root, RootError
 
 PROMETHEUS_BINARIES = ("prometheus",)
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 SEARCH_PATH = "/usr/bin:/usr/sbin:/usr/local/bin:/bin:/sbin"
+
+# Where each tested Prometheus + Alertmanager pair comes from (the Debian suite's root).
+PROM_VERSIONS = {
+    "host": "host",  # Debian 12: Prometheus 2.42, Alertmanager 0.25
+    "trixie": "trixie",  # Prometheus 2.53, Alertmanager 0.28
+    "sid": "sid",  # Prometheus 3.5 (LTS), Alertmanager 0.33
+    "oldest": "host",
+    "newest": "sid",
+}
+
+
+def prom_root(name: str | Root | None) -> Root:
+    """The root whose Prometheus/Alertmanager to run: a :class:`Root`, or a name of
+    :data:`PROM_VERSIONS` (``None``: the host's). Builds a missing root (needs root)."""
+    if isinstance(name, Root):
+        return name
+    if name is None:
+        return Root.host()
+    if name not in PROM_VERSIONS:
+        raise StackError(f"versions {name!r}: choose one of {', '.join(PROM_VERSIONS)}")
+    try:
+        return Root.ensure(PROM_VERSIONS[name], quiet=False)
+    except RootError as exc:
+        raise StackError(f"versions {name}: {exc}") from None
+
+
+def versions(root: Root) -> str:
+    """``Prometheus 3.5.3, Alertmanager 0.33.1`` as installed in ``root``."""
+
+    def short(package: str) -> str:
+        v = root.version(package) or "?"
+        return v.split(":", 1)[-1].split("+", 1)[0].split("-", 1)[0]
+
+    return f"Prometheus {short('prometheus')}, Alertmanager {short('prometheus-alertmanager')}"
+
+
+def alertmanager_version(root: Root | None) -> str | None:
+    """``0.25``: major.minor of the Alertmanager in ``root`` (None: the host's), for
+    ``gpuwatch-rules compile --alertmanager-version``; None when not installed."""
+    v = (root or Root.host()).version("prometheus-alertmanager")
+    parts = v.split(":", 1)[-1].split(".") if v else []
+    return ".".join(p.split("+")[0].split("-")[0] for p in parts[:2]) if len(parts) >= 2 else None
+
+
+def tool(root: Root | None, name: str, binds: Iterable[str | os.PathLike] = ()) -> list[str]:
+    """argv prefix of ``promtool``/``amtool`` (or any program) from ``root`` (None: the host's),
+    with ``binds`` (folders holding the files it reads) mounted at the same path."""
+    if root is None or root.is_host:
+        return [find_binary((name,), "prometheus" if name == "promtool" else "prometheus-alertmanager")]
+    return root.argv([name], binds=[b for b in dict.fromkeys(map(str, binds))])
+
+
+def _command(root: Root | None, names: Sequence[str], package: str, binds: Iterable[Path]) -> str | list[str]:
+    if root is None or root.is_host:
+        return find_binary(names, package)
+    for name in names:
+        if root.has(name):
+            return root.argv([name], binds=list(dict.fromkeys(str(b) for b in binds)))
+    raise StackError(f"{names[0]} not found in the {root}")
 
 
 def find_binary(names: Sequence[str], package: str) -> str:
@@ -117,7 +183,11 @@ class Prometheus(ManagedProcess):
         port: int | None = None,
         resend_delay: str = "1s",
         binary: str | None = None,
+        root: Root | None = None,
+        binds: Iterable[Path] = (),
     ) -> None:
+        """``root``: run the root's Prometheus; ``binds``: folders besides ``workdir`` it reads
+        (rule files) that are mounted into the root."""
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -125,8 +195,9 @@ class Prometheus(ManagedProcess):
         self.config_path = self.workdir / "prometheus.yml"
         self.data_dir = self.workdir / "data"
         self.write_config(config)
+        command = binary or _command(root, PROMETHEUS_BINARIES, "prometheus", [self.workdir, *binds])
         argv = [
-            binary or find_binary(PROMETHEUS_BINARIES, "prometheus"),
+            *([command] if isinstance(command, str) else command),
             f"--config.file={self.config_path}",
             f"--storage.tsdb.path={self.data_dir}",
             f"--web.listen-address={self.address}",
@@ -182,16 +253,30 @@ class Alertmanager(ManagedProcess):
     """``prometheus-alertmanager`` on 127.0.0.1:PORT, gossip off, state under ``workdir``."""
 
     def __init__(
-        self, workdir: Path, config_file: Path, port: int | None = None, binary: str | None = None
+        self,
+        workdir: Path,
+        config_file: Path,
+        port: int | None = None,
+        binary: str | None = None,
+        root: Root | None = None,
+        binds: Iterable[Path] = (),
     ) -> None:
+        """``root``: run the root's Alertmanager (the config's folder and ``binds``, e.g. where
+        ``*_file`` secrets are, are mounted into it)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.address}"
         self.config_path = Path(config_file)
+        command = binary or _command(
+            root,
+            ALERTMANAGER_BINARIES,
+            "prometheus-alertmanager",
+            [self.workdir, self.config_path.resolve().parent, *binds],
+        )
         argv = [
-            binary or find_binary(ALERTMANAGER_BINARIES, "prometheus-alertmanager"),
+            *([command] if isinstance(command, str) else command),
             f"--config.file={self.config_path}",
             f"--storage.path={self.workdir / 'data'}",
             f"--web.listen-address={self.address}",

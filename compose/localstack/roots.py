@@ -544,6 +544,15 @@ def clean_roots(
     return removed
 
 
+def split_at_dashes(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the CLI's own arguments, the command after the first ``--``; empty without one)."""
+    argv = list(argv)
+    if "--" not in argv:
+        return argv, []
+    i = argv.index("--")
+    return argv[:i], argv[i + 1 :]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m gpuwatch.localstack.roots {build,list,clean,run}``."""
     p = argparse.ArgumentParser(
@@ -558,12 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     r = sub.add_parser("run", help="run a command inside a root: run SUITE [--bind DIR]... -- CMD ARGS")
     r.add_argument("suite")
     r.add_argument("--bind", action="append", default=[])
-    argv = list(sys.argv[1:] if argv is None else argv)
-    command: list[str] = []
-    if "--" in argv:
-        i = argv.index("--")
-        argv, command = argv[:i], argv[i + 1 :]
-    a = p.parse_args(argv)
+    own, command = split_at_dashes(sys.argv[1:] if argv is None else argv)
+    a = p.parse_args(own)
     try:
         if a.cmd == "build":
             for s in a.suites:

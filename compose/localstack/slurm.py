@@ -325,7 +325,8 @@ class SlurmLab:
 
     # ------------------------------------------------------------------ start
     def __enter__(self) -> SlurmLab:
-        self.start()
+        if not self._procs:  # `with SlurmLab(...).start() as lab:` works too
+            self.start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -652,15 +653,14 @@ class SlurmLab:
         args = list(args)
         if not args:
             raise ValueError("run: empty command")
+        shown = " ".join(args) + (f" (as {user})" if user else "")
         args = self._cmd(args, user=user)
         full_env = self.env
         if env:
             full_env.update(env)
         r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=full_env, input=input)
         if check and r.returncode != 0:
-            raise SlurmLabError(
-                f"`{' '.join(args)}` exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}"
-            )
+            raise SlurmLabError(f"`{shown}` exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
         return r
 
     def sbatch(

@@ -20,11 +20,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from .procs import ManagedProcess, StackError, free_port
-from .promstack import Alertmanager, Prometheus, Target, prometheus_config
+from .promstack import Alertmanager, Prometheus, Target, alertmanager_version, prometheus_config
+from .roots import Root
 from .webhook import AlertEvent, WebhookReceiver
 
 
@@ -54,6 +56,28 @@ def console_script(name: str, module: str, func: str = "main") -> list[str]:
         sys.executable,
         "-c",
         f"import sys; from {module} import {func}; sys.argv[0] = {name!r}; sys.exit({func}())",
+    ]
+
+
+def slurm_exporter_argv(port: int, *flags: str, bind: str = "127.0.0.1") -> list[str]:
+    """argv of a Slurm exporter listening on ``bind:port`` with ``flags`` (the stack, tests, bench)."""
+    return [
+        *console_script("gpuwatch-slurm-exporter", "gpuwatch.exporters.slurm.cli"),
+        f"--web.listen-address={bind}:{port}",
+        *flags,
+    ]
+
+
+def gpu_exporter_argv(
+    port: int, scenario: str | Path | None, *flags: str, bind: str = "127.0.0.1"
+) -> list[str]:
+    """argv of a GPU exporter on the simulated backend ``scenario`` (None: the real GPUs),
+    listening on ``bind:port``."""
+    return [
+        *console_script("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli"),
+        f"--web.listen-address={bind}:{port}",
+        *([f"--nvml.scenario={scenario}"] if scenario is not None else []),
+        *flags,
     ]
 
 
@@ -107,8 +131,10 @@ def compile_rules(
     scrape_interval: str,
     sources: Sequence[Path] = (),
     log_path: Path | None = None,
+    alertmanager_version: str | None = None,
 ) -> Path:
-    """Run ``gpuwatch-rules compile`` (the default pack unless ``sources``) into ``outdir``."""
+    """Run ``gpuwatch-rules compile`` (the default pack unless ``sources``) into ``outdir``,
+    for ``alertmanager_version`` (``0.25``; default: the compiler's, the Alertmanager compose pins)."""
     argv = console_script("gpuwatch-rules", "gpuwatch.rules.cli", "cli") + [
         "compile",
         *map(str, sources),
@@ -120,6 +146,8 @@ def compile_rules(
     if notifications is not None:
         argv += ["--notifications", str(notifications)]
     argv += ["--scrape-interval", scrape_interval]
+    if alertmanager_version:
+        argv += ["--alertmanager-version", alertmanager_version]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if log_path is not None:
         log_path.write_text(proc.stdout + proc.stderr)
@@ -152,8 +180,12 @@ class LocalStack:
         exporter_bind: str = "127.0.0.1",
         on_event: Callable[[AlertEvent], None] | None = None,
         say: Callable[[str], None] = lambda _msg: None,
+        prom_root: Root | None = None,
     ) -> None:
+        """``prom_root``: take Prometheus and Alertmanager from this version root (see
+        :func:`.promstack.prom_root`); default: the host's."""
         self.workdir = Path(workdir)
+        self.prom_root = prom_root
         self.gpu_nodes = list(gpu_nodes)
         self.slurm_env = dict(slurm_env) if slurm_env is not None else None
         self.overlay = overlay
@@ -170,7 +202,7 @@ class LocalStack:
         self.slurm_port = slurm_port
         self.exporter_bind = exporter_bind
         self.generated = self.workdir / "generated"
-        self._started: list[object] = []
+        self._started: list[Any] = []  # webhook receiver and ManagedProcesses: all have stop()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -206,13 +238,17 @@ class LocalStack:
             scrape_interval=self.scrape_interval,
             sources=self.rule_sources,
             log_path=self.workdir / "compile.log",
+            alertmanager_version=alertmanager_version(self.prom_root),  # the one started below
         )
         self.say(f"rules compiled     {self.generated}")
 
         # Each process is registered for stop() before it starts: a Ctrl-C that lands just after
         # a child was spawned must still find (and stop) it.
         self.alertmanager = Alertmanager(
-            self.workdir / "alertmanager", self.generated / "alertmanager" / "alertmanager.yml"
+            self.workdir / "alertmanager",
+            self.generated / "alertmanager" / "alertmanager.yml",
+            root=self.prom_root,
+            binds=[self.workdir],
         )
         self._started.append(self.alertmanager)
         self.alertmanager.start()
@@ -223,7 +259,13 @@ class LocalStack:
             self.start_gpu_exporter(gpu)
 
         port = free_port()
-        self.prometheus = Prometheus(self.workdir / "prometheus", self._prometheus_config(port), port=port)
+        self.prometheus = Prometheus(
+            self.workdir / "prometheus",
+            self._prometheus_config(port),
+            port=port,
+            root=self.prom_root,
+            binds=[self.workdir],
+        )
         self._started.append(self.prometheus)
         self.prometheus.start()
 
@@ -240,7 +282,7 @@ class LocalStack:
         for thing in reversed(self._started):
             try:
                 thing.stop()
-            except Exception as exc:  # keep stopping the rest
+            except Exception as exc:  # noqa: BLE001  (keep stopping the rest)
                 errors.append(f"{thing}: {exc}")
         self._started.clear()
         if errors:
@@ -251,11 +293,8 @@ class LocalStack:
     def start_slurm_exporter(self) -> ManagedProcess:
         if not self.slurm_port:
             self.slurm_port = free_port()
-        argv = console_script("gpuwatch-slurm-exporter", "gpuwatch.exporters.slurm.cli") + [
-            f"--web.listen-address={self.exporter_bind}:{self.slurm_port}"
-        ]
-        if self.slurm_poll_interval:
-            argv.append(f"--slurm.poll-interval={self.slurm_poll_interval:g}")
+        poll = [f"--slurm.poll-interval={self.slurm_poll_interval:g}"] if self.slurm_poll_interval else []
+        argv = slurm_exporter_argv(self.slurm_port, *poll, bind=self.exporter_bind)
         self.slurm_exporter = ManagedProcess(
             "slurm-exporter", argv, self.workdir / "slurm-exporter.log", env=self.slurm_env
         )
@@ -266,11 +305,7 @@ class LocalStack:
         """(Re)start the GPU exporter of ``gpu`` on its port (kept across restarts)."""
         if not gpu.port:
             gpu.port = free_port()
-        argv = console_script("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli") + [
-            f"--web.listen-address={self.exporter_bind}:{gpu.port}",
-            f"--nvml.scenario={gpu.scenario}",
-            *self.gpu_exporter_args,
-        ]
+        argv = gpu_exporter_argv(gpu.port, gpu.scenario, *self.gpu_exporter_args, bind=self.exporter_bind)
         gpu.process = ManagedProcess(
             f"gpu-exporter-{gpu.node}", argv, self.workdir / f"gpu-exporter-{gpu.node}.log"
         )

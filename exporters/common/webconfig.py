@@ -26,6 +26,8 @@ Differences from the Go implementation, all reported as start-up errors rather t
 certificate without verifying it, and it protects nothing anyway), inline ``cert``/``key`` (give
 files), more than one entry in ``curve_preferences``, and ``rate_limit``. ``RequestClientCert``
 behaves as in Go for access purposes: no client is refused for its certificate or lack of one.
+Client certificates are verified as in Go on every Python version (3.13's VERIFY_X509_STRICT is
+not applied): a certificate from an old CA without key identifiers is still accepted.
 The file is read once at start-up; restart the exporter to rotate certificates.
 """
 
@@ -394,6 +396,11 @@ def _tls(node: _Node, base: Path) -> tuple[ssl.SSLContext | None, frozenset[str]
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.options |= ssl.OP_NO_COMPRESSION
+    # Client certificates are checked as Go's exporter-toolkit checks them, on every Python: chain
+    # to the client CA, dates, a key usage that allows TLS client auth (extendedKeyUsage clientAuth
+    # when present), client_allowed_sans. Not RFC 5280's strict profile (Python 3.13 turns it on in
+    # create_default_context only): a client certificate without key identifiers stays accepted.
+    ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
     try:
         ctx.load_cert_chain(cert_file, key_file)
     except ssl.SSLError as exc:

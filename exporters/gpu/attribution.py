@@ -114,6 +114,9 @@ class ProcScanner:
 
     A process's environ is read once (per PID and start time); processes without Slurm
     variables are re-read after ``negative_ttl`` seconds in case they exec'd into a job step.
+    An environ read as zero bytes is not cached at all: a process caught in ``execve`` (after the
+    kernel switched it to its new memory, before it set up the new stack) reads as empty, and
+    caching that would hide a just-started job step for ``negative_ttl`` seconds.
     """
 
     def __init__(self, proc_root: str = "/proc", negative_ttl: float = 30.0):
@@ -141,10 +144,12 @@ class ProcScanner:
             return hit[2]
         try:
             with open(f"{self.proc_root}/{pid}/environ", "rb") as f:
-                env = parse_environ(f.read())
+                data = f.read()
         except OSError:
-            env = {}
-        self._cache[pid] = (start, now, env)
+            data = None
+        env = parse_environ(data) if data else {}
+        if data != b"":  # empty: mid-exec (or a kernel thread); read it again next time
+            self._cache[pid] = (start, now, env)
         return env
 
     def scan(self) -> dict[str, Job]:

@@ -53,9 +53,10 @@ SHARED = [
     click.option(
         "--alertmanager-version",
         type=_Version(),
-        default="0.25",
+        default="0.33",
         show_default=True,
-        help="Alertmanager the config is for, 0.25 or newer: decides the receiver types and *_file keys allowed (0.25 has no webhook url_file).",
+        help="Alertmanager the config is for, 0.25 or newer (default: the one compose/ pins): decides the "
+        "receiver types and *_file keys allowed (0.25 has no webhook url_file).",
     ),
     click.option(
         "--notifications",

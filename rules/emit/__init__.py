@@ -9,7 +9,7 @@ import json
 from .. import components
 from ..api import Compiled, Options
 from ..errors import Problems
-from . import alertmanager, grafana, prometheus
+from . import alertmanager, grafana, grafana_jobs, prometheus
 from .common import GRAFANA, OUT
 
 
@@ -26,6 +26,10 @@ def render_all(c: Compiled, opts: Options, p: Problems) -> dict[tuple[str, str],
     for comp in components.ALL:
         files[(GRAFANA, f"dashboards/{comp.dashboard_file}")] = (
             json.dumps(grafana.dashboard(c, comp), indent=2) + "\n"
+        )
+    if grafana_jobs.wanted(c):
+        files[(GRAFANA, f"dashboards/{grafana_jobs.FILE}")] = (
+            json.dumps(grafana_jobs.dashboard(c), indent=2) + "\n"
         )
     for rel, text in grafana.provisioning(opts).items():
         files[(GRAFANA, rel)] = text

@@ -7,6 +7,14 @@ folders (writes land in a scratch folder) and /run is an empty tmpfs. The host's
 inside those namespaces, so Ansible and testinfra reach it through SSH like a real pod: the
 machine's own /etc, /run and ports are never touched. Everything a host runs lives in its
 network namespace; ``stop()`` kills those processes by PID and deletes the namespace.
+
+A host can run another Debian release's userland instead of the machine's (``root=``: a suite
+root from :mod:`gpuwatch.localstack.roots`, e.g. trixie with Slurm 24.11 and Python 3.13): the
+whole root is then the lower layer of one overlay mount (writes land in the host's scratch
+folder, the cached root stays pristine), with /proc, /sys, /dev and an empty /run mounted into
+it, all inside the host's private mount namespace. The machine's sshd serves the host with
+``ChrootDirectory`` set to that overlay, so every SSH session (Ansible's modules, sftp, the
+daemons they start) runs the root's programs: its python3, dpkg, munge and Slurm.
 """
 
 from __future__ import annotations
@@ -22,6 +30,10 @@ import time
 from pathlib import Path
 
 OVERLAID = ("/etc", "/var", "/usr", "/opt", "/root", "/home")
+# Where a root host's overlay is mounted in its own mount namespace: sshd chroots sessions there
+# and insists that every component of the path is owned by root and writable by nobody else
+# (so not under /tmp). /run is the host's private tmpfs.
+CHROOT = "/run/gwhost"
 
 RELAY = textwrap.dedent(
     """\
@@ -56,8 +68,11 @@ def sh(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
 class NsHost:
     """One namespaced host. ``name`` doubles as its hostname (like a RunPod pod id)."""
 
-    def __init__(self, name: str, workdir: Path, ssh_pubkey: str, netns_prefix: str):
+    def __init__(
+        self, name: str, workdir: Path, ssh_pubkey: str, netns_prefix: str, root: Path | None = None
+    ):
         self.name = name
+        self.root = Path(root) if root is not None else None
         self.dir = workdir / name
         self.netns = f"{netns_prefix}-{name}"[:30]
         self.ssh_pubkey = ssh_pubkey
@@ -102,10 +117,6 @@ class NsHost:
         d = self.dir
         for sub in ("ssh", "log"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        for path in OVERLAID:
-            tag = path.strip("/")
-            (d / "upper" / tag).mkdir(parents=True, exist_ok=True)
-            (d / "work" / tag).mkdir(parents=True, exist_ok=True)
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "ssh" / "host_key"))
         (d / "ssh" / "authorized_keys").write_text(self.ssh_pubkey + "\n")
         (d / "ssh" / "authorized_keys").chmod(0o600)
@@ -126,25 +137,17 @@ class NsHost:
             AcceptEnv LANG LC_*
             LogLevel ERROR
             """)
+            + (f"ChrootDirectory {CHROOT}\n" if self.root is not None else "")
         )
-        mounts = "\n".join(
-            f"mount -t overlay overlay -o lowerdir={p},upperdir={d}/upper/{p.strip('/')},"
-            f"workdir={d}/work/{p.strip('/')} {p}"
-            for p in OVERLAID
-        )
-        script = textwrap.dedent(f"""\
-            set -e
-            mount --make-rprivate /
-            {mounts}
-            mount -t tmpfs -o mode=0755 tmpfs /run
-            mkdir -p /run/sshd /run/lock
-            chmod 1777 /run/lock
-            cat {d}/hosts > /etc/hosts
-            echo {self.name} > /etc/hostname
-            hostname {self.name}
-            exec /usr/sbin/sshd -D -e -f {d}/ssh/sshd_config
-            """).replace("\n            ", "\n")
-        (d / "boot.sh").write_text(script)
+        mounts = self._root_mounts() if self.root is not None else self._overlay_mounts()
+        script = [
+            "set -e",
+            "mount --make-rprivate /",
+            *mounts,
+            f"hostname {self.name}",
+            f"exec /usr/sbin/sshd -D -e -f {d}/ssh/sshd_config",
+        ]
+        (d / "boot.sh").write_text("\n".join(script) + "\n")
         log = open(d / "log" / "sshd.log", "ab")
         self.proc = subprocess.Popen(
             [
@@ -165,6 +168,53 @@ class NsHost:
             start_new_session=True,
         )
         self._wait_ssh()
+
+    def _overlay_mounts(self) -> list[str]:
+        """The machine's own userland: its folders overlaid, writes in the scratch folder."""
+        d = self.dir
+        for path in OVERLAID:
+            tag = path.strip("/")
+            (d / "upper" / tag).mkdir(parents=True, exist_ok=True)
+            (d / "work" / tag).mkdir(parents=True, exist_ok=True)
+        lines = [
+            f"mount -t overlay overlay -o lowerdir={p},upperdir={d}/upper/{p.strip('/')},"
+            f"workdir={d}/work/{p.strip('/')} {p}"
+            for p in OVERLAID
+        ]
+        lines += [
+            "mount -t tmpfs -o mode=0755 tmpfs /run",
+            "mkdir -p /run/sshd /run/lock",
+            "chmod 1777 /run/lock",
+            f"cat {d}/hosts > /etc/hosts",
+            f"echo {self.name} > /etc/hostname",
+        ]
+        return lines
+
+    def _root_mounts(self) -> list[str]:
+        """A suite root's userland: the whole root under one overlay at CHROOT (copy-on-write:
+        the cached root is only ever a lower layer), with the kernel's file systems mounted in."""
+        d, m = self.dir, CHROOT
+        if not (self.root / "usr/bin/python3").exists():
+            raise RuntimeError(f"{self.root}: not a Debian root with python3")
+        for sub in ("upper/root", "work/root"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        # The overlay's top folder takes the upper layer's owner and mode: sshd wants root and 0755.
+        os.chown(d / "upper/root", 0, 0)
+        (d / "upper/root").chmod(0o755)
+        lines = [
+            "mount -t tmpfs -o mode=0755 tmpfs /run",
+            f"mkdir -p /run/sshd {m}",
+            f"mount -t overlay overlay -o lowerdir={self.root},upperdir={d}/upper/root,workdir={d}/work/root {m}",
+            f"mount -t proc proc {m}/proc",
+            f"mount --rbind /sys {m}/sys",
+            f"mount --rbind /dev {m}/dev",
+            f"mount -t tmpfs -o mode=0755 tmpfs {m}/run",
+            f"mkdir -p {m}/run/lock",
+            f"chmod 1777 {m}/run/lock",
+            f"cat {d}/hosts > {m}/etc/hosts",
+            f"echo {self.name} > {m}/etc/hostname",
+        ]
+        return lines
 
     def _wait_ssh(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
@@ -236,7 +286,8 @@ def start_time(pid: int) -> str | None:
 class Cluster:
     """Hosts plus the SSH plumbing (key, relay, ssh_config, inventory) to reach them."""
 
-    def __init__(self, workdir: Path, names: list[str]):
+    def __init__(self, workdir: Path, names: list[str], root: Path | None = None):
+        """``root``: a Debian suite root every host runs (see the module doc); None: the machine's."""
         self.dir = workdir
         self.prefix = f"gwt{os.getpid() % 100000}"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -245,7 +296,7 @@ class Cluster:
         self.relay = self.dir / "relay.py"
         self.relay.write_text(RELAY)
         pub = (self.dir / "id_ed25519.pub").read_text().strip()
-        self.hosts = [NsHost(n, self.dir, pub, self.prefix) for n in names]
+        self.hosts = [NsHost(n, self.dir, pub, self.prefix, root) for n in names]
         # SSH connection-sharing sockets (short path: unix sockets are limited to ~108 bytes).
         # Ansible puts its own here too (ANSIBLE_SSH_CONTROL_PATH_DIR); stop() closes them all.
         self.control_dir = Path(tempfile.mkdtemp(prefix="gwcp"))

@@ -79,8 +79,10 @@ class StandinState:
     rate_limit: tuple[int, float] | None = None  # (quota, window seconds) per API key
     window: list = field(default_factory=lambda: [0.0, 0])  # [window start, requests in it]
     storm_429: int = 0  # the next N authenticated requests are answered 429
-    create_faults: list[str] = field(default_factory=list)  # per POST create: "500" or "drop" after creating
+    create_faults: list[str] = field(default_factory=list)  # per POST create: "500" or "drop" after creating,
+    # "late": drop the connection, the pod appears 0.3 s later (an upstream still at work)
     too_many: int = 0  # 429s answered
+    members_after_s: float = 0.0  # a new cluster's member pods are listed only this long after its create
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -375,6 +377,13 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET":
                 with_members = self.query.get("includeClusterPods") == "true"
                 pods = [p for p in state.pods.values() if with_members or p.get("cluster") is None]
+                now = time.monotonic()
+                pods = [
+                    p
+                    for p in pods
+                    if p.get("cluster") is None
+                    or state.clusters[p["cluster"]["id"]].get("_members_at", 0) <= now
+                ]
                 for p in pods:
                     advance(state, p)
                 pods = [p for p in pods if p["status"] != "TERMINATED"]
@@ -530,6 +539,15 @@ class Handler(BaseHTTPRequestHandler):
         fault = self._fault()
         pod = new_pod(body)
         pod["_global_networking"] = bool(body.get("globalNetworking"))
+        if fault == "late":  # the answer is lost now; the pod shows up in listings only 0.3 s later
+            state = self.state
+
+            def appear():
+                with state.lock:
+                    state.pods[pod["id"]] = pod
+
+            threading.Timer(0.3, appear).start()
+            raise Drop()
         self.state.pods[pod["id"]] = pod
         if fault:
             return self._created(fault, 201, "Pod", public(pod))
@@ -555,6 +573,8 @@ class Handler(BaseHTTPRequestHandler):
             "pods": {"total": 0, "byStatus": {}},
             "createdAt": "2026-11-30T12:00:00Z",
         }
+        if self.state.members_after_s:
+            cluster["_members_at"] = time.monotonic() + self.state.members_after_s
         self.state.clusters[cid] = cluster
         for rank in range(compute["podCount"]):
             pod = new_pod(dict(body, name=f"{body['name']}-node-{rank}", dataCenterIds=dcs[:1]))

@@ -3,8 +3,13 @@ munge, configless Slurm and both exporters, checked with pytest-testinfra over t
 path Ansible used; then converge again and expect changed=0. A second test joins two hosts
 over a veth link and runs a job on both.
 
+The single-host test runs once per host userland (HOST_VERSIONS): the machine's own Debian 12
+(Slurm 22.05, Python 3.11) and Debian trixie's from its version root (Slurm 24.11, Python 3.13;
+gpuwatch.localstack.roots, built by `make labs`), since the pods run a newer Slurm than 22.05.
+
 Needs root (network namespaces, overlay mounts), iproute2, util-linux's unshare, OpenSSH and
-Debian's munge + slurm-wlm: `make deps` installs them.
+Debian's munge + slurm-wlm: `make deps` installs them; the trixie root needs debootstrap (under
+CI=true a root that cannot be built fails the test).
 """
 
 from __future__ import annotations
@@ -17,13 +22,17 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import testinfra
-from conftest import IN_CI, require_programs
+from conftest import IN_CI, require_programs, require_root
 from converge import PERSIST_DIR, write_inventory
 from nshost import Cluster, start_time
 from playbook_runner import ANSIBLE_DIR, ROOT, playbook
+
+from gpuwatch.localstack.slurm import VERSION_SUITES
 
 pytestmark = [pytest.mark.ansible, pytest.mark.slurm, pytest.mark.timeout(900)]
 
@@ -57,35 +66,96 @@ def require_root_and_programs():
         pytest.skip(msg)
 
 
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory):
-    """The dependency wheels of gpuwatch[exporters] (+ supervisor) at the role's pinned versions,
-    for the nodes, which have no package index."""
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+# Slurm versions the single-host converge runs with: the machine's packages and trixie's root.
+HOST_VERSIONS = ("22.05", "24.11")
+
+
+@dataclass(frozen=True)
+class HostOS:
+    """The userland a test host runs: the Slurm version, the Debian suite root (None: the
+    machine's own), its Python (X.Y) and Debian codename."""
+
+    slurm: str
+    root: Path | None
+    python: str
+    codename: str
+
+
+@pytest.fixture(params=HOST_VERSIONS)
+def host_os(request) -> HostOS:
     require_root_and_programs()
-    out = tmp_path_factory.mktemp("wheelhouse")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
+    suite = VERSION_SUITES[request.param]
+    if suite == "host":
+        codename = re.search(r"^VERSION_CODENAME=(\S+)", Path("/etc/os-release").read_text(), re.M)
+        return HostOS(request.param, None, HOST_PYTHON, codename.group(1) if codename else "")
+    root = require_root(suite)  # built when missing; CI=true: a root that cannot be built fails
+    python = re.match(r"\d+\.\d+", root.version("python3") or "")
+    assert python, f"{root}: no python3 version in {root.info}"
+    return HostOS(request.param, root.path, python.group(0), suite)
+
+
+def build_wheelhouse(out: Path, python: str) -> Path:
+    """gpuwatch[exporters]' dependency wheels (+ supervisor) for nodes with Python PYTHON (X.Y), which have no
+    package index: built by this Python when it is that version, else downloaded as binary wheels
+    for it (as one prepares an offline node whose Python differs from the control machine's)."""
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip = [sys.executable, "-m", "pip"]
+    # the role installs gpuwatch[exporters] at its pinned versions: the same here
+    pinned = ["--constraint", str(ROOT / "ansible/roles/gpuwatch_exporters/files/constraints.txt")]
+    if python == HOST_PYTHON:
+        cmd = [
+            *pip,
             "wheel",
             "--quiet",
             "--wheel-dir",
             str(out),
-            "--constraint",
-            str(ROOT / "ansible/roles/gpuwatch_exporters/files/constraints.txt"),
+            *pinned,
             f"{ROOT}[exporters]",
             "supervisor>=4.2,<5",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
+        ]
+    else:
+        subprocess.run(
+            [*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(ROOT)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        abi = "cp" + python.replace(".", "")
+        cmd = [*pip, "download", "--quiet", "--dest", str(out), "--only-binary=:all:"]
+        cmd += ["--python-version", python, "--implementation", "cp", "--abi", abi, "--abi", "abi3"]
+        cmd += ["--abi", "none"]
+        arch = os.uname().machine
+        for platform in ("manylinux_2_28", "manylinux_2_17", "manylinux2014"):
+            cmd += ["--platform", f"{platform}_{arch}"]
+        cmd += [*pinned, f"{next(out.glob('gpuwatch-*.whl'))}[exporters]", "supervisor>=4.2,<5"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, f"{' '.join(cmd)}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
     for whl in out.glob("gpuwatch-*.whl"):
         whl.unlink()
     return out
+
+
+@pytest.fixture(scope="module")
+def wheelhouses(tmp_path_factory):
+    """wheelhouses(python) -> the folder of dependency wheels for Python X.Y (made once per module)."""
+    made: dict[str, Path] = {}
+
+    def get(python: str) -> Path:
+        if python not in made:
+            made[python] = build_wheelhouse(tmp_path_factory.mktemp(f"wheelhouse-py{python}"), python)
+        return made[python]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(wheelhouses):
+    """The wheelhouse for hosts running the machine's own Python."""
+    require_root_and_programs()
+    return wheelhouses(HOST_PYTHON)
 
 
 def node_name() -> str:
@@ -175,16 +245,27 @@ def assert_no_secret_in(texts, *secrets_):
             assert secret not in text
 
 
-def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
+def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouses, host_os):
     require_root_and_programs()
     name = node_name()
-    with Cluster(tmp_path / "hosts", [name]) as cluster:
+    wheelhouse = wheelhouses(host_os.python)
+    started = time.monotonic()
+    with Cluster(tmp_path / "hosts", [name], root=host_os.root) as cluster:
         first = converge(
             cluster, tmp_path, {"gpuwatch_exporters_wheelhouse": str(wheelhouse)}, name, "converge1"
         )
         password = (tmp_path / "scrape_password").read_text().strip()
         assert len(password) >= 32
         host = testinfra.get_host(f"ssh://{name}", ssh_config=str(cluster.ssh_config))
+
+        # The host runs the userland under test: its release, Slurm and Python (the venv's too).
+        assert has(host.file("/etc/os-release"), f"^VERSION_CODENAME={host_os.codename}$")
+        assert re.fullmatch(
+            rf"slurm(-wlm)? {re.escape(host_os.slurm)}\.\d+", host.check_output("slurmctld -V")
+        )
+        assert re.fullmatch(rf"slurm(-wlm)? {re.escape(host_os.slurm)}\.\d+", host.check_output("slurmd -V"))
+        venv_python = host.check_output(f"{PERSIST_DIR}/venv/bin/python -V")
+        assert venv_python.startswith(f"Python {host_os.python}."), venv_python
 
         # Daemons, found through their pid files in the host's private /run (the PID namespace is
         # the machine's), with their owners; all were started over SSH sessions that have ended.
@@ -219,9 +300,15 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
             f"^NodeName={name} NodeAddr={name}.runpod.internal CPUs=[0-9]+ RealMemory=[0-9]+ State=UNKNOWN$",
         )
         assert has(conf, "# Managed by gpuwatch Ansible")
-        cgroup = host.file("/etc/slurm/cgroup.conf").content_string
-        expected_plugin = "cgroup/v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "cgroup/v1"
-        assert f"CgroupPlugin={expected_plugin}" in cgroup
+        cgroup = host.file("/etc/slurm/cgroup.conf")
+        if tuple(map(int, host_os.slurm.split("."))) >= (23, 2):
+            # Nothing uses cgroups (linuxproc, task/none): disabled, which 24.11 needs without a cgroup fs.
+            expected_plugin = "disabled"
+        else:
+            expected_plugin = (
+                "cgroup/v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "cgroup/v1"
+            )
+        assert has(cgroup, f"^CgroupPlugin={expected_plugin}$"), cgroup.content_string
         state = host.file(f"{PERSIST_DIR}/slurmctld")
         assert (state.user, state.mode) == ("slurm", 0o700)
         web = host.file(f"{PERSIST_DIR}/etc/web-config.yml")
@@ -331,11 +418,18 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouse):
             (tmp_path / "converge2.log").read_text(),
         ]
         assert_no_secret_in(logs, password, munge_key)
-        print(f"converge timings: first {first.seconds:.0f}s, second {second.seconds:.0f}s")
         pids = [identity(p) for p in cluster.hosts[0].pids()]
         assert len(pids) >= 7  # sshd, munged, slurmctld (+ slurmscriptd), slurmd, supervisord, 2 exporters
     # Leaving the block killed every process of the host, by PID.
     assert not [p for p in pids if alive(p)]
+    print(
+        f"converge timings (Slurm {host_os.slurm}): first {first.seconds:.0f}s, second {second.seconds:.0f}s,"
+        f" whole test {time.monotonic() - started:.0f}s"
+    )
+    if host_os.root is not None:
+        # The cached root was only the lower layer of the host's overlay: nothing was written to it.
+        assert not (host_os.root / PERSIST_DIR.lstrip("/")).exists()
+        assert not (host_os.root / "etc/slurm/slurm.conf").exists()
 
 
 def test_two_hosts_configless_and_srun_on_both(tmp_path, wheelhouse):

@@ -93,18 +93,12 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     own_env = ("-e", json.dumps({"runpod_pods_env": {"HF_TOKEN": OWN_SECRET}}))
     probe_out = tmp_path / "inventory.json"
 
-    first = run(
-        PROBE,
-        api,
-        tmp_path,
-        ssh_key,
-        "-e",
-        "runpod_pods_worker_count=2",
-        "-e",
-        f"probe_out={probe_out}",
-        *own_env,
-        name="provision1",
-    )
+    def provision(name: str):
+        """The probe playbook with the head and two workers, run under ``name``."""
+        args = ("-e", "runpod_pods_worker_count=2", "-e", f"probe_out={probe_out}", *own_env)
+        return run(PROBE, api, tmp_path, ssh_key, *args, name=name)
+
+    first = provision("provision1")
     assert first.rc == 0, first.out[-4000:]
 
     creates = api.requests("POST", "/v2/pods")
@@ -154,18 +148,7 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
 
     # Second run: everything exists, nothing is created, nothing reported changed.
     before = len(api.requests("POST"))
-    second = run(
-        PROBE,
-        api,
-        tmp_path,
-        ssh_key,
-        "-e",
-        "runpod_pods_worker_count=2",
-        "-e",
-        f"probe_out={probe_out}",
-        *own_env,
-        name="provision2",
-    )
+    second = provision("provision2")
     assert second.rc == 0, second.out[-4000:]
     assert len(api.requests("POST")) == before
     assert second.recap["localhost"]["changed"] == 0, second.recap
@@ -173,18 +156,7 @@ def test_provision_twice_restart_and_teardown_leave_foreign_pods(api, tmp_path, 
     # A stopped pod (its container disk is gone) is started again, not recreated.
     head_id = by_name[names[0]]["id"]
     api.stop_pod(head_id)
-    third = run(
-        PROBE,
-        api,
-        tmp_path,
-        ssh_key,
-        "-e",
-        "runpod_pods_worker_count=2",
-        "-e",
-        f"probe_out={probe_out}",
-        *own_env,
-        name="provision3",
-    )
+    third = provision("provision3")
     assert third.rc == 0, third.out[-4000:]
     assert len(api.requests("POST", "/v2/pods")) == 3
     assert [r.body for r in api.requests("POST", f"/v2/pods/{head_id}/action")] == [{"action": "start"}]

@@ -4,6 +4,7 @@ second each) against the stand-in: rate-limit header parsing, a quota window hon
 
 from __future__ import annotations
 
+import email.utils
 import importlib.util
 import json
 import time
@@ -91,3 +92,101 @@ def test_mismatched_deployment_id_is_refused(tmp_path):
     (tmp_path / "state.json").write_text(json.dumps({"deployment_id": "abcd1234", "pods": []}))
     with RunpodStandin(KEY) as api, pytest.raises(rec.RunpodError, match="belongs to deployment abcd1234"):
         rec.reconcile(params(api, tmp_path, deployment_id="ffff0000"))
+
+
+def test_retry_after_as_an_http_date():
+    # RFC 9110 allows a date; a proxy in front of the API may send one instead of seconds.
+    soon = email.utils.formatdate(time.time() + 20, usegmt=True)
+    assert 17 <= rec.wait_from_headers({"Retry-After": soon}) <= 20
+    past = email.utils.formatdate(time.time() - 60, usegmt=True)
+    assert rec.wait_from_headers({"Retry-After": past}) == 0
+    # Unparseable: fall back to the RateLimit header, else to backoff (None).
+    assert rec.wait_from_headers({"Retry-After": "soon", "RateLimit": '"minute";r=0;t=9'}) == 9
+    assert rec.wait_from_headers({"Retry-After": "soon"}) is None
+
+
+def test_cluster_create_answered_500_before_members_are_listed_is_not_duplicated(tmp_path):
+    # The create took effect, its answer was a 500, and RunPod lists no member pod yet: the cluster
+    # is found by its name (which carries the deployment id) and adopted, not created again.
+    with RunpodStandin(KEY, start_s=0, run_s=0, create_faults=["500"], members_after_s=0.5) as api:
+        out = rec.reconcile(params(api, tmp_path, mode="cluster", pod_count=2))
+        assert len(api.requests("POST", "/v2/clusters")) == 1 and len(api.live_clusters()) == 1
+        assert out["api"]["create_recoveries"] == 1 and len(out["pods"]) == 2
+        # A rerun changes nothing.
+        again = rec.reconcile(params(api, tmp_path, mode="cluster", pod_count=2))
+        assert not again["changed"] and len(api.requests("POST", "/v2/clusters")) == 1
+
+
+def test_teardown_after_a_lost_state_file_finds_a_cluster_whose_members_are_not_listed_yet(tmp_path):
+    with RunpodStandin(KEY, start_s=0, run_s=0) as api:
+        out = rec.reconcile(params(api, tmp_path, mode="cluster", pod_count=2))
+        dep = out["deployment_id"]
+        # Another deployment's cluster of the same cluster name stays.
+        other = tmp_path / "other"
+        other.mkdir()
+        rec.reconcile(params(api, other, mode="cluster", pod_count=2))
+        (tmp_path / "state.json").unlink()
+        api.state.members_after_s = 30
+        for c in api.live_clusters():
+            c["_members_at"] = time.monotonic() + 30  # members hidden from the listing for now
+        gone = rec.reconcile(params(api, tmp_path, state="absent", deployment_id=dep))
+        assert [d["kind"] for d in gone["deleted"]] == ["cluster"]
+        assert [c["name"] for c in api.live_clusters()] != [] and all(
+            not c["name"].endswith(dep) for c in api.live_clusters()
+        )
+
+
+def test_a_corrupted_state_file_stops_teardown_and_says_how_to_recover(tmp_path):
+    (tmp_path / "state.json").write_text('{"deployment_id": "abcd1234", "pods": [{"id": "p1", "na')
+    with RunpodStandin(KEY) as api:
+        with pytest.raises(
+            rec.RunpodError, match=r"not JSON.*runpod_pods_deployment_id=ID \(deployment abcd1234\)"
+        ):
+            rec.reconcile(params(api, tmp_path, state="absent"))
+        assert not api.requests("DELETE")
+    # The file is left as it was (nothing half-written).
+    assert (tmp_path / "state.json").read_text().endswith('"na')
+
+
+def test_a_create_that_lands_after_its_answer_was_lost_is_not_duplicated(tmp_path):
+    # No answer, and the upstream is still at work: the pod is listed only 0.3 s later. The
+    # reconciler waits its backoff before it looks, so the look finds it and nothing is created twice.
+    with RunpodStandin(KEY, start_s=0, run_s=0, create_faults=["late"]) as api:
+        out = rec.reconcile(params(api, tmp_path, worker_count=0, backoff_base=0.8))
+        assert len(api.requests("POST", "/v2/pods")) == 1 and len(api.live_pods()) == 1
+        assert out["api"]["create_recoveries"] == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"deployment_id": 7}', '{"pods": "p1"}', '{"pods": [{"name": "x"}]}', '{"cluster": "c1"}', "[1]"],
+)
+def test_a_state_file_of_the_wrong_shape_is_refused_with_one_message(tmp_path, content):
+    (tmp_path / "state.json").write_text(content)
+    with RunpodStandin(KEY) as api:
+        for state in ("present", "absent"):
+            with pytest.raises(
+                rec.RunpodError, match="state.json: (not a runpod_pods state file|expected a JSON)"
+            ):
+                rec.reconcile(params(api, tmp_path, state=state))
+        assert not [r for r in api.state.requests if r.method != "GET"]
+
+
+def test_an_unreachable_api_is_one_message_not_a_traceback(tmp_path):
+    from gpuwatch.localstack.procs import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v2"
+    for state in ("present", "absent"):
+        with pytest.raises(rec.RunpodError, match=r"RunPod API GET /pods: no answer .* after 2 retries"):
+            rec.reconcile(
+                dict(
+                    api_url=url,
+                    api_key=KEY,
+                    cluster_name="gw-unit",
+                    state_file=str(tmp_path / "state.json"),
+                    deployment_id="abcd1234",
+                    api_retries=2,
+                    backoff_base=0.01,
+                    state=state,
+                )
+            )

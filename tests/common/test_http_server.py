@@ -73,6 +73,41 @@ def test_mutual_tls_require_and_verify(serve, pki):
     assert get(server, ctx=pki.client_context(pki.client_crt, pki.client_key))[0] == 200
 
 
+def test_client_certificates_are_checked_alike_on_every_python(serve, pki):
+    """Chain, dates and TLS client usage are required; RFC 5280's strict profile is not.
+
+    Python 3.13's ``create_default_context()`` verifies with VERIFY_X509_STRICT, which refuses a
+    certificate without an authority key id. The exporters' server side does not: a client
+    certificate from an old home-made CA works on 3.11 and 3.13 alike (as in Go's toolkit), while
+    one made only for servers (extendedKeyUsage serverAuth) is refused on both.
+    """
+    server, guard = serve(
+        tls_config(pki, f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki.ca}\n")
+    )
+    assert not guard.ssl_context.verify_flags & ssl.VERIFY_X509_STRICT
+    assert get(server, ctx=pki.client_context(pki.legacy_client_crt, pki.legacy_client_key))[0] == 200
+    with pytest.raises(FAIL):
+        get(server, ctx=pki.client_context(pki.server_as_client_crt, pki.server_as_client_key))
+    assert get(server, ctx=pki.client_context(pki.client_crt, pki.client_key))[0] == 200
+
+
+def test_test_certificates_pass_the_strict_profile(pki):
+    """The test CA issues certificates as real CAs do: OpenSSL's strict checks accept them."""
+    ctx = pki.client_context()
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(pki.server_crt, pki.server_key)
+    a, b = socket.socketpair()
+    with a, b:
+        client = ctx.wrap_socket(a, server_hostname="localhost", do_handshake_on_connect=False)
+        srv = server_ctx.wrap_socket(b, server_side=True, do_handshake_on_connect=False)
+        t = threading.Thread(target=srv.do_handshake)
+        t.start()
+        client.do_handshake()  # raises SSLCertVerificationError on a certificate strict mode refuses
+        t.join(5)
+        assert client.version() is not None
+
+
 def test_verify_client_cert_if_given(serve, pki):
     server, _ = serve(
         tls_config(pki, f"  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: {pki.ca}\n")

@@ -37,9 +37,27 @@ def _write_key(key, path: Path) -> None:
     path.chmod(0o600)
 
 
+def _usage(*, sign_certs: bool = False) -> x509.KeyUsage:
+    """keyUsage as CAs issue it: digitalSignature for a TLS key, keyCertSign+cRLSign for a CA."""
+    return x509.KeyUsage(
+        digital_signature=not sign_certs,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=sign_certs,
+        crl_sign=sign_certs,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _ca(cn: str, folder: Path):
+    """A self-signed root with the extensions RFC 5280 (and OpenSSL's X509_STRICT) asks of a CA:
+    critical basicConstraints CA:TRUE, critical keyUsage keyCertSign+cRLSign, a subject key id."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
@@ -49,9 +67,9 @@ def _ca(cn: str, folder: Path):
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(_usage(sign_certs=True), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(key, hashes.SHA256())
     )
     (folder / f"{cn}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -59,10 +77,22 @@ def _ca(cn: str, folder: Path):
     return key, cert
 
 
-def _leaf(cn: str, sans: list[x509.GeneralName], usage, ca_key, ca_cert, folder: Path) -> tuple[Path, Path]:
+def _leaf(
+    cn: str,
+    sans: list[x509.GeneralName],
+    usage,
+    ca_key,
+    ca_cert,
+    folder: Path,
+    *,
+    key_ids: bool = True,
+) -> tuple[Path, Path]:
+    """A TLS certificate as a CA issues it: SAN, keyUsage, extendedKeyUsage, CA:FALSE and the key
+    ids (authority key id = the CA's subject key id). ``key_ids=False`` leaves both key ids out,
+    like certificates from old home-made CAs (Python 3.13's strict clients refuse those)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
         .issuer_name(ca_cert.subject)
@@ -71,10 +101,18 @@ def _leaf(cn: str, sans: list[x509.GeneralName], usage, ca_key, ca_cert, folder:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(_usage(), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     )
+    if key_ids:
+        ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        ).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
+        )
+    cert = builder.sign(ca_key, hashes.SHA256())
     crt, keyfile = folder / f"{cn}.crt", folder / f"{cn}.key"
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_key(key, keyfile)
@@ -94,6 +132,10 @@ class PKI:
     rogue_ca: Path
     rogue_crt: Path  # signed by another CA, SAN DNS prometheus.test
     rogue_key: Path
+    legacy_client_crt: Path  # signed by ca, SAN DNS prometheus.test, no key identifiers
+    legacy_client_key: Path
+    server_as_client_crt: Path  # signed by ca, SAN DNS prometheus.test, extendedKeyUsage serverAuth only
+    server_as_client_key: Path
 
     def client_context(self, cert: Path | None = None, key: Path | None = None, **kw) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.ca))
@@ -126,7 +168,21 @@ def pki(tmp_path_factory) -> PKI:
     rogue = _leaf(
         "rogue", [x509.DNSName("prometheus.test")], ExtendedKeyUsageOID.CLIENT_AUTH, rogue_key, rogue_cert, d
     )
-    return PKI(d, d / "test-ca.crt", *server, *client, *other, d / "rogue-ca.crt", *rogue)
+    legacy = _leaf(
+        "legacy",
+        [x509.DNSName("prometheus.test")],
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        ca_key,
+        ca_cert,
+        d,
+        key_ids=False,
+    )
+    server_only = _leaf(
+        "server-only", [x509.DNSName("prometheus.test")], ExtendedKeyUsageOID.SERVER_AUTH, ca_key, ca_cert, d
+    )
+    return PKI(
+        d, d / "test-ca.crt", *server, *client, *other, d / "rogue-ca.crt", *rogue, *legacy, *server_only
+    )
 
 
 PASSWORD = "correct horse battery staple"

@@ -21,13 +21,14 @@ PAGES = [
     "deploy-runpod",
     "security",
     "benchmarks",
+    "jobstats",
 ]
 DOCS = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
 def anchors(path: Path) -> set[str]:
-    """GitHub's heading anchors of a Markdown file (outside code fences)."""
+    """GitHub's heading anchors and explicit ``<a id>`` anchors of a Markdown file (outside code fences)."""
     found, fence = set(), False
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("```"):
@@ -35,6 +36,8 @@ def anchors(path: Path) -> set[str]:
         elif not fence and (m := re.match(r"^#{1,6} (.+)$", line)):
             slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
             found.add(slug)
+        if not fence:  # explicit anchors, e.g. on a list item: <a id="name"></a>
+            found.update(re.findall(r'<a id="([^"]+)"></a>', line))
     return found
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, require_programs
+from conftest import ROOT, require_programs, require_root
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm, pytest.mark.prometheus, pytest.mark.timeout(240)]
 
@@ -72,10 +72,24 @@ def _hold_default_ports() -> list[socket.socket]:
     return held
 
 
-def test_demo_bounded_run_prints_urls_and_notifications():
-    require_programs("prometheus", "prometheus-alertmanager", "slurmctld", "slurmd", "munged")
+@pytest.mark.parametrize(
+    "versions,expect",
+    [
+        ("host", r"Prometheus 2\.42\.\d+, Alertmanager 0\.25\.\d+"),
+        (
+            "newest",
+            r"Prometheus 3\.5\.\d+, Alertmanager 0\.33\.\d+",
+        ),  # `make demo VERSIONS=newest`: the sid root
+    ],
+    ids=["host", "newest"],
+)
+def test_demo_bounded_run_prints_urls_and_notifications(versions, expect):
+    if versions == "host":
+        require_programs("prometheus", "prometheus-alertmanager", "slurmctld", "slurmd", "munged")
+    else:
+        require_root("sid")
     held = _hold_default_ports()
-    proc = _demo({"GPUWATCH_DEMO_DURATION": "25"})
+    proc = _demo({"GPUWATCH_DEMO_DURATION": "25"}, ["--versions", versions])
     try:
         out, _ = proc.communicate(timeout=200)
     finally:
@@ -85,6 +99,7 @@ def test_demo_bounded_run_prints_urls_and_notifications():
         for sock in held:
             sock.close()
     assert proc.returncode == 0, out
+    assert re.search(rf"^versions +{versions}: {expect}$", out, re.M), out
     for name in ("Prometheus", "Alertmanager", "webhook receiver", "Slurm exporter", "GPU exporter"):
         assert re.search(rf"^{name}.*http://127\.0\.0\.1:\d+", out, re.M), f"{name} URL missing:\n{out}"
     # At least one notification printed in the readable form (the Watchdog fires at once).

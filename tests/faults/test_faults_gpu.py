@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from gpuwatch.localstack.stack import gpu_exporter_argv
 from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value, wait_metrics
-from gpuwatch.testing.procs import exporter_process, free_port, gpu_exporter_argv, thread_count, wait_http
+from gpuwatch.testing.procs import exporter_process, free_port, thread_count, wait_http
 
 pytestmark = pytest.mark.load
 
@@ -53,10 +54,11 @@ def start(tmp_path, path: Path, *extra: str):
     argv = gpu_exporter_argv(
         port,
         path,
-        *("--collect.interval", "0.25s", "--collect.max-age", "2s"),
-        *("--nvml.init-retry-min", "0.2s", "--nvml.init-retry-max", "0.5s"),
+        "--collect.interval=0.25s",
+        "--collect.max-age=2s",
+        "--nvml.init-retry-min=0.2s",
+        "--nvml.init-retry-max=0.5s",
         *extra,
-        log_level="info",
     )
     return port, exporter_process(argv)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +32,14 @@ def start_job_process():
         clean = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
         p = subprocess.Popen([shutil.which("sleep") or "/bin/sleep", "60"], env={**clean, **env})
         procs.append(p)
+        # Popen returns while the child may still be inside execve: its /proc/PID/environ reads
+        # empty until the new stack is set up (often so under Python 3.13, which spawns with
+        # posix_spawn). A job's processes are past that point; wait for it like a scan would.
+        mark = f"SLURM_JOB_ID={env['SLURM_JOB_ID']}".encode() if "SLURM_JOB_ID" in env else b"="
+        deadline = time.monotonic() + 5
+        while mark not in Path(f"/proc/{p.pid}/environ").read_bytes():
+            assert time.monotonic() < deadline, f"environ of {p.pid} never showed {mark!r}"
+            time.sleep(0.001)
         return p
 
     yield start
@@ -327,6 +337,17 @@ def test_environ_cache_rereads_new_process(tmp_path):
     assert set(s.scan()) == {"1"}  # same process: cached
     shutil.rmtree(proc / "10")
     assert s.scan() == {} and s._cache == {}
+
+
+def test_environ_read_empty_is_not_cached(tmp_path):
+    """A process caught inside execve reads an empty environ: the next scan must read it again."""
+    proc = tmp_path / "proc"
+    (proc / "10").mkdir(parents=True)
+    (proc / "10" / "environ").write_bytes(b"")
+    s = attribution.ProcScanner(str(proc), negative_ttl=3600)
+    assert s.scan() == {}
+    (proc / "10" / "environ").write_bytes(b"SLURM_JOB_ID=3\0SLURM_JOB_GPUS=0\0")
+    assert set(s.scan()) == {"3"}  # found at once, not after negative_ttl
 
 
 def test_real_slurm_job_environ_fixture(make_exporter):

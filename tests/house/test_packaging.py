@@ -56,14 +56,16 @@ def _third_party_imports(folder: str) -> set[str]:
 
 def test_no_base_dependencies_and_an_extra_per_part():
     assert PROJECT["dependencies"] == []
-    assert {"exporters", "rules", "test", "ansible", "bench"} <= set(EXTRAS)
+    assert {"exporters", "rules", "jobstats", "test", "ansible", "bench"} <= set(EXTRAS)
     assert _extra("exporters") == {"prometheus-client", "nvidia-ml-py", "pyyaml", "bcrypt"}
     # the test extra brings what the code under test needs
-    assert any(r.name == "gpuwatch" and {"exporters", "rules"} <= r.extras for r in EXTRAS["test"])
+    assert any(
+        r.name == "gpuwatch" and {"exporters", "rules", "jobstats"} <= r.extras for r in EXTRAS["test"]
+    )
 
 
 def test_each_extra_covers_what_its_part_imports():
-    for folder, extra in (("exporters", "exporters"), ("rules", "rules")):
+    for folder, extra in (("exporters", "exporters"), ("rules", "rules"), ("jobstats", "jobstats")):
         imported = {_norm(DISTRIBUTION.get(m, m)) for m in _third_party_imports(folder)}
         # rules/catalogs/from_metrics.py reads /metrics text with prometheus_client, a tool the
         # catalog maintainer runs with the test extra; the compiler itself never imports it
@@ -121,4 +123,4 @@ def test_role_constraints_pin_the_exporters_extra_at_the_tested_versions():
         assert importlib.metadata.version(req.name) == version, f"{req.name}: venv has another version"
     assert Requirement("supervisor>=4.2,<5").specifier.contains(pins["supervisor"])
     install = (ROOT / "ansible/roles/gpuwatch_exporters/tasks/install.yml").read_text()
-    assert "[exporters]'" in install and "--constraint " in install
+    assert "'[exporters]'" in install and "'--constraint', gpuwatch_exporters_constraints" in install

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
 from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
-from gpuwatch.testing.procs import (
-    exporter_process,
-    free_port,
-    gpu_exporter_argv,
-    slurm_exporter_argv,
-    wait_http,
-)
-
-pytestmark = pytest.mark.load
+from gpuwatch.testing.procs import exporter_process, free_port, wait_http
 
 
 def check(res: dict) -> None:
@@ -28,7 +21,8 @@ def test_gpu_exporter_under_50_scrapers(tmp_path):
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(GPU_SCENARIO)
     port = free_port()
-    with exporter_process(gpu_exporter_argv(port, scenario)) as exp:
+    argv = gpu_exporter_argv(port, scenario, "--log.level=warn")
+    with exporter_process(argv) as exp:
         url = f"http://127.0.0.1:{port}/metrics"
         wait_http(url, exporter=exp)
         res = measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
@@ -47,7 +41,7 @@ def test_slurm_exporter_under_50_scrapers(tmp_path):
         for i in range(5):
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"load{i}", "--wrap", "sleep 600"])
         port = free_port()
-        argv = slurm_exporter_argv(port, "--slurm.poll-interval", "1")
+        argv = slurm_exporter_argv(port, "--slurm.poll-interval=1", "--log.level=warn")
         with exporter_process(argv, env=lab.env) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             wait_http(url, exporter=exp)

@@ -5,15 +5,13 @@ a critical alert mutes the warning of the same alertname and instance."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gpuwatch.testing import free_port
-from gpuwatch.testing.procs import stop_process
+from gpuwatch.localstack.promstack import Alertmanager
 
 try:  # conftest's module name depends on pytest's import mode
     from conftest import ROOT, require_programs
@@ -38,37 +36,11 @@ def api(base: str, path: str, body: object | None = None) -> object:
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory):
     binary = require_programs("prometheus-alertmanager")["prometheus-alertmanager"]
-    tmp = tmp_path_factory.mktemp("am")
-    port = free_port()
-    log = open(tmp / "am.log", "wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={AM_CONFIG}",
-            f"--storage.path={tmp}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    am = Alertmanager(tmp_path_factory.mktemp("am"), AM_CONFIG, binary=binary)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                api(base, "/-/ready")
-                break
-            except OSError as exc:  # refused while starting (URLError is an OSError)
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "alertmanager did not start:\n" + (tmp / "am.log").read_text()
-                    ) from exc
-                time.sleep(0.1)
-        yield base
+        yield am.start_and_wait(timeout=20).url
     finally:
-        stop_process(proc)
-        log.close()
+        am.stop()
 
 
 def alert(**labels: str) -> dict:

@@ -30,9 +30,9 @@ def line(panel: dict) -> list:
     ]
 
 
-def test_three_dashboards_with_datasource_variable() -> None:
+def test_four_dashboards_with_datasource_variable() -> None:
     names = sorted(p.name for p in DASH.glob("*.json"))
-    assert names == ["alerts-overview.json", "gpu-fleet.json", "slurm-cluster.json"]
+    assert names == ["alerts-overview.json", "gpu-fleet.json", "jobs.json", "slurm-cluster.json"]
     uids = set()
     for f in DASH.glob("*.json"):
         d = json.loads(f.read_text())
@@ -45,7 +45,7 @@ def test_three_dashboards_with_datasource_variable() -> None:
             assert all(t["datasource"]["uid"] == "${datasource}" for t in p["targets"])
         ids = [p["id"] for p in d["panels"]]
         assert len(ids) == len(set(ids))
-    assert len(uids) == 3
+    assert len(uids) == 4
 
 
 def test_threshold_lines_come_from_alert_expressions() -> None:

@@ -108,7 +108,10 @@ def _exprs():
                     yield (
                         f.name,
                         node.get("legendFormat", "panel"),
-                        node["expr"].replace("$__rate_interval", "5m"),
+                        node["expr"]
+                        .replace("$__rate_interval", "5m")
+                        .replace("$__range_s", "3600")
+                        .replace("$__range", "1h"),
                     )
                 stack.extend(node.values())
             elif isinstance(node, list):

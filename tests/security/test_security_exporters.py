@@ -20,12 +20,11 @@ import pytest
 
 from gpuwatch.exporters.gpu.cli import build_parser as gpu_parser
 from gpuwatch.exporters.slurm.cli import build_parser as slurm_parser
+from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
 from gpuwatch.testing.http import http_get
 from gpuwatch.testing.procs import (
     exporter_process,
     free_port,
-    gpu_exporter_argv,
-    slurm_exporter_argv,
     wait_http,
 )
 from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
@@ -53,13 +52,15 @@ def _exporter_argv(kind: str, port: int, tmp_path: Path, cfg: Path) -> list[str]
     if kind == "gpu":
         sc = tmp_path / "scenario.yaml"
         sc.write_text(SCENARIO)
-        return gpu_exporter_argv(port, sc, "--web.config.file", str(cfg), log_level="debug")
+        return gpu_exporter_argv(port, sc, f"--web.config.file={cfg}", "--log.level=debug")
     empty = tmp_path / "no-slurm-here"
     empty.mkdir()
     return slurm_exporter_argv(
         port,
-        *("--slurm.bin-dir", str(empty), "--slurm.poll-interval", "0.5", "--web.config.file", str(cfg)),
-        log_level="debug",
+        f"--slurm.bin-dir={empty}",
+        "--slurm.poll-interval=0.5",
+        f"--web.config.file={cfg}",
+        "--log.level=debug",
     )
 
 

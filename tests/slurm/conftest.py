@@ -11,17 +11,11 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
 import pytest
-from conftest import (
-    FIXTURES,
-    IN_CI,
-    require_programs,
-    require_root,
-)  # tests/conftest.py (tests/ is on sys.path)
+from conftest import FIXTURES, SLURM_VERSIONS, start_lab  # tests/conftest.py (tests/ is on sys.path)
 
 SLURM_FIXTURES = FIXTURES / "slurm"
 
@@ -51,30 +45,6 @@ def fake_slurm(tmp_path):
         return write_fake_slurm(tmp_path / name, stage)
 
     return make
-
-
-SLURM_VERSIONS = tuple(
-    v.strip() for v in os.environ.get("GPUWATCH_SLURM_VERSIONS", "22.05,24.11,26.05").split(",") if v.strip()
-)
-
-
-def start_lab(version: str, tmp_path_factory, name: str = "slurmlab", **kwargs):
-    """A started SlurmLab of ``version`` (skipped, or failed under CI=true, when it cannot run)."""
-    from gpuwatch.localstack.slurm import VERSION_SUITES, SlurmLab
-
-    if os.geteuid() != 0:
-        pytest.fail("CI=true and SlurmLab needs root", pytrace=False) if IN_CI else pytest.skip(
-            "SlurmLab needs root"
-        )
-    suite = VERSION_SUITES[version]
-    if suite == "host":
-        require_programs(
-            "munged", "mungekey", "slurmctld", "slurmd", "sinfo", "squeue", "sdiag", "scontrol", "sbatch"
-        )
-    root = require_root(suite)
-    lab = SlurmLab(tmp_path_factory.mktemp(f"{name}-{version}"), root=root, **kwargs).start()
-    assert lab.version_string.startswith(version + "."), (version, lab.version_string)
-    return lab
 
 
 @pytest.fixture(scope="module", params=SLURM_VERSIONS)

@@ -144,6 +144,27 @@ def test_promtool_check_metrics(fake_slurm):
     assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
 
 
+@pytest.mark.parametrize("stage", ["busy", "draining", "down", "resumed"])
+@pytest.mark.parametrize("version", ["24.11", "26.05"])
+def test_recorded_newer_versions_export_what_scontrol_says(fake_slurm, version, stage):
+    """Every collector on the real output of Slurm 24.11 and 26.05: all succeed, the node's
+    state, flags, CPUs and GPUs equal `scontrol show node`, and promtool accepts the page."""
+    from .agree import exporter_node, scontrol_nodes
+
+    d = SLURM_FIXTURES / f"lab-{version}" / stage
+    body = make_exporter(fake_slurm(d), ALL).collect_once(now=NOW)
+    smp = samples(body)
+    assert value(smp, "gpuwatch_slurm_up") == 1
+    assert {c: value(smp, "gpuwatch_slurm_collector_success", collector=c) for c in ALL} == dict.fromkeys(
+        ALL, 1
+    )
+    assert exporter_node(smp, "vm") == scontrol_nodes((d / "scontrol_show_node.txt").read_text())["vm"]
+    assert value(smp, "gpuwatch_slurm_reservation_cores", reservation="maint_window") == 4
+    promtool = require_programs("promtool")["promtool"]
+    r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+
+
 def write_cmd(bin_dir: Path, name: str, body: str) -> None:
     p = bin_dir / name
     p.write_text("#!/bin/sh\n" + body + "\n")

@@ -1,8 +1,11 @@
 """The exporter against a real single-host Slurm (munge, slurmctld, slurmd with 2 fake GPUs).
 
-One SlurmLab and one exporter process per module. Covers: the RPC budget per cycle, jobs from
-several users with GPUs asked for in three ways, pending reasons, drain and down transitions,
-finished-job counters, a SIGSTOPped slurmctld, and promtool on the live output.
+One SlurmLab and one exporter process per module and Slurm version (22.05 from the host, 24.11
+and 26.05 from Debian suite roots: see conftest.slurm_lab). Covers: the RPC budget per cycle,
+jobs from several users with GPUs asked for in three ways, pending reasons, agreement with
+``scontrol show node`` and ``squeue`` at every stage (running, pending for Resources/Priority/
+held/dependency, an array with pending tasks, a reservation, drain while jobs run, down,
+resume), finished-job counters, a SIGSTOPped and a restarted slurmctld, promtool on the live output.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from gpuwatch.exporters.slurm.parsers.sdiag import parse_sdiag
 from gpuwatch.exporters.slurm.runner import Runner
 from gpuwatch.localstack.slurm import free_port
 
+from .agree import exporter_counts, exporter_node, scontrol_nodes, squeue_counts
 from .helpers import samples, value
 
 pytestmark = pytest.mark.slurm
@@ -74,6 +78,7 @@ def exporter(slurm_lab, tmp_path_factory):
             f"--slurm.timeout={TIMEOUT}",
             "--collector.users",
             "--collector.licenses",
+            "--collector.reservations",
             "--log.level=info",
         ],
         env=slurm_lab.env,
@@ -203,6 +208,107 @@ def test_drain_and_down_transitions(slurm_lab, exporter):
     assert value(s, "gpuwatch_slurm_node_reason_info", node=node, reason="dead psu") is None
 
 
+def agreement(lab, url, timeout: float = 20) -> dict:
+    """Wait until the exporter's node facts and job counts equal scontrol's and squeue's (read
+    fresh each round: a live cluster moves); fail with both sides when they never do."""
+    deadline = time.monotonic() + timeout
+    while True:
+        before = lab.scontrol("show", "node", "--details", "--oneliner")
+        smp = scrape(url)
+        jobs = lab.run(["squeue", "-h", "-r", "-t", "all", "-o", "%P|%T"]).stdout
+        truth = scontrol_nodes(before)[lab.node]
+        if lab.scontrol("show", "node", "--details", "--oneliner") == before:  # scontrol was stable
+            got = exporter_node(smp, lab.node)
+            want_jobs, got_jobs = squeue_counts(jobs), exporter_counts(smp)
+            if got == truth and got_jobs == want_jobs:
+                return smp
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"Slurm {lab.version_string}: exporter {got} vs scontrol {truth}; "
+                f"jobs exporter {got_jobs} vs squeue {want_jobs}"
+            )
+        time.sleep(0.3)
+
+
+def test_exporter_agrees_with_scontrol_and_squeue_at_each_stage(slurm_lab, exporter):
+    lab = slurm_lab
+    lab.cancel_all()
+    lab.wait_for(lambda: lab.node_states() == {"idle"}, what="idle node")
+    stages = {"idle": agreement(lab, exporter)}
+    run = lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-c", "2", "-t", "10"], user="nobody")
+    lab.sbatch(["--array=0-3%1", "-t", "10"], user="daemon")  # one task runs, three wait
+    lab.wait_for(
+        lambda: len(lab.run(["squeue", "-h", "-t", "R", "-o", "%i"]).stdout.split()) == 2,
+        timeout=40,
+        what="the GPU job and one array task running",
+    )
+    # (submitted before the array, a pending gpu job would hold the node for itself: the array
+    # would wait with "Nodes required for job are DOWN, DRAINED or reserved ...", i.e. Resources)
+    lab.sbatch(["-p", "gpu", "--gres=gpu:2", "-t", "10"], user="nobody")  # Resources
+    lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-t", "10"], user="daemon")  # Priority (behind it)
+    lab.sbatch(["--hold", "-t", "10"], user="daemon")  # JobHeldUser
+    lab.sbatch([f"--dependency=afterok:{run}", "-t", "10"], user="nobody")  # Dependency
+    lab.scontrol(
+        "create",
+        "reservation",
+        "ReservationName=gw_maint",
+        "StartTime=now+2hours",
+        "Duration=60",
+        "Nodes=ALL",
+        f"Users={lab.user_ref('root')}",
+        "Flags=MAINT,IGNORE_JOBS",
+    )
+    try:
+        want = {"Resources", "Priority", "JobHeldUser", "Dependency", "JobArrayTaskLimit"}
+        lab.wait_for(
+            lambda: want <= set(lab.run(["squeue", "-h", "-t", "PD", "-o", "%r"]).stdout.split()),
+            timeout=40,
+            what=f"pending reasons {sorted(want)} in squeue",
+        )
+        reasons = {
+            ("gpu", "Resources"): 1,
+            ("gpu", "Priority"): 1,
+            ("debug", "JobHeldUser"): 1,
+            ("debug", "Dependency"): 1,
+            ("debug", "JobArrayTaskLimit"): 3,
+        }
+
+        def pending(s):
+            return {
+                (dict(ls)["partition"], dict(ls)["reason"]): v
+                for (n, ls), v in s.items()
+                if n == "gpuwatch_slurm_jobs_pending" and v
+            }
+
+        s = wait_for(exporter, lambda s: pending(s) == reasons, what=f"pending reasons {reasons}")
+        s = stages["busy"] = agreement(lab, exporter)
+        assert pending(s) == reasons
+        assert value(s, "gpuwatch_slurm_job_gpus", partition="gpu", state="running") == 1
+        assert value(s, "gpuwatch_slurm_job_gpus", partition="gpu", state="pending") == 3
+        assert value(s, "gpuwatch_slurm_reservation_nodes", reservation="gw_maint") == 1
+        assert value(s, "gpuwatch_slurm_reservation_cores", reservation="gw_maint") == 4
+        # drained while jobs hold 3 of 4 CPUs: scontrol MIXED+DRAIN, the exporter mixed + drain
+        lab.set_node_state("drain", "gpu 0 fell off the bus")
+        s = stages["draining"] = agreement(lab, exporter)
+        assert value(s, "gpuwatch_slurm_node_state", node=lab.node, state="mixed") == 1
+        assert value(s, "gpuwatch_slurm_node_flag", node=lab.node, flag="drain") == 1
+        lab.set_node_state("down", "dead psu")
+        s = stages["down"] = agreement(lab, exporter)
+        assert value(s, "gpuwatch_slurm_node_state", node=lab.node, state="down") == 1
+        lab.set_node_state("resume")
+        lab.wait_for(
+            lambda: not any(w.startswith(("down", "drain", "idle*")) for w in lab.node_states() or {"down"}),
+            what="node back in service",
+        )
+        s = stages["resumed"] = agreement(lab, exporter)
+        assert not [k for k in s if k[0] == "gpuwatch_slurm_node_reason_info"]  # 24.11 keeps it; we don't
+    finally:
+        lab.run(["scontrol", "delete", "ReservationName=gw_maint"], check=False)
+        lab.run(["scontrol", "update", f"NodeName={lab.node}", "State=RESUME"], check=False)
+        lab.cancel_all()
+    assert set(stages) == {"idle", "busy", "draining", "down", "resumed"}
+
+
 def test_finished_jobs_counted_once(slurm_lab, exporter):
     lab = slurm_lab
     before = scrape(exporter)
@@ -294,13 +400,17 @@ def test_slurmctld_gone_and_back(slurm_lab, exporter):
     """slurmctld not running at all: clients fail fast (connection refused), up 0 within a cycle."""
     slurm_lab.stop_slurmctld()
     try:
-        s = wait_for(
+        # up 0 can come one cycle before the jobs collector fails (squeue may have answered just
+        # before slurmctld went): both must happen within the deadline
+        wait_for(
             exporter,
-            lambda s: value(s, "gpuwatch_slurm_up") == 0,
+            lambda s: (
+                value(s, "gpuwatch_slurm_up") == 0
+                and value(s, "gpuwatch_slurm_collector_success", collector="jobs") == 0
+            ),
             timeout=POLL + 3 * TIMEOUT + 5,
-            what="up 0 with slurmctld stopped",
+            what="up 0 and the jobs collector failing with slurmctld stopped",
         )
-        assert value(s, "gpuwatch_slurm_collector_success", collector="jobs") == 0
     finally:
         slurm_lab.start_slurmctld()
     wait_for(exporter, lambda s: value(s, "gpuwatch_slurm_up") == 1, timeout=30, what="up 1 after restart")

@@ -127,3 +127,11 @@ def test_clean_refuses_a_root_in_use_and_removes_others(tmp_path):
         p.kill()
         p.wait()
     assert (root.path / roots.STAMP).is_file()
+
+
+def test_split_at_dashes_for_the_cli_and_the_command():
+    assert roots.split_at_dashes(["run", "sid", "--", "sinfo", "--", "-h"]) == (
+        ["run", "sid"],
+        ["sinfo", "--", "-h"],
+    )
+    assert roots.split_at_dashes(("list",)) == (["list"], [])

@@ -71,6 +71,38 @@ def test_services_pinned_restarting_healthchecked(compose):
         assert check.get("test") and check.get("interval") and check.get("retries"), f"{name}: no healthcheck"
 
 
+def _major_minor(version: str) -> str:
+    """``v3.5.3`` / ``3.5.3+ds1-6`` / ``0.33`` -> ``3.5`` / ``0.33``."""
+    m = re.match(r"v?(\d+)\.(\d+)", version)
+    assert m, version
+    return f"{m.group(1)}.{m.group(2)}"
+
+
+def test_pins_are_the_versions_the_tests_run(compose_raw):
+    """compose/ pins the Prometheus and Alertmanager that the e2e test and the config tests run
+    (the sid version root's), Grafana 12; gpuwatch-rules compiles for the pinned Alertmanager."""
+    from conftest import require_root
+    from stackfiles import PINNED_ROOT
+
+    from gpuwatch.rules.cli import cli
+
+    raw = compose_raw["services"]
+    tags = {name: svc["image"].rpartition(":")[2] for name, svc in raw.items()}
+    assert raw["grafana"]["image"].startswith("grafana/grafana:") and _major_minor(
+        tags["grafana"]
+    ).startswith("12.")
+    root = require_root(PINNED_ROOT)
+    for service, package in (("prometheus", "prometheus"), ("alertmanager", "prometheus-alertmanager")):
+        tested = root.version(package)
+        assert tested and _major_minor(tags[service]) == _major_minor(tested), (
+            f"compose pins {service} {tags[service]}, the tests run {tested} ({root})"
+        )
+    defaults = {
+        p.default for c in cli.commands.values() for p in c.params if p.name == "alertmanager_version"
+    }
+    assert defaults == {_major_minor(tags["alertmanager"])}, defaults
+
+
 def test_ports_match_what_each_program_listens_on(compose):
     published = []
     for name, (host_port, container_port) in PORTS.items():

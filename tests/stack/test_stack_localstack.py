@@ -312,8 +312,8 @@ def test_demo_stops_slurm_even_when_stopping_the_stack_fails(monkeypatch, tmp_pa
         node, conf, env = "fake-node", Path("/nonexistent/slurm.conf"), {}
         munged_pid = slurmctld_pid = slurmd_pid = 0
 
-        def __init__(self, root):
-            pass
+        def __init__(self, root_dir, root=None):
+            assert root is None  # the default --versions: the host's Slurm
 
         def start(self):
             return self
@@ -390,3 +390,24 @@ def test_stack_stops_a_process_when_the_signal_lands_right_after_its_spawn(monke
         for pid in spawned:  # never leave it behind, even when the assertion fails
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_exporter_argv_builders_parse_with_each_exporters_own_flags(tmp_path):
+    """The one place the stack, the fault and load tests build an exporter's command line."""
+    from gpuwatch.exporters.gpu.cli import build_parser as gpu_parser
+    from gpuwatch.exporters.slurm.cli import build_parser as slurm_parser
+    from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
+
+    argv = slurm_exporter_argv(9341, "--slurm.poll-interval=0.5", bind="0.0.0.0")
+    assert Path(argv[0]).name == "gpuwatch-slurm-exporter" or "gpuwatch.exporters.slurm.cli" in argv[-3]
+    args = slurm_parser().parse_args(argv[-2:])
+    assert (args.listen_address, args.poll_interval) == (("0.0.0.0", 9341), 0.5)
+
+    scenario = tmp_path / "s.yaml"
+    argv = gpu_exporter_argv(9400, scenario, "--collect.interval=2s")
+    args = gpu_parser().parse_args(argv[-3:])
+    assert (args.listen_address, args.nvml_scenario, args.interval) == (
+        ("127.0.0.1", 9400),
+        str(scenario),
+        2.0,
+    )

@@ -1,5 +1,6 @@
-"""compose/prometheus/prometheus.yml through the real `promtool check config`, with the
-container paths mapped onto the repository by the compose file's own mounts."""
+"""compose/prometheus/prometheus.yml through the real `promtool check config` of the Prometheus
+that compose/ pins (3.5, from the sid version root), with the container paths mapped onto the
+repository by the compose file's own mounts."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import require_programs
-from stackfiles import COMPOSE_DIR, PROMETHEUS_FILE, bind_mounts, compose, compose_raw, prometheus_config  # noqa: F401 (fixtures)
+from conftest import require_root
+from stackfiles import (  # noqa: F401 (fixtures)
+    COMPOSE_DIR,
+    PINNED_ROOT,
+    PROMETHEUS_FILE,
+    bind_mounts,
+    compose,
+    compose_raw,
+    prometheus_config,
+)
 
 pytestmark = pytest.mark.prometheus
 
@@ -20,8 +29,10 @@ REMOTE_WRITE = re.compile(
 )
 
 
-def _promtool() -> str:
-    return require_programs("promtool")["promtool"]
+def _promtool(binds: list[Path]) -> list[str]:
+    from gpuwatch.localstack.promstack import tool
+
+    return tool(require_root(PINNED_ROOT), "promtool", binds=binds)
 
 
 def mapped_config(text: str, compose: dict, tmp: Path, targets_dir: Path) -> Path:
@@ -51,7 +62,10 @@ def mapped_config(text: str, compose: dict, tmp: Path, targets_dir: Path) -> Pat
 
 def promtool_check(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [_promtool(), "check", "config", str(path)], capture_output=True, text=True, timeout=120
+        [*_promtool([path.parent, COMPOSE_DIR.parent]), "check", "config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -24,8 +24,6 @@ from .http import basic_auth
 __all__ = [
     "Exporter",
     "children_of",
-    "gpu_exporter_argv",
-    "slurm_exporter_argv",
     "stop_process",
     "trivial_exporter_argv",
     "exporter_process",
@@ -94,22 +92,6 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-def gpu_exporter_argv(
-    port: int, scenario: str | Path | None = None, *extra: str, log_level: str = "warn"
-) -> list[str]:
-    """gpuwatch-gpu-exporter (this interpreter's) on 127.0.0.1:PORT, simulated when ``scenario``."""
-    argv = [sys.executable, "-m", "gpuwatch.exporters.gpu", "--web.listen-address", f"127.0.0.1:{port}"]
-    if scenario is not None:
-        argv += ["--nvml.scenario", str(scenario)]
-    return [*argv, "--log.level", log_level, *extra]
-
-
-def slurm_exporter_argv(port: int, *extra: str, log_level: str = "warn") -> list[str]:
-    """gpuwatch-slurm-exporter (the venv's console script) on 127.0.0.1:PORT."""
-    exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
-    return [str(exe), "--web.listen-address", f"127.0.0.1:{port}", "--log.level", log_level, *extra]
 
 
 def trivial_exporter_argv(*extra: str, log_level: str = "warn") -> list[str]:

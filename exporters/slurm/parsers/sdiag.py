@@ -32,25 +32,23 @@ class Sdiag:
         return self.values.get(key)
 
 
+# Section headings (lower case, start of the line) -> section key; the first match wins, so a
+# heading that starts another heading's words must come first.
+SECTIONS = (
+    ("main schedule statistics", "main"),
+    ("main scheduler exit", "main_exit"),
+    ("backfilling stats", "backfill"),
+    ("backfill exit", "backfill_exit"),
+    ("remote procedure call statistics by message type", "rpc_type"),
+    ("remote procedure call statistics by user", "rpc_user"),
+    ("pending rpc statistics", "rpc_pending"),
+    ("rpc queue", "rpc_queue"),
+)
+
+
 def _section(line: str) -> str | None:
     low = line.strip().lower().rstrip(":")
-    if low.startswith("main schedule statistics"):
-        return "main"
-    if low.startswith("main scheduler exit"):
-        return "main_exit"
-    if low.startswith("backfilling stats"):
-        return "backfill"
-    if low.startswith("backfill exit"):
-        return "backfill_exit"
-    if low.startswith("remote procedure call statistics by message type"):
-        return "rpc_type"
-    if low.startswith("remote procedure call statistics by user"):
-        return "rpc_user"
-    if low.startswith("pending rpc statistics"):
-        return "rpc_pending"
-    if low.startswith("rpc queue"):
-        return "rpc_queue"
-    return None
+    return next((key for heading, key in SECTIONS if low.startswith(heading)), None)
 
 
 def parse_sdiag(text: str, command: str = "sdiag") -> Sdiag:

@@ -10,6 +10,7 @@ parallel creates and one poll loop over all pods cannot be expressed safely as a
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
 import random
@@ -33,8 +34,10 @@ description:
     C(GPUWATCH_DEPLOYMENT) environment variable and as the suffix of its name. Only pods carrying
     this id are adopted, started or deleted; pods of other deployments whose names match are
     reported (name, id, status) and left alone.
-  - Creates are exactly-once. After a create that failed with a 5xx or got no answer, the pods
-    (or clusters) are listed and this deployment's one with that name is adopted before a retry.
+  - Creates are exactly-once. After a create that failed with a 5xx or got no answer, the module
+    waits its backoff, lists the pods (or clusters) and adopts this deployment's one with that name
+    before any retry (a cluster by its name, which ends in the deployment id, unless a listed member
+    pod carries another id).
   - 429 answers are waited out as C(Retry-After) or the C(RateLimit) header says (capped), else
     with exponential backoff and jitter; a C(RateLimit) member with no requests left pauses the
     next request until its window resets. Counts are returned in C(api).
@@ -125,6 +128,14 @@ def wait_from_headers(headers) -> float | None:
             return max(0.0, float(retry_after))
         except ValueError:
             pass
+        # RFC 9110 also allows an HTTP-date ("Fri, 04 Dec 2026 23:10:00 GMT"); the document gives
+        # seconds, but a proxy in front of the API may answer with a date.
+        try:
+            when = email.utils.parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, when.timestamp() - time.time())
     exhausted = [
         m["t"] for m in parse_rate_limit(headers.get("RateLimit", "")) if m.get("r") == 0 and "t" in m
     ]
@@ -202,9 +213,11 @@ class Api:
             self._honour_pause()
             try:
                 status, payload, headers = self._send(method, path, query, body)
-            except Transient:
-                if not idempotent or transient >= self.retries:
+            except Transient as exc:
+                if not idempotent:
                     raise
+                if transient >= self.retries:
+                    raise RunpodError(f"RunPod API {exc} after {transient} retries") from None
                 transient += 1
                 self._count("retries")
                 time.sleep(self._backoff(transient - 1))
@@ -260,9 +273,27 @@ def read_state(path: str) -> dict:
     try:
         data = json.loads(text) if text.strip() else {}
     except ValueError as exc:
-        raise RunpodError(f"{path}: not JSON ({exc}); fix or move it away") from None
+        # Moving it away alone would orphan (and keep billing) the pods it names: say how to recover.
+        seen = re.search(r'"deployment_id"\s*:\s*"([a-z0-9]{4,16})"', text)
+        hint = f"deployment {seen.group(1)}" if seen else "the deployment id that ends its pods' names"
+        raise RunpodError(
+            f"{path}: not JSON ({exc}); fix it, or move it away and run again with "
+            f"-e runpod_pods_deployment_id=ID ({hint}) so this deployment's pods are found"
+        ) from None
     if not isinstance(data, dict):
         raise RunpodError(f"{path}: expected a JSON object")
+    pods, cluster, dep = data.get("pods", []), data.get("cluster"), data.get("deployment_id", "")
+    if (
+        not isinstance(dep, str)
+        or not isinstance(pods, list)
+        or not all(isinstance(x, dict) and isinstance(x.get("id"), str) for x in pods)
+        or not (cluster is None or (isinstance(cluster, dict) and isinstance(cluster.get("id"), str)))
+    ):
+        raise RunpodError(
+            f"{path}: not a runpod_pods state file (expected deployment_id: string, pods: [{{id, name}}], "
+            "cluster: {id, name, type}); fix it, or move it away and run again with "
+            "-e runpod_pods_deployment_id=ID"
+        )
     return data
 
 
@@ -446,6 +477,9 @@ class Reconciler:
                 _, obj = self.api.call("POST", path, body=body, expect=(201,), idempotent=False)
                 return obj
             except Transient as exc:
+                # Wait before looking, not only before retrying: a timed-out create may still be
+                # at work upstream, and a look right away would miss the pod it is making.
+                time.sleep(self.api._backoff(attempt))
                 found = find()
                 if found is not None:
                     self.api._count("create_recoveries")
@@ -458,7 +492,6 @@ class Reconciler:
                         f"{exc}; nothing was created, gave up after {attempt + 1} tries"
                     ) from None
                 self.api._count("retries")
-                time.sleep(self.api._backoff(attempt))
         raise AssertionError("unreachable")
 
     def create_pod(self, name: str, dcs: list[str]) -> dict:
@@ -630,14 +663,32 @@ class Reconciler:
     def own_cluster_ids(self, members: list[dict]) -> set[str]:
         return {(p.get("cluster") or {}).get("id") for p in members if p.get("cluster") and self.own(p)}
 
+    def named_own_clusters(self, clusters: list[dict], pods: list[dict]) -> set[str]:
+        """Clusters named with this deployment's id whose listed member pods all carry it too.
+
+        A cluster has no env, and RunPod may list its member pods only some time after the create:
+        the name (it ends in this deployment's random id) is what marks it before they appear.
+        """
+        name = self.cluster_obj_name()
+        out = set()
+        for c in clusters:
+            if not self.dep or c.get("name") != name:
+                continue
+            members = [p for p in pods if (p.get("cluster") or {}).get("id") == c["id"]]
+            if all(self.own(p) for p in members):
+                out.add(c["id"])
+        return out
+
     def cluster_present(self) -> dict:
         self.ensure_id()
         name = self.cluster_obj_name()
         _, payload = self.api.call("GET", "/clusters")
         clusters = (payload or {}).get("clusters", [])
         members = [p for p in self.list_pods(cluster_pods=True) if p.get("cluster")]
-        owned = self.own_cluster_ids(members) | (
-            {self.state["cluster"]["id"]} if self.state.get("cluster") else set()
+        owned = (
+            self.own_cluster_ids(members)
+            | self.named_own_clusters(clusters, members)
+            | ({self.state["cluster"]["id"]} if self.state.get("cluster") else set())
         )
         foreign = [
             {"name": c["name"], "id": c["id"], "status": "CLUSTER " + c.get("type", "")}
@@ -693,11 +744,14 @@ class Reconciler:
                 body["startSsh"] = True
 
             def find():
+                # A cluster has no env: its name carries this deployment's random id, and its member
+                # pods (when already listed; they may come later) must carry it in their env too.
+                # Requiring listed members would create a second cluster when the lost answer came
+                # before RunPod placed any member pod.
                 _, listed = self.api.call("GET", "/clusters")
-                ids = self.own_cluster_ids(self.list_pods(cluster_pods=True))
-                hits = [
-                    c for c in (listed or {}).get("clusters", []) if c.get("name") == name and c["id"] in ids
-                ]
+                found = (listed or {}).get("clusters", [])
+                ids = self.named_own_clusters(found, self.list_pods(cluster_pods=True))
+                hits = [c for c in found if c["id"] in ids]
                 return hits[0] if hits else None
 
             cluster = self.create_once("/clusters", body, find)
@@ -768,7 +822,10 @@ class Reconciler:
         foreign = self.foreign_pods(pods)
         deleted, survivors = [], []
         # Clusters first: recorded, or holding member pods with this deployment's id.
-        cluster_ids = self.own_cluster_ids(pods)
+        _, listed = self.api.call("GET", "/clusters")
+        cluster_ids = self.own_cluster_ids(pods) | self.named_own_clusters(
+            (listed or {}).get("clusters", []), pods
+        )
         if self.state.get("cluster"):
             cluster_ids.add(self.state["cluster"]["id"])
         for cid in sorted(cluster_ids):
@@ -803,8 +860,11 @@ class Reconciler:
             )
         ]
         if survivors:
+            # Cluster members go with their cluster (kept in the state file): only plain pods are
+            # recorded as pods (the pod endpoints refuse to delete a member).
+            members = {p["id"] for p in left if p.get("cluster")}
             self.state["pods"] = [
-                {"id": s["id"], "name": s["name"]} for s in survivors if s["id"] not in cluster_ids
+                {"id": s["id"], "name": s["name"]} for s in survivors if s["id"] not in members
             ]
             self.save()
             raise RunpodError(
