@@ -25,8 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
-from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
+from gpuwatch.localstack.stack import slurm_exporter_argv
+from gpuwatch.testing.loadgen import RSS_GOAL_KIB, measure, measure_gpu_exporter
 from gpuwatch.testing.procs import (
     exporter_process,
     free_port,
@@ -83,14 +83,8 @@ def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
 
 def gpu_exporter(clients: int, seconds: float, warmup: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="gpuwatch-load-gpu-") as tmp:
-        scenario = Path(tmp) / "scenario.yml"
-        scenario.write_text(GPU_SCENARIO)
-        port = free_port()
-        argv = gpu_exporter_argv(port, scenario, "--log.level=warn")
-        with exporter_process(argv) as exp:
-            url = f"http://127.0.0.1:{port}/metrics"
-            wait_http(url, exporter=exp)
-            return {"gpu exporter (simulated, 8 GPUs)": measure(exp.pid, url, clients, seconds, warmup)}
+        res = measure_gpu_exporter(Path(tmp), clients, seconds, warmup)
+        return {"gpu exporter (simulated, 8 GPUs)": res}
 
 
 TARGETS = {"http-layer": http_layer, "slurm-exporter": slurm_exporter, "gpu-exporter": gpu_exporter}

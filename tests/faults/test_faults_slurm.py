@@ -33,7 +33,7 @@ from gpuwatch.testing.procs import (
     zombies_of,
 )
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.load]
 
 COLLECTORS = ("jobs", "nodes", "partitions", "scheduler")
 POLL, TIMEOUT = 0.5, 2.0

@@ -45,3 +45,13 @@ def test_test_fast_leaves_out_every_real_program_marker():
     assert "GPUWATCH_TEST_FAST=1" in recipe  # require_programs() fails an unmarked test
     fast = re.search(r"^FAST_MARKERS := (.*)$", (ROOT / "Makefile").read_text(), re.M)
     assert fast and set(re.findall(r"not (\w+)", fast.group(1))) == FAST_MARKERS
+
+
+def test_load_and_fault_runs_are_marked_load():
+    """The load and fault tests (seconds of concurrent scraping each) stay out of make test-fast."""
+    for path in [
+        *sorted((ROOT / "tests" / "load").glob("test_*.py")),
+        *sorted((ROOT / "tests" / "faults").glob("test_*.py")),
+    ]:
+        text = path.read_text()
+        assert re.search(r"^pytestmark = .*pytest\.mark\.load", text, re.M), path.name

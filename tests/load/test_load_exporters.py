@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
-from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
+from gpuwatch.localstack.stack import slurm_exporter_argv
+from gpuwatch.testing.loadgen import RSS_GOAL_KIB, measure, measure_gpu_exporter
 from gpuwatch.testing.procs import exporter_process, free_port, wait_http
+
+pytestmark = pytest.mark.load
 
 
 def check(res: dict) -> None:
@@ -18,16 +20,7 @@ def check(res: dict) -> None:
 
 
 def test_gpu_exporter_under_50_scrapers(tmp_path):
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(GPU_SCENARIO)
-    port = free_port()
-    argv = gpu_exporter_argv(port, scenario, "--log.level=warn")
-    with exporter_process(argv) as exp:
-        url = f"http://127.0.0.1:{port}/metrics"
-        wait_http(url, exporter=exp)
-        res = measure(exp.pid, url, clients=50, seconds=3.0, warmup=1.0)
-        exp.check_alive()
-    check(res)
+    check(measure_gpu_exporter(tmp_path, clients=50, seconds=3.0, warmup=1.0))
 
 
 @pytest.mark.slurm

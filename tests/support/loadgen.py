@@ -19,6 +19,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from .http import basic_auth
@@ -166,6 +167,24 @@ def run_load(
     for proc in procs:
         proc.join(timeout=10)
     return result
+
+
+def measure_gpu_exporter(folder: Path, clients: int, seconds: float, warmup: float) -> dict:
+    """``measure`` against gpuwatch-gpu-exporter on 8 simulated GPUs (GPU_SCENARIO, written into
+    ``folder``); the exporter must still run afterwards."""
+    from gpuwatch.localstack.stack import gpu_exporter_argv
+
+    from .procs import exporter_process, free_port, wait_http
+
+    scenario = folder / "scenario.yml"
+    scenario.write_text(GPU_SCENARIO)
+    port = free_port()
+    with exporter_process(gpu_exporter_argv(port, scenario, "--log.level=warn")) as exp:
+        url = f"http://127.0.0.1:{port}/metrics"
+        wait_http(url, exporter=exp)
+        res = measure(exp.pid, url, clients, seconds, warmup)
+        exp.check_alive()
+    return res
 
 
 def measure(pid: int, url: str, clients: int, seconds: float, warmup: float, auth=None, cafile=None) -> dict:
