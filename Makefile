@@ -16,6 +16,8 @@ DEMO_ARGS ?=
 help:
 	@echo "make demo   - local Slurm + exporters + Prometheus + Alertmanager on a simulated GPU backend"
 	@echo "make test   - install what is missing and run every test (real Slurm, Prometheus, Alertmanager)"
+	@echo "make test-fast - unit, golden and property tests only (no real Slurm/Prometheus/Ansible; < 2 min)"
+	@echo "make lint   - ruff (lint + format check) and mypy, as CI and the pre-commit hooks run them"
 	@echo "make test-py313 - the unit tests under Debian trixie's Python 3.13 (part of make test)"
 	@echo "make labs   - build the Debian suite roots with newer Slurm/Prometheus/Alertmanager (trixie, sid)"
 	@echo "make clean-labs - delete those roots (GPUWATCH_ROOTS_DIR, default /var/cache/gpuwatch/roots)"
@@ -76,6 +78,13 @@ PY313_VENV ?= .venv-py313
 PY313_TESTS ?= tests/slurm/test_parsers.py tests/gpu tests/rules tests/common -m 'not prometheus'
 test-py313: venv
 	$(PY) -m gpuwatch.localstack.pyroot --suite trixie --venv $(PY313_VENV) -- -q $(PY313_TESTS)
+
+# The edit-test loop: unit, golden and property tests; nothing that needs a real Slurm, Prometheus,
+# Alertmanager, promtool or Ansible, and no load or fault runs (the markers in pyproject.toml).
+# No Debian packages needed.
+FAST_MARKERS := not slurm and not prometheus and not e2e and not ansible and not load
+test-fast: venv
+	GPUWATCH_TEST_FAST=1 $(PY) -m pytest -q -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 # Version roots (gpuwatch.localstack.roots): Debian trixie (Slurm 24.11, Prometheus 2.53,
 # Alertmanager 0.28, Python 3.13) and sid (Slurm 26.05, Prometheus 3.5, Alertmanager 0.33),

@@ -16,13 +16,14 @@ max latency), threads and resident memory before and after, Slurm clients left r
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from gpuwatch.localstack.stack import gpu_exporter_argv
+from gpuwatch.testing.faults import slurm_exporter_under_faults_argv, wrap, wrapper_dir
 from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value
 from gpuwatch.testing.procs import (
     children_of,
@@ -36,7 +37,6 @@ from gpuwatch.testing.procs import (
 
 POLL, TIMEOUT = 2.0, 5.0
 COLLECTORS = ("jobs", "nodes", "partitions", "scheduler")
-CLIENTS = ("sinfo", "squeue", "sdiag", "scontrol", "sshare", "sacct", "sprio")
 
 
 def _wait(port, pred, timeout) -> float | None:
@@ -106,13 +106,6 @@ def fault_run(name, exp, port, healthy, shows, inject, restore, duration, recove
 # --- Slurm -------------------------------------------------------------------------------------
 
 
-def _wrap(bin_dir: Path, name: str, body: str | None = None) -> None:
-    real = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin")
-    p = bin_dir / name
-    p.write_text("#!/bin/sh\n" + (body or f'exec {real} "$@"\n').replace("REAL", str(real)))
-    p.chmod(0o755)
-
-
 def slurm_faults(quick: bool) -> list[dict]:
     from gpuwatch.localstack.slurm import SlurmLab
 
@@ -122,25 +115,9 @@ def slurm_faults(quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="gpuwatch-faults-") as tmp, SlurmLab(Path(tmp) / "lab") as lab:
         for i in range(3):
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "-J", f"fault{i}", "--wrap", "sleep 3600"])
-        bins = Path(tmp) / "bin"
-        bins.mkdir()
-        for n in CLIENTS:
-            _wrap(bins, n)
+        bins = wrapper_dir(Path(tmp) / "bin")
         port = free_port()
-        exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
-        argv = [
-            str(exe),
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-            "--slurm.poll-interval",
-            str(POLL),
-            "--slurm.timeout",
-            str(TIMEOUT),
-            "--slurm.bin-dir",
-            str(bins),
-            "--log.level",
-            "warn",
-        ]
+        argv = slurm_exporter_under_faults_argv(port, bins, POLL, TIMEOUT, "--log.level=warn")
 
         def healthy(m):
             return value(m, "gpuwatch_slurm_up") == 1 and all(
@@ -196,7 +173,7 @@ def slurm_faults(quick: bool) -> list[dict]:
                     healthy,
                     lambda m: value(m, "gpuwatch_slurm_collector_success", collector="scheduler") == 0,
                     lambda: (bins / "sdiag").unlink(),
-                    lambda: _wrap(bins, "sdiag"),
+                    lambda: wrap(bins, "sdiag"),
                     other_s,
                 )
             )
@@ -210,13 +187,13 @@ def slurm_faults(quick: bool) -> list[dict]:
                         (value(m, "gpuwatch_slurm_bad_lines_total", command="squeue") or 0) > 0
                         or value(m, "gpuwatch_slurm_collector_success", collector="jobs") == 0
                     ),
-                    lambda: _wrap(
+                    lambda: wrap(
                         bins,
                         "squeue",
                         'out=$(REAL "$@"); n=$(printf %s "$out" | head -n 1 | wc -c); '
                         'printf %s "$out" | head -c $((n + n / 2))\n',
                     ),
-                    lambda: _wrap(bins, "squeue"),
+                    lambda: wrap(bins, "squeue"),
                     other_s,
                 )
             )
@@ -248,25 +225,12 @@ def _gpu_exporter(tmp: Path, faults: list[str], ngpus: int = 8):
     path = tmp / f"scenario-{len(list(tmp.iterdir()))}.yaml"
     path.write_text(GPU_SCENARIO.format(gpus=gpus, faults="\n".join(f"  - {f}" for f in faults)))
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gpuwatch.exporters.gpu",
-        "--web.listen-address",
-        f"127.0.0.1:{port}",
-        "--nvml.scenario",
-        str(path),
-        "--collect.interval",
-        "1s",
-        "--collect.max-age",
-        "5s",
-        "--nvml.init-retry-min",
-        "0.5s",
-        "--nvml.init-retry-max",
-        "4s",
-        "--log.level",
-        "warn",
-    ]
+    argv = gpu_exporter_argv(
+        port,
+        path,
+        *("--collect.interval=1s", "--collect.max-age=5s", "--log.level=warn"),
+        *("--nvml.init-retry-min=0.5s", "--nvml.init-retry-max=4s"),
+    )
     return port, exporter_process(argv)
 
 

@@ -21,7 +21,9 @@ import sys
 import time
 import urllib.request
 
+from gpuwatch.localstack.stack import gpu_exporter_argv
 from gpuwatch.testing import free_port, parse_metrics
+from gpuwatch.testing.procs import stop_process
 
 CORE = {
     # metric: (low, high) sane range per GPU
@@ -61,15 +63,7 @@ def main() -> int:
 
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gpuwatch.exporters.gpu",
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-            "--log.level",
-            "warn",
-        ],
+        gpu_exporter_argv(port, None, "--log.level=warn"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -101,8 +95,7 @@ def main() -> int:
         with open(f"/proc/{proc.pid}/status") as f:
             result["rss_mb"] = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
     # one full read of every GPU in-process, beside nvidia-smi for the same fields
     from gpuwatch.exporters.gpu import nvml

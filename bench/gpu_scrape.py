@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gpuwatch.testing import free_port
+from gpuwatch.localstack.stack import gpu_exporter_argv
+from gpuwatch.testing.procs import free_port, stop_process
 
 GOAL_P50_MS = 5.0
 GOAL_RSS_MB = 40.0
@@ -85,21 +86,9 @@ def measure(n: int, fresh: int, cached: int, interval: float = 0.1) -> dict:
         path.write_text(scenario(n))
         port = free_port()
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gpuwatch.exporters.gpu",
-                "--web.listen-address",
-                f"127.0.0.1:{port}",
-                "--nvml.scenario",
-                str(path),
-                "--collect.interval",
-                f"{interval}s",
-                "--log.level",
-                "warn",
-                "--gpu.proc-root",
-                tmp,
-            ],
+            gpu_exporter_argv(
+                port, path, f"--collect.interval={interval}s", f"--gpu.proc-root={tmp}", "--log.level=warn"
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -126,12 +115,7 @@ def measure(n: int, fresh: int, cached: int, interval: float = 0.1) -> dict:
             rss, hwm = _rss(proc.pid)
             conn.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
     return {
         "gpus": n,
         "series_bytes": size,

@@ -25,8 +25,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
 from gpuwatch.testing.loadgen import GPU_SCENARIO, RSS_GOAL_KIB, measure
-from gpuwatch.testing.procs import exporter_bin, exporter_process, free_port, wait_http
+from gpuwatch.testing.procs import (
+    exporter_process,
+    free_port,
+    trivial_exporter_argv,
+    wait_http,
+)
 from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
 # --- targets -------------------------------------------------------------------------------------
@@ -34,15 +40,7 @@ from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
 def http_layer(clients: int, seconds: float, warmup: float) -> dict:
     out = {}
-    script = [
-        sys.executable,
-        "-m",
-        "gpuwatch.testing.trivial_exporter",
-        "--web.listen-address",
-        "127.0.0.1:0",
-        "--log.level",
-        "warn",
-    ]
+    script = trivial_exporter_argv()
     with tempfile.TemporaryDirectory(prefix="gpuwatch-load-") as tmp:
         cfg, cafile = make_tls_and_auth(Path(tmp))
         variants = [
@@ -65,9 +63,6 @@ def http_layer(clients: int, seconds: float, warmup: float) -> dict:
 
 
 def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
-    exe = exporter_bin("gpuwatch-slurm-exporter", "gpuwatch.exporters.slurm.cli")
-    if exe is None:
-        return {"skipped": "gpuwatch-slurm-exporter is not installed"}
     from gpuwatch.localstack.slurm import SlurmLab
 
     with tempfile.TemporaryDirectory(prefix="gpuwatch-load-slurm-") as tmp, SlurmLab(tmp) as lab:
@@ -75,15 +70,7 @@ def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
             lab.sbatch(["-p", "gpu", "--gres=gpu:1", "--wrap", "sleep 600", "-J", f"load{i}"])
         port = free_port()
         # collections keep running under the load (every 2 s instead of the default 30 s)
-        argv = [
-            exe,
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-            "--slurm.poll-interval",
-            "2",
-            "--log.level",
-            "warn",
-        ]
+        argv = slurm_exporter_argv(port, "--slurm.poll-interval=2", "--log.level=warn")
         with exporter_process(argv, env=lab.env) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             wait_http(url, exporter=exp)
@@ -95,22 +82,11 @@ def slurm_exporter(clients: int, seconds: float, warmup: float) -> dict:
 
 
 def gpu_exporter(clients: int, seconds: float, warmup: float) -> dict:
-    exe = exporter_bin("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli")
-    if exe is None:
-        return {"skipped": "gpuwatch-gpu-exporter not present yet"}
     with tempfile.TemporaryDirectory(prefix="gpuwatch-load-gpu-") as tmp:
         scenario = Path(tmp) / "scenario.yml"
         scenario.write_text(GPU_SCENARIO)
         port = free_port()
-        argv = [
-            exe,
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-            "--nvml.scenario",
-            str(scenario),
-            "--log.level",
-            "warn",
-        ]
+        argv = gpu_exporter_argv(port, scenario, "--log.level=warn")
         with exporter_process(argv) as exp:
             url = f"http://127.0.0.1:{port}/metrics"
             wait_http(url, exporter=exp)

@@ -2,7 +2,9 @@
 
 Tests that need a real program (slurmctld, prometheus, promtool, ...) call ``require_programs``.
 Outside CI a missing program skips the test; under ``CI=true`` it fails it: CI must install
-everything (``make test`` does), so a skip there would hide a broken set-up.
+everything (``make test`` does), so a skip there would hide a broken set-up. Under
+``make test-fast`` (``GPUWATCH_TEST_FAST=1``) a test that asks for a real program fails: it lacks
+the marker (slurm, prometheus, e2e, ansible) that keeps it out of the fast run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+FAST = os.environ.get("GPUWATCH_TEST_FAST") == "1"
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin"])
 
 
@@ -25,6 +28,12 @@ def which(name: str) -> str | None:
 
 def require_programs(*names: str) -> dict[str, str]:
     """Paths of the named programs; skip (or fail under CI) when one is missing."""
+    if FAST:
+        pytest.fail(
+            f"make test-fast runs no real programs, but this test needs {', '.join(names)}: "
+            "mark it slurm, prometheus, e2e or ansible (pyproject.toml)",
+            pytrace=False,
+        )
     found, missing = {}, []
     for name in names:
         path = which(name)

@@ -73,17 +73,18 @@ def slurm_exporter_argv(port: int, *flags: str, bind: str = "127.0.0.1") -> list
 
 def gpu_exporter_argv(
     port: int,
-    scenario: str | Path,
+    scenario: str | Path | None,
     *flags: str,
     bind: str = "127.0.0.1",
     hourly_cost_usd: str | float | None = None,
 ) -> list[str]:
-    """argv of a GPU exporter on the simulated backend ``scenario``, listening on ``bind:port``;
-    ``hourly_cost_usd``: the node's price (``--gpu.hourly-cost-usd``), not passed when None."""
+    """argv of a GPU exporter on the simulated backend ``scenario`` (None: the real GPUs),
+    listening on ``bind:port``; ``hourly_cost_usd``: the node's price (``--gpu.hourly-cost-usd``),
+    not passed when None."""
     return [
         *console_script("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli"),
         f"--web.listen-address={bind}:{port}",
-        f"--nvml.scenario={scenario}",
+        *([f"--nvml.scenario={scenario}"] if scenario is not None else []),
         *([f"--gpu.hourly-cost-usd={hourly_cost_usd}"] if hourly_cost_usd is not None else []),
         *flags,
     ]

@@ -561,13 +561,36 @@ def _users(node: _Node) -> dict[str, bytes]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Command line: ``python -m gpuwatch.exporters.common.webconfig check FILE... | hash [--cost N]``
+# Command line: ``python -m gpuwatch.exporters.common.webconfig check FILE... |
+#                hash [--cost N] [--keep-from FILE --user NAME]``
+
+
+def _stored_hash(path: str, user: str) -> bytes | None:
+    """The bcrypt hash ``path`` holds for ``user`` in basic_auth_users, or None (no file, no entry,
+    or a file that is not a usable web config: then a new hash is made and the file rewritten)."""
+    import sys
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        print(f"web config {path}: not readable ({exc}); making a new hash", file=sys.stderr)
+        return None
+    users = doc.get("basic_auth_users") if isinstance(doc, dict) else None
+    hashed = users.get(user) if isinstance(users, dict) else None
+    if isinstance(hashed, str) and _BCRYPT_HASH.match(hashed):
+        return hashed.encode("ascii")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """``check FILE...``: validate web config files (exit 1 with the error on the first bad one).
     ``hash``: read a password from stdin (or the terminal, without echo) and print its bcrypt hash
-    for ``basic_auth_users``; the password never goes on the command line."""
+    for ``basic_auth_users``; the password never goes on the command line. With ``--keep-from FILE
+    --user NAME`` the hash FILE already holds for NAME is printed instead while it still matches the
+    password and the cost, so rewriting FILE from the output changes nothing (Ansible: changed=0)."""
     import argparse
     import getpass
     import sys
@@ -580,7 +603,11 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("files", nargs="+")
     hsh = sub.add_parser("hash", help="bcrypt-hash a password read from stdin or the terminal")
     hsh.add_argument("--cost", type=int, default=12, choices=range(10, 16), metavar="10..15")
+    hsh.add_argument("--keep-from", metavar="FILE", help="keep FILE's hash for --user while it still matches")
+    hsh.add_argument("--user", metavar="NAME", help="the basic_auth_users entry --keep-from looks at")
     args = ap.parse_args(argv)
+    if args.cmd == "hash" and (args.keep_from is None) != (args.user is None):
+        ap.error("hash: --keep-from and --user go together")
     if args.cmd == "check":
         for f in args.files:
             try:
@@ -602,6 +629,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(password.encode()) > _MAX_BCRYPT_PASSWORD:
         print(f"password longer than {_MAX_BCRYPT_PASSWORD} bytes (bcrypt's limit)", file=sys.stderr)
         return 1
+    if args.keep_from is not None:
+        kept = _stored_hash(args.keep_from, args.user)
+        if kept is not None and _cost(kept) == args.cost and bcrypt.checkpw(password.encode(), kept):
+            print(kept.decode())
+            return 0
     print(bcrypt.hashpw(password.encode(), bcrypt.gensalt(args.cost)).decode())
     return 0
 

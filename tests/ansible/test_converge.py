@@ -96,13 +96,24 @@ def host_os(request) -> HostOS:
 
 
 def build_wheelhouse(out: Path, python: str) -> Path:
-    """gpuwatch's dependency wheels (+ supervisor) for nodes with Python PYTHON (X.Y), which have no
+    """gpuwatch[exporters]' dependency wheels (+ supervisor) for nodes with Python PYTHON (X.Y), which have no
     package index: built by this Python when it is that version, else downloaded as binary wheels
     for it (as one prepares an offline node whose Python differs from the control machine's)."""
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     pip = [sys.executable, "-m", "pip"]
+    # the role installs gpuwatch[exporters] at its pinned versions: the same here
+    pinned = ["--constraint", str(ROOT / "ansible/roles/gpuwatch_exporters/files/constraints.txt")]
     if python == HOST_PYTHON:
-        cmd = [*pip, "wheel", "--quiet", "--wheel-dir", str(out), str(ROOT), "supervisor>=4.2,<5"]
+        cmd = [
+            *pip,
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            *pinned,
+            f"{ROOT}[exporters]",
+            "supervisor>=4.2,<5",
+        ]
     else:
         subprocess.run(
             [*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(ROOT)],
@@ -119,7 +130,7 @@ def build_wheelhouse(out: Path, python: str) -> Path:
         arch = os.uname().machine
         for platform in ("manylinux_2_28", "manylinux_2_17", "manylinux2014"):
             cmd += ["--platform", f"{platform}_{arch}"]
-        cmd += [str(next(out.glob("gpuwatch-*.whl"))), "supervisor>=4.2,<5"]
+        cmd += [*pinned, f"{next(out.glob('gpuwatch-*.whl'))}[exporters]", "supervisor>=4.2,<5"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, f"{' '.join(cmd)}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
     for whl in out.glob("gpuwatch-*.whl"):

@@ -53,13 +53,14 @@ def test_syntax_check(playbook):
 
 def test_control_scripts_refresh_package_lists_before_reinstalling():
     """After a pod restart the container disk is the image's again, whose apt lists are usually
-    removed: a bare `apt-get install` there fails, and start.sh with it. Every control script that
-    reinstalls packages runs `apt-get update` first."""
+    removed: a bare `apt-get install` there fails, and start.sh with it. Every control script
+    reinstalls through the shared macro, which runs `apt-get update` first."""
     scripts = sorted(ANSIBLE_DIR.glob("roles/*/templates/*-ctl.sh.j2"))
-    reinstalling = [p for p in scripts if "apt-get install" in p.read_text()]
+    reinstalling = [p for p in scripts if "ctl.reinstall_if_missing(" in p.read_text()]
     assert len(reinstalling) >= 3, scripts
-    for path in reinstalling:
-        lines = path.read_text().splitlines()
-        for i, line in enumerate(lines):
-            if "apt-get install" in line:
-                assert any("apt-get update" in prev for prev in lines[max(0, i - 3) : i]), f"{path}:{i + 1}"
+    assert not [p for p in scripts if "apt-get install" in p.read_text()]  # only through the macro
+    lines = (ANSIBLE_DIR / "templates" / "daemon-ctl.sh.j2").read_text().splitlines()
+    installs = [i for i, line in enumerate(lines) if "apt-get install" in line]
+    assert installs
+    for i in installs:
+        assert any("apt-get update" in prev for prev in lines[max(0, i - 3) : i]), f"daemon-ctl.sh.j2:{i + 1}"

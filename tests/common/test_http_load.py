@@ -7,26 +7,17 @@ server runs as its own process (``gpuwatch.testing.trivial_exporter``, through t
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from gpuwatch.testing.loadgen import RSS_GOAL_KIB, measure
-from gpuwatch.testing.procs import exporter_process, wait_http
+from gpuwatch.testing.procs import exporter_process, trivial_exporter_argv, wait_http
 from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
 
+@pytest.mark.load
 @pytest.mark.parametrize("secure", [False, True], ids=["http", "https+basic-auth"])
 def test_50_concurrent_scrapers_get_no_errors(tmp_path, secure):
-    argv = [
-        sys.executable,
-        "-m",
-        "gpuwatch.testing.trivial_exporter",
-        "--web.listen-address",
-        "127.0.0.1:0",
-        "--log.level",
-        "warn",
-    ]
+    argv = trivial_exporter_argv()
     auth = cafile = None
     scheme = "http"
     if secure:

@@ -14,24 +14,13 @@ import pytest
 from webtls import PASSWORD, password_hash, pki, serve, trivial_site  # noqa: F401 - fixtures
 
 from gpuwatch.exporters.common.server import StartupError, start_server
+from gpuwatch.testing.http import http_get
 
 FAIL = (ssl.SSLError, OSError, http.client.HTTPException)
 
 
 def get(server, path="/metrics", ctx=None, auth=None, timeout=5.0, headers=None):
-    if ctx is None:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-    else:
-        conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=timeout, context=ctx)
-    hdrs = dict(headers or {})
-    if auth is not None:
-        hdrs["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-    try:
-        conn.request("GET", path, headers=hdrs)
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
-    finally:
-        conn.close()
+    return http_get(server.port, path, ctx=ctx, auth=auth, headers=headers, timeout=timeout)
 
 
 def tls_config(pki, extra=""):

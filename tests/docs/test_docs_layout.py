@@ -23,7 +23,7 @@ PAGES = [
     "benchmarks",
     "jobstats",
 ]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -44,6 +44,7 @@ def anchors(path: Path) -> set[str]:
 def test_readme_is_short_and_links_every_page():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 250
+    assert "](ARCHITECTURE.md)" in text
     for page in PAGES:
         assert f"](docs/{page}.md)" in text, page
         assert (ROOT / "docs" / f"{page}.md").is_file(), page

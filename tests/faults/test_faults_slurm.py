@@ -15,7 +15,6 @@ The long forms (slurmctld stopped for a minute, ...) are in bench/faults.py.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import SLURM_VERSIONS, start_lab
 
-from gpuwatch.localstack.stack import slurm_exporter_argv
+from gpuwatch.testing import faults
 from gpuwatch.testing.metrics import Scraper, parse_metrics, scrape, value, wait_metrics
 from gpuwatch.testing.procs import (
     children_of,
@@ -37,7 +36,6 @@ from gpuwatch.testing.procs import (
 pytestmark = pytest.mark.slurm
 
 COLLECTORS = ("jobs", "nodes", "partitions", "scheduler")
-CLIENTS = ("sinfo", "squeue", "sdiag", "scontrol", "sshare", "sacct", "sprio")
 POLL, TIMEOUT = 0.5, 2.0
 JOBS = 3
 
@@ -69,21 +67,13 @@ def ensure_jobs(lab) -> None:
 
 
 def wrap(bin_dir: Path, name: str, body: str | None = None) -> None:
-    real = REAL["dir"] / name
-    if not real.exists():
-        real = Path(shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin") or name)
-    p = bin_dir / name
-    p.write_text("#!/bin/sh\n" + (body or f'exec {real} "$@"\n').replace("REAL", str(real)))
-    p.chmod(0o755)
+    """The wrapper of ``name`` in front of this lab's real client (see gpuwatch.testing.faults)."""
+    faults.wrap(bin_dir, name, body, real_dir=REAL["dir"])
 
 
 @pytest.fixture
 def wrappers(lab, tmp_path) -> Path:
-    d = tmp_path / "slurm-bin"
-    d.mkdir()
-    for name in CLIENTS:
-        wrap(d, name)
-    return d
+    return faults.wrapper_dir(tmp_path / "slurm-bin", real_dir=REAL["dir"])
 
 
 class Running:
@@ -105,9 +95,7 @@ class Running:
 def exporter(lab, wrappers):
     ensure_jobs(lab)
     port = free_port()
-    argv = slurm_exporter_argv(
-        port, f"--slurm.poll-interval={POLL}", f"--slurm.timeout={TIMEOUT}", f"--slurm.bin-dir={wrappers}"
-    )
+    argv = faults.slurm_exporter_under_faults_argv(port, wrappers, POLL, TIMEOUT)
     with exporter_process(argv, env=lab.env) as exp:
         wait_http(f"http://127.0.0.1:{port}/metrics", exporter=exp)
         run = Running(exp, port)
@@ -230,10 +218,10 @@ def test_slurm_binary_missing(lab, exporter, wrappers):
         assert exporter.exp.log().count("sdiag not found") == 1, exporter.exp.log()
 
         # every program missing: nothing answers, so up is 0
-        for name in CLIENTS:
+        for name in faults.SLURM_CLIENTS:
             (wrappers / name).unlink(missing_ok=True)
         exporter.wait(lambda m: value(m, "gpuwatch_slurm_up") == 0, 10, "up 0 with no Slurm programs at all")
-        for name in CLIENTS:
+        for name in faults.SLURM_CLIENTS:
             wrap(wrappers, name)
         recovered_without_leaks(exporter)
     assert_served(scraper)

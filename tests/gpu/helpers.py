@@ -10,6 +10,7 @@ from pathlib import Path
 from gpuwatch.exporters.gpu.sim import scenario as scen
 from gpuwatch.testing import free_port
 from gpuwatch.testing.metrics import parse_metrics, series, value
+from gpuwatch.testing.procs import stop_process
 
 __all__ = ["GPU_FIXTURES", "Clock", "ExporterProcess", "parse_metrics", "series", "value"]
 
@@ -77,12 +78,7 @@ class ExporterProcess:
 
     def stop(self) -> int:
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
         return self.proc.returncode
 
     def output(self) -> str:

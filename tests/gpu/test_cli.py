@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import require_programs
 
 from gpuwatch.exporters.gpu.sim.scenario import packaged
@@ -12,6 +13,7 @@ from gpuwatch.exporters.gpu.sim.scenario import packaged
 from .helpers import value
 
 
+@pytest.mark.prometheus
 def test_serves_packaged_scenario_and_passes_promtool(exporter_process):
     promtool = require_programs("promtool")["promtool"]
     p = exporter_process(

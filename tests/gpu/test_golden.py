@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from conftest import require_programs
 
 from gpuwatch.exporters.gpu import metrics
@@ -125,6 +126,7 @@ def test_every_series_is_declared(make_exporter, clock):
     assert missing == set(), missing
 
 
+@pytest.mark.prometheus
 def test_promtool_check_metrics(make_exporter, clock):
     promtool = require_programs("promtool")["promtool"]
     body = golden_exporter(make_exporter, clock, hourly_cost_usd=3.5).render()

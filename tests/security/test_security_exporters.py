@@ -9,7 +9,6 @@ logs must not leak either).
 from __future__ import annotations
 
 import base64
-import http.client
 import pwd
 import socket
 import ssl
@@ -21,7 +20,13 @@ import pytest
 
 from gpuwatch.exporters.gpu.cli import build_parser as gpu_parser
 from gpuwatch.exporters.slurm.cli import build_parser as slurm_parser
-from gpuwatch.testing.procs import exporter_process, free_port, wait_http
+from gpuwatch.localstack.stack import gpu_exporter_argv, slurm_exporter_argv
+from gpuwatch.testing.http import http_get
+from gpuwatch.testing.procs import (
+    exporter_process,
+    free_port,
+    wait_http,
+)
 from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
 from .test_security_http import secret_value_flags
@@ -44,22 +49,19 @@ def test_no_flag_takes_a_secret_on_argv(build):
 
 
 def _exporter_argv(kind: str, port: int, tmp_path: Path, cfg: Path) -> list[str]:
-    common = [
-        "--web.listen-address",
-        f"127.0.0.1:{port}",
-        "--web.config.file",
-        str(cfg),
-        "--log.level",
-        "debug",
-    ]
     if kind == "gpu":
         sc = tmp_path / "scenario.yaml"
         sc.write_text(SCENARIO)
-        return [sys.executable, "-m", "gpuwatch.exporters.gpu", "--nvml.scenario", str(sc), *common]
+        return gpu_exporter_argv(port, sc, f"--web.config.file={cfg}", "--log.level=debug")
     empty = tmp_path / "no-slurm-here"
     empty.mkdir()
-    exe = Path(sys.executable).parent / "gpuwatch-slurm-exporter"
-    return [str(exe), "--slurm.bin-dir", str(empty), "--slurm.poll-interval", "0.5", *common]
+    return slurm_exporter_argv(
+        port,
+        f"--slurm.bin-dir={empty}",
+        "--slurm.poll-interval=0.5",
+        f"--web.config.file={cfg}",
+        "--log.level=debug",
+    )
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -86,19 +88,10 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def _get(port, ctx, path, auth=None):
-    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
-    headers = {}
-    if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-    try:
-        conn.request("GET", path, headers=headers)
-        r = conn.getresponse()
-        return r.status, dict(r.getheaders()), r.read()
-    finally:
-        conn.close()
+    return http_get(port, path, ctx=ctx, auth=auth)
 
 
-@pytest.mark.parametrize("kind", ["gpu", "slurm"])
+@pytest.mark.parametrize("kind", ["gpu", pytest.param("slurm", marks=pytest.mark.slurm)])
 def test_exporter_leaks_nothing(tmp_path, kind):
     cfg, cafile = make_tls_and_auth(tmp_path)
     hashed = cfg.read_text().split(f"{USER}: ", 1)[1].strip()
@@ -140,6 +133,7 @@ def test_exporter_leaks_nothing(tmp_path, kind):
     assert "level=debug" in log or "level=info" in log  # the log really was captured
 
 
+@pytest.mark.slurm
 def test_munge_key_and_lab_secrets_have_tight_modes(tmp_path):
     from conftest import require_programs
 

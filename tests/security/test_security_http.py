@@ -9,7 +9,6 @@ header, file paths or version details of the platform, and that no flag takes a 
 from __future__ import annotations
 
 import base64
-import http.client
 import signal
 import socket
 import ssl
@@ -20,6 +19,8 @@ from pathlib import Path
 import bcrypt
 
 from gpuwatch.exporters.common.cli import base_parser
+from gpuwatch.testing.http import http_get
+from gpuwatch.testing.procs import trivial_exporter_argv
 from gpuwatch.testing.tls import PASSWORD, USER, make_tls_and_auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,16 +53,8 @@ def test_shared_flags_take_no_secret_on_argv():
     assert secret_value_flags(parser) == ["--runpod.api-key"]
 
 
-def _request(port, ctx, path, auth=None, raw=None):
-    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
-    headers = {}
-    if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-    conn.request("GET", path, headers=headers)
-    resp = conn.getresponse()
-    out = resp.status, resp.getheaders(), resp.read()
-    conn.close()
-    return out
+def _request(port, ctx, path, auth=None):
+    return http_get(port, path, ctx=ctx, auth=auth)
 
 
 def test_responses_and_logs_leak_nothing(tmp_path):
@@ -76,17 +69,7 @@ def test_responses_and_logs_leak_nothing(tmp_path):
         base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(),
         base64.b64encode(f"{USER}:{wrong}".encode()).decode(),
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "gpuwatch.testing.trivial_exporter",
-        "--web.listen-address",
-        "127.0.0.1:0",
-        "--web.config.file",
-        str(cfg),
-        "--log.level",
-        "debug",
-    ]
+    argv = trivial_exporter_argv("--web.config.file", str(cfg), log_level="debug")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = int(proc.stdout.readline().split()[1])
@@ -115,7 +98,7 @@ def test_responses_and_logs_leak_nothing(tmp_path):
     assert proc.returncode == 0, err
 
     for path, auth, status, headers, body in bodies:
-        text = body.decode("utf-8", "replace") + "".join(f"{k}: {v}\n" for k, v in headers)
+        text = body.decode("utf-8", "replace") + "".join(f"{k}: {v}\n" for k, v in headers.items())
         for s in secrets:
             assert s not in text, (path, auth)
         assert str(tmp_path) not in text and "web-config" not in text

@@ -136,6 +136,7 @@ def test_every_emitted_series_is_declared(fake_slurm):
         assert {k for k, _ in labels} == set(by_name[name].labels), name
 
 
+@pytest.mark.prometheus
 def test_promtool_check_metrics(fake_slurm):
     promtool = require_programs("promtool")["promtool"]
     body = make_exporter(fake_slurm(LAB / "busy"), ALL).collect_once(now=NOW)

@@ -184,6 +184,7 @@ def test_dead_poller_thread_is_restarted(fake_slurm, monkeypatch, caplog):
         exp.stop()
 
 
+@pytest.mark.prometheus  # promtool check metrics on the degraded body
 def test_first_scrape_is_bounded_and_ready_waits_for_the_first_cycle(fake_slurm, tmp_path):
     stage = tmp_path / "stage"
     shutil.copytree(LAB / "busy", stage)

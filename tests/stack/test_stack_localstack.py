@@ -360,6 +360,7 @@ def test_demo_stops_slurm_even_when_stopping_the_stack_fails(monkeypatch, tmp_pa
     assert made and not Path(made[0]).exists()
 
 
+@pytest.mark.prometheus  # the real Alertmanager
 def test_stack_stops_a_process_when_the_signal_lands_right_after_its_spawn(monkeypatch, tmp_path):
     """Ctrl-C arriving between a child's spawn and the stack's bookkeeping: the child (here the
     real Alertmanager) is still stopped by LocalStack.stop(), by PID."""

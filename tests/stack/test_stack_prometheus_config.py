@@ -9,6 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import require_root
 from stackfiles import (  # noqa: F401 (fixtures)
@@ -20,6 +21,8 @@ from stackfiles import (  # noqa: F401 (fixtures)
     compose_raw,
     prometheus_config,
 )
+
+pytestmark = pytest.mark.prometheus
 
 REMOTE_WRITE = re.compile(
     r"^# --- remote_write \(off\) -+\n(?P<body>.*?)^# --- end remote_write -+$", re.M | re.S

@@ -6,6 +6,7 @@ import it like any other module, without editing ``sys.path``).
   started and stopped by PID, waiting for an HTTP endpoint;
 - :mod:`.metrics`: the one Prometheus text parser (prometheus_client's), series lookups, scraping;
 - :mod:`.loadgen`: concurrent scrapers for the load tests and ``bench/load.py``;
+- :mod:`.http`: one GET with basic auth and TLS; :mod:`.faults`: Slurm client wrappers for fault runs;
 - :mod:`.tls`: a throw-away certificate and web config with TLS + basic auth;
 - :mod:`.trivial_exporter`: ``python -m gpuwatch.testing.trivial_exporter``, the HTTP layer with a
   fixed payload.

@@ -11,7 +11,6 @@ and the listen backlog.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import multiprocessing as mp
 import os
@@ -22,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .http import basic_auth
 from .procs import rss_kib, thread_count
 
 RSS_GOAL_KIB = 5 * 1024  # the load goal: RSS growth under 5 MB
@@ -65,7 +65,7 @@ def _client(url, deadline, keepalive, auth, cafile, out, lock, timeout):
     path = parts.path or "/"
     headers = {"Accept-Encoding": "gzip"}
     if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = basic_auth(*auth)
     ctx = None
     if parts.scheme == "https":
         ctx = ssl.create_default_context(cafile=cafile)

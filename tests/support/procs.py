@@ -6,10 +6,8 @@ tree, in ``gpuwatch.localstack.procs``), re-exported here for tests and bench sc
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -21,10 +19,13 @@ from pathlib import Path
 
 from gpuwatch.localstack.procs import free_port, pid_alive, port_is_free
 
+from .http import basic_auth
+
 __all__ = [
     "Exporter",
     "children_of",
-    "exporter_bin",
+    "stop_process",
+    "trivial_exporter_argv",
     "exporter_process",
     "free_port",
     "pid_alive",
@@ -83,6 +84,31 @@ def zombies_of(pid: int) -> list[int]:
     return [p for p, _, fields in _proc_stats() if int(fields[1]) == pid and fields[0] == "Z"]
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a child by its PID: SIGTERM, wait up to ``timeout`` s, then SIGKILL; always reaped."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def trivial_exporter_argv(*extra: str, log_level: str = "warn") -> list[str]:
+    """The HTTP layer alone (gpuwatch.testing.trivial_exporter) on a kernel-chosen loopback port;
+    it prints ``listening PORT`` (``exporter_process(argv, ready_line="listening")``)."""
+    return [
+        sys.executable,
+        "-m",
+        "gpuwatch.testing.trivial_exporter",
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--log.level",
+        log_level,
+        *extra,
+    ]
+
+
 class Exporter:
     """A started exporter process: ``pid``, ``port`` (when it printed one), ``log()`` (its stderr)."""
 
@@ -130,12 +156,7 @@ def exporter_process(
             port = int(line.split()[1])
         yield Exporter(proc, log_path, port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if proc.stdout is not None:
             proc.stdout.close()
         log_path.unlink(missing_ok=True)
@@ -148,7 +169,7 @@ def wait_http(
     ctx = ssl.create_default_context(cafile=cafile) if url.startswith("https") else None
     req = urllib.request.Request(url)
     if auth:
-        req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+        req.add_header("Authorization", basic_auth(*auth))
     end = time.monotonic() + timeout
     last = None
     while time.monotonic() < end:
@@ -162,16 +183,3 @@ def wait_http(
             last = exc
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s: {last}")
-
-
-def exporter_bin(name: str, module: str) -> str | None:
-    """The console script ``name``, if its module exists (the script alone may outlive its code)."""
-    import importlib.util
-
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    cand = Path(sys.executable).parent / name
-    return str(cand) if cand.exists() else shutil.which(name)

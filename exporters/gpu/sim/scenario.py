@@ -2,7 +2,7 @@
 
 A scenario describes the GPUs of one node, their values over time and the faults injected at
 given times. Times are seconds since the exporter started (the simulated clock starts when the
-scenario is loaded). The format is documented in README.md ("GPU exporter" > "Scenario files").
+scenario is loaded). The format is documented in docs/gpu-exporter.md ("Simulated GPUs: scenario files").
 
 Errors name the file and the line: ``demo.yaml:12: gpus[1].values.temperature: ...``.
 """
