@@ -20,7 +20,7 @@ from typing import Any
 
 from ..api import Compiled
 from .common import header
-from .grafana import DATASOURCE_UID, _panel
+from .grafana import _panel, datasource_variable
 
 UID = "gpuwatch-jobs"
 FILE = "jobs.json"
@@ -177,19 +177,7 @@ def dashboard(c: Compiled) -> dict[str, Any]:
         "tags": ["gpuwatch", "jobs"],
         "templating": {
             "list": [
-                {
-                    "name": "datasource",
-                    "label": "Data source",
-                    "type": "datasource",
-                    "query": "prometheus",
-                    "current": {"text": "Prometheus", "value": DATASOURCE_UID},
-                    "hide": 0,
-                    "refresh": 1,
-                    "regex": "",
-                    "options": [],
-                    "includeAll": False,
-                    "multi": False,
-                },
+                datasource_variable(),
                 {
                     "name": "job_id",
                     "label": "Slurm job",
