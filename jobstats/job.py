@@ -26,7 +26,7 @@ from typing import Any
 from . import slurm
 from .errors import JobstatsError
 from .prom import Prometheus
-from .promql import JOB_INFO, alternation, combined, quote, split
+from .promql import JOB_INFO, NODE_PRICE, NODE_PRICE_BY, alternation, combined, quote, split
 from .timespec import human_duration, promql_duration, rfc3339
 
 IDLE_NOTE_RATIO = 0.10  # utilisation under this: a note
@@ -181,6 +181,7 @@ def _stats_query(gpus: list[Gpu], job_sel: str, start: float, end: float, interv
             f"count by (instance) (count by (instance, uuid) "
             f"(last_over_time(gpuwatch_gpu_info{{{inst}}}[{rng}])))",
         ),
+        ("node_price", f"{NODE_PRICE_BY} (avg_over_time({NODE_PRICE}{{{inst}}}[{rng}]))"),
     ]
     return combined(parts)
 
@@ -195,6 +196,10 @@ def _fill_stats(gpus: list[Gpu], parts: dict[str, list[tuple[dict[str, str], flo
             if name == "target_gpus":
                 for g in by_instance.get(labels.get("instance", ""), []):
                     g.stats["target_gpus"] = value
+                continue
+            if name == "node_price":  # {price label: the exporter's own price, mean over the span}
+                for g in by_instance.get(labels.get("instance", ""), []):
+                    g.stats.setdefault("node_price", {})[labels.get("hourly_cost_usd", "")] = value
                 continue
             found = by_key.get(_gpu_key(labels))
             if found is None:
@@ -225,11 +230,13 @@ def _gpu_report(g: Gpu, interval: float, running: bool) -> dict[str, Any]:
     n_target = st.get("target_gpus") or 1.0
     for i, p in enumerate(pieces):
         upto = pieces[i + 1].first if i + 1 < len(pieces) else g.end
-        try:
-            price = float(p.labels["hourly_cost_usd"])
-        except (KeyError, ValueError):
-            priced = False
-            break
+        price = st.get("node_price", {}).get(p.labels.get("hourly_cost_usd", ""))
+        if price is None:  # the exporter does not export its price: the target label's
+            try:
+                price = float(p.labels["hourly_cost_usd"])
+            except (KeyError, ValueError):
+                priced = False
+                break
         total += (upto - p.first) / 3600.0 * price / n_target
     cost = total if priced else None
     util_mean = _ratio(st.get("util_sum"), st.get("util_count"))

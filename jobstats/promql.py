@@ -7,6 +7,10 @@ import re
 from collections.abc import Iterable
 
 JOB_INFO = "gpuwatch_gpu_job_info"
+# the GPU exporter's own price (--gpu.hourly-cost-usd), per target and price label; preferred to
+# the hourly_cost_usd label where exported (as the pack's cost recording rules do)
+NODE_PRICE = "gpuwatch_node_hourly_cost_usd"
+NODE_PRICE_BY = "avg by (instance, hourly_cost_usd)"
 STAT = "__jobstats_stat"  # label naming which part of a combined query a sample answers
 
 

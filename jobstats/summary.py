@@ -2,7 +2,9 @@
 
 GPU time and cost come from the raw samples of ``gpuwatch_gpu_job_info`` (``count_over_time``
 over the range, per job, GPU and price: (samples - 1) x scrape interval per GPU, the same
-first-to-last-sample span as the single-job report, to within one interval).
+first-to-last-sample span as the single-job report, to within one interval). The price is the
+exporter's ``gpuwatch_node_hourly_cost_usd`` (mean over the range, per target and price label)
+where it is exported, else the target's ``hourly_cost_usd`` label.
 
 Utilisation, idle time and energy need "which job held the GPU" joined with "how busy it was" at
 each moment. Two sources:
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .prom import Prometheus
-from .promql import JOB_INFO, combined, quote, split
+from .promql import JOB_INFO, NODE_PRICE, NODE_PRICE_BY, combined, quote, split
 from .timespec import promql_duration
 
 IDLE_RATIO = 0.05  # a GPU-hour is idle when utilisation is under this
@@ -74,6 +76,7 @@ def _common_parts(user: str | None, rng: float) -> list[tuple[str, str]]:
             "target_gpus",
             f"count by (instance) (count by (instance, uuid) (last_over_time(gpuwatch_gpu_info[{r}])))",
         ),
+        ("node_price", f"{NODE_PRICE_BY} (avg_over_time({NODE_PRICE}[{r}]))"),
     ]
 
 
@@ -176,6 +179,9 @@ def _rows(
     parts: dict[str, list[tuple[dict[str, str], float]]], interval: float, power_step: float
 ) -> dict[str, Any]:
     target_gpus = {lb.get("instance", ""): v for lb, v in parts.get("target_gpus", [])}
+    node_price = {
+        (lb.get("instance", ""), lb.get("hourly_cost_usd", "")): v for lb, v in parts.get("node_price", [])
+    }
     jobs: dict[tuple[str, str], _Job] = {}
 
     def job(lb: dict[str, str]) -> _Job:
@@ -187,10 +193,12 @@ def _rows(
 
     for lb, v in parts.get("samples", []):
         j = job(lb)
-        try:
-            price = float(lb.get("hourly_cost_usd", "nan"))
-        except ValueError:
-            price = float("nan")
+        price = node_price.get((lb.get("instance", ""), lb.get("hourly_cost_usd", "")), float("nan"))
+        if price != price:  # the exporter does not export its price: the target label's
+            try:
+                price = float(lb.get("hourly_cost_usd", "nan"))
+            except ValueError:
+                price = float("nan")
         prices = j.gpus.setdefault((lb.get("instance", ""), lb.get("uuid", "")), {})
         prices[price] = prices.get(price, 0.0) + v
     for lb, v in parts.get("idle_sum", []):

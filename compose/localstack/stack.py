@@ -38,6 +38,9 @@ class GpuNode:
     scenario: Path
     pod: str = "local"
     role: str = "compute"
+    # the node's price per hour: the hourly_cost_usd target label and the exporter's
+    # --gpu.hourly-cost-usd, as Ansible sets both from the pod's price (local processes cost nothing)
+    hourly_cost_usd: str = "0"
     port: int = 0  # 0: a free port is picked at start
     process: ManagedProcess | None = field(default=None, repr=False)
 
@@ -69,14 +72,20 @@ def slurm_exporter_argv(port: int, *flags: str, bind: str = "127.0.0.1") -> list
 
 
 def gpu_exporter_argv(
-    port: int, scenario: str | Path | None, *flags: str, bind: str = "127.0.0.1"
+    port: int,
+    scenario: str | Path | None,
+    *flags: str,
+    bind: str = "127.0.0.1",
+    hourly_cost_usd: str | float | None = None,
 ) -> list[str]:
     """argv of a GPU exporter on the simulated backend ``scenario`` (None: the real GPUs),
-    listening on ``bind:port``."""
+    listening on ``bind:port``; ``hourly_cost_usd``: the node's price (``--gpu.hourly-cost-usd``),
+    not passed when None."""
     return [
         *console_script("gpuwatch-gpu-exporter", "gpuwatch.exporters.gpu.cli"),
         f"--web.listen-address={bind}:{port}",
         *([f"--nvml.scenario={scenario}"] if scenario is not None else []),
+        *([f"--gpu.hourly-cost-usd={hourly_cost_usd}"] if hourly_cost_usd is not None else []),
         *flags,
     ]
 
@@ -305,7 +314,13 @@ class LocalStack:
         """(Re)start the GPU exporter of ``gpu`` on its port (kept across restarts)."""
         if not gpu.port:
             gpu.port = free_port()
-        argv = gpu_exporter_argv(gpu.port, gpu.scenario, *self.gpu_exporter_args, bind=self.exporter_bind)
+        argv = gpu_exporter_argv(
+            gpu.port,
+            gpu.scenario,
+            *self.gpu_exporter_args,
+            bind=self.exporter_bind,
+            hourly_cost_usd=gpu.hourly_cost_usd,
+        )
         gpu.process = ManagedProcess(
             f"gpu-exporter-{gpu.node}", argv, self.workdir / f"gpu-exporter-{gpu.node}.log"
         )
@@ -329,7 +344,10 @@ class LocalStack:
         assert self.alertmanager is not None
         # The target labels the Ansible playbook's file_sd entries carry (local processes cost nothing).
         gpu_targets = [
-            Target(g.address, {"node": g.node, "pod": g.pod, "role": g.role, "hourly_cost_usd": "0"})
+            Target(
+                g.address,
+                {"node": g.node, "pod": g.pod, "role": g.role, "hourly_cost_usd": g.hourly_cost_usd},
+            )
             for g in self.gpu_nodes
         ]
         slurm_targets = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 from collections.abc import Callable
 from types import ModuleType
@@ -64,7 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
         default="/proc",
         help="where to read processes' environ and cgroup (default /proc)",
     )
+    c = p.add_argument_group("cost")
+    c.add_argument(
+        "--gpu.hourly-cost-usd",
+        dest="hourly_cost_usd",
+        metavar="FLOAT",
+        type=hourly_cost("--gpu.hourly-cost-usd"),
+        default=None,
+        help="the whole node's (pod's) price in US dollars per hour, exported as gpuwatch_node_hourly_cost_usd "
+        "(default: unset, not exported)",
+    )
     return p
+
+
+def hourly_cost(flag: str) -> Callable[[str], float]:
+    """argparse type for a price per hour: a finite number >= 0."""
+
+    def parse(value: str) -> float:
+        try:
+            n = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag}: {value!r} is not a number") from None
+        if not math.isfinite(n) or n < 0:
+            raise argparse.ArgumentTypeError(f"{flag}: must be a finite number >= 0, got {value}")
+        return n
+
+    return parse
 
 
 def build(args: argparse.Namespace) -> tuple[GpuExporter, dict[str, Any]]:
@@ -97,7 +123,11 @@ def build(args: argparse.Namespace) -> tuple[GpuExporter, dict[str, Any]]:
     exporter = GpuExporter(
         loader,
         enabled,
-        Options(proc_root=args.proc_root, job_mapping_dir=args.job_mapping_dir),
+        Options(
+            proc_root=args.proc_root,
+            job_mapping_dir=args.job_mapping_dir,
+            hourly_cost_usd=args.hourly_cost_usd,
+        ),
         interval=args.interval,
         max_age=args.max_age,
         retry_min=args.retry_min,

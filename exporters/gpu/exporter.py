@@ -399,6 +399,8 @@ class GpuExporter:
     def _render(self, devices: list[Device], snapshots: dict[int, GpuSnapshot], up: tuple) -> bytes:
         node = Families(DEFS)  # series not pre-formatted by a GPU reader
         node.add("gpuwatch_nvml_up", (), 1.0 if self.nvml_up else 0.0)
+        if self.options.hourly_cost_usd is not None:
+            node.add("gpuwatch_node_hourly_cost_usd", (), self.options.hourly_cost_usd)
         driver = self.driver_version
         fragments: dict[str, list[str]] = {}
         live = []

@@ -18,6 +18,14 @@ METRICS = (
         doc="No `gpu`/`uuid` labels.",
     ),
     MetricDef(
+        "gpuwatch_node_hourly_cost_usd",
+        "gauge",
+        "Price of the whole node (pod) in US dollars per hour, from --gpu.hourly-cost-usd.",
+        doc="Only when `--gpu.hourly-cost-usd` is set; no `gpu`/`uuid` labels. A GPU's share is this "
+        "divided by the node's GPUs (`count by (instance) (gpuwatch_gpu_info)`); the pack records "
+        "per-job and per-user cost from it (docs/jobstats.md).",
+    ),
+    MetricDef(
         "gpuwatch_gpu_info",
         "info",
         "Static facts about a GPU.",

@@ -11,6 +11,25 @@ from ..durations import fmt_ms
 from .common import dump_yaml, header, runbook_url
 
 DATASOURCE_UID = "gpuwatch-prometheus"
+
+
+def datasource_variable() -> dict[str, Any]:
+    """The dashboards' "Data source" template variable (Prometheus data sources)."""
+    return {
+        "name": "datasource",
+        "label": "Data source",
+        "type": "datasource",
+        "query": "prometheus",
+        "current": {"text": "Prometheus", "value": DATASOURCE_UID},
+        "hide": 0,
+        "refresh": 1,
+        "regex": "",
+        "options": [],
+        "includeAll": False,
+        "multi": False,
+    }
+
+
 SEVERITY_COLOR = {"critical": "red", "warning": "orange", "info": "blue"}
 
 
@@ -202,23 +221,7 @@ def dashboard(c: Compiled, comp: components.Component) -> dict[str, Any]:
         "refresh": "30s",
         "schemaVersion": 39,
         "tags": ["gpuwatch", component],
-        "templating": {
-            "list": [
-                {
-                    "name": "datasource",
-                    "label": "Data source",
-                    "type": "datasource",
-                    "query": "prometheus",
-                    "current": {"text": "Prometheus", "value": DATASOURCE_UID},
-                    "hide": 0,
-                    "refresh": 1,
-                    "regex": "",
-                    "options": [],
-                    "includeAll": False,
-                    "multi": False,
-                }
-            ]
-        },
+        "templating": {"list": [datasource_variable()]},
         "time": {"from": "now-6h", "to": "now"},
         "timepicker": {},
         "timezone": "",

@@ -5,9 +5,13 @@ and XIDs, and per-user tables of GPU-hours, idle GPU-hours and cost over the das
 Written only when the compiled pack records the series it reads (a custom pack without them gets
 no dashboard that would stay empty). GPU-hours over a range are the mean number of GPUs held,
 no-job time counted as 0 (``sum_over_time(X[$__range]) / count_over_time(evaluations[$__range])``),
-times the range in hours, whatever the rules' evaluation interval. Cost: PromQL cannot read the
-``hourly_cost_usd`` label as a number, so the cost table's query gives GPU-hours in target shares
-per price and Grafana multiplies by the price label and sums per user (transformations).
+times the range in hours, whatever the rules' evaluation interval. Cost: the cost table sums the
+recorded cost per hour (``gpuwatch:user_cost:usd_per_hour``, from the exporters' own
+``gpuwatch_node_hourly_cost_usd``) the same way, in PromQL. Targets whose exporter does not export
+its price (history from before, or no ``--gpu.hourly-cost-usd``) are only in the second cost
+table: PromQL cannot read their ``hourly_cost_usd`` label as a number, so its query gives GPU-hours
+in target shares per price and Grafana multiplies by the price label and sums per user
+(transformations).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from ..api import Compiled
 from .common import header
-from .grafana import DATASOURCE_UID, _panel
+from .grafana import _panel, datasource_variable
 
 UID = "gpuwatch-jobs"
 FILE = "jobs.json"
@@ -26,6 +30,7 @@ NEEDS = (
     "gpuwatch:user_gpus:count",
     "gpuwatch:user_idle_gpus:count",
     "gpuwatch:user_target_share:ratio",
+    "gpuwatch:user_cost:usd_per_hour",
     "gpuwatch:job_rule_evaluations:count",
 )
 JOB = 'job_id=~"$job_id"'
@@ -107,16 +112,29 @@ def dashboard(c: Compiled) -> dict[str, Any]:
         )
     )
     pid, y = pid + 1, y + 8
-    cost = _table(
+    recorded = _table(
         pid,
         0,
         y,
-        "Cost per user (USD, dashboard range)",
-        _hours("gpuwatch:user_target_share:ratio", by="user, hourly_cost_usd"),
-        "Each GPU-hour at its pod's hourly_cost_usd divided by the pod's GPUs: target-share hours per "
-        "price times the price, summed per user.",
+        "Cost per user (USD, top 10, dashboard range)",
+        f"topk(10, {_hours('gpuwatch:user_cost:usd_per_hour')})",
+        "Each GPU-hour at its node's price (gpuwatch_node_hourly_cost_usd, the GPU exporter's "
+        "--gpu.hourly-cost-usd) divided by the node's GPUs (recording rule gpuwatch:user_cost:usd_per_hour). "
+        "Nodes whose exporter does not export its price are only in the table by price label.",
     )
-    cost["gridPos"]["w"] = 24
+    recorded["fieldConfig"]["defaults"]["unit"] = "currencyUSD"
+    panels.append(recorded)
+    pid += 1
+    cost = _table(
+        pid,
+        12,
+        y,
+        "Cost per user by price label (USD, dashboard range)",
+        _hours("gpuwatch:user_target_share:ratio", by="user, hourly_cost_usd"),
+        "From the targets' hourly_cost_usd label, for every node, those whose exporter does not export "
+        "its price included (history from before): each GPU-hour at the label's price divided by the "
+        "pod's GPUs; target-share hours per price times the price, summed per user (transformations).",
+    )
     cost["transformations"] = [
         {"id": "labelsToFields", "options": {}},
         {
@@ -159,19 +177,7 @@ def dashboard(c: Compiled) -> dict[str, Any]:
         "tags": ["gpuwatch", "jobs"],
         "templating": {
             "list": [
-                {
-                    "name": "datasource",
-                    "label": "Data source",
-                    "type": "datasource",
-                    "query": "prometheus",
-                    "current": {"text": "Prometheus", "value": DATASOURCE_UID},
-                    "hide": 0,
-                    "refresh": 1,
-                    "regex": "",
-                    "options": [],
-                    "includeAll": False,
-                    "multi": False,
-                },
+                datasource_variable(),
                 {
                     "name": "job_id",
                     "label": "Slurm job",

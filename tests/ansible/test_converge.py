@@ -282,6 +282,7 @@ def test_single_host_converges_and_is_idempotent(tmp_path, wheelhouses, host_os)
         assert gpu_exporter.user == slurm_exporter.user == "gpuwatch"
         assert "bin/gpuwatch-gpu-exporter --web.listen-address=:9400" in gpu_exporter.args
         assert f"--nvml.scenario={PERSIST_DIR}/etc/gpu-scenario.yaml" in gpu_exporter.args
+        assert "--gpu.hourly-cost-usd=0.69" in gpu_exporter.args  # the pod's price, as in its file_sd label
         assert "bin/gpuwatch-slurm-exporter --web.listen-address=:9341" in slurm_exporter.args
         assert daemon(host, "/run/slurm/slurmd.pid").args.endswith(
             f"--conf-server {name}.runpod.internal:6817"

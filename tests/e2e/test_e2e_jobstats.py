@@ -75,6 +75,7 @@ def stack(tmp_path_factory):
             f"--gpu.proc-root={proc_root}",
             "--collect.interval=0.5s",
             "--collect.max-age=3s",
+            "--gpu.hourly-cost-usd=3.60",  # the same price as the target label below
         ],
         work / "exporter.log",
     )
@@ -176,7 +177,7 @@ def test_every_jobs_dashboard_query_returns_data(stack):
     prom, started = stack
     dash = json.loads((ROOT / "grafana/dashboards/jobs.json").read_text())
     targets = [(p["title"], t) for p in dash["panels"] for t in p["targets"]]
-    assert len(targets) == 7
+    assert len(targets) == 8
     now = time.time()
     rng = int(now - started) + 5
 
@@ -198,3 +199,19 @@ def test_every_jobs_dashboard_query_returns_data(stack):
     idle = next(t["expr"] for title, t in targets if title.startswith("Idle GPU-hours"))
     top = max(prom.query(substitute(idle, "9002"), now)["result"], key=lambda r: float(r["value"][1]))
     assert top["metric"]["user"] == "bob" and 0 < float(top["value"][1]) <= rng / 3600
+    # the recorded cost (from the exporter's --gpu.hourly-cost-usd) is what the by-price-label
+    # table's transformations compute from the target label (the same price here)
+    cost = next(t["expr"] for title, t in targets if title.startswith("Cost per user (USD"))
+    by_label = next(t["expr"] for title, t in targets if "by price label" in title)
+    recorded = {
+        r["metric"]["user"]: float(r["value"][1]) for r in prom.query(substitute(cost, ""), now)["result"]
+    }
+    labelled: dict[str, float] = {}
+    for r in prom.query(substitute(by_label, ""), now)["result"]:
+        user = r["metric"]["user"]
+        labelled[user] = labelled.get(user, 0.0) + float(r["value"][1]) * float(
+            r["metric"]["hourly_cost_usd"]
+        )
+    assert set(recorded) == set(labelled) == {"alice", "bob"}
+    for user, usd in recorded.items():
+        assert usd == pytest.approx(labelled[user], rel=1e-6) and usd > 0, user

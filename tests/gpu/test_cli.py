@@ -24,6 +24,8 @@ def test_serves_packaged_scenario_and_passes_promtool(exporter_process):
             "--no-collector.media",
             "--web.telemetry-path",
             "/gpu-metrics",
+            "--gpu.hourly-cost-usd",
+            "2.49",
         ]
     )
     status, body = p.get("/gpu-metrics")
@@ -33,6 +35,7 @@ def test_serves_packaged_scenario_and_passes_promtool(exporter_process):
     text = body.decode()
     assert "gpuwatch_gpu_pcie_throughput_bytes_per_second{" in text
     assert "gpuwatch_gpu_encoder_utilization_ratio" not in text
+    assert "\ngpuwatch_node_hourly_cost_usd 2.49\n" in text  # the node's price, a sample to record cost from
     assert p.get("/metrics")[0] == 404
     assert p.get("/-/healthy")[0] == 200
     assert p.stop() == 0
@@ -79,6 +82,9 @@ def test_bad_flags_exit_2():
         (["--gpu.job-mapping-dir", "/nonexistent"], "--gpu.job-mapping-dir /nonexistent: not a directory"),
         (["--web.listen-address", "nowhere"], "is not HOST:PORT"),
         (["--collector.nosuch"], "unrecognized arguments"),
+        (["--gpu.hourly-cost-usd", "-1"], "--gpu.hourly-cost-usd: must be a finite number >= 0, got -1"),
+        (["--gpu.hourly-cost-usd", "nan"], "--gpu.hourly-cost-usd: must be a finite number >= 0, got nan"),
+        (["--gpu.hourly-cost-usd", "cheap"], "--gpu.hourly-cost-usd: 'cheap' is not a number"),
     ):
         r = run(*args)
         assert r.returncode == 2, args

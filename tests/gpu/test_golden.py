@@ -25,11 +25,11 @@ def stable(body: bytes) -> str:
     )
 
 
-def golden_exporter(make_exporter, clock):
+def golden_exporter(make_exporter, clock, hourly_cost_usd=None):
     exp = make_exporter(
         GPU_FIXTURES / "golden.yaml",
         list(COLLECTORS.specs),  # every collector, the opt-in ones included
-        options=Options(proc_root=str(GPU_FIXTURES / "proc")),
+        options=Options(proc_root=str(GPU_FIXTURES / "proc"), hourly_cost_usd=hourly_cost_usd),
     )
     clock.t = 8.0
     exp.collect_once()
@@ -111,7 +111,8 @@ def test_golden_content_is_what_the_scenario_says(make_exporter, clock):
 
 
 def test_every_series_is_declared(make_exporter, clock):
-    m = parse_metrics(golden_exporter(make_exporter, clock).render())
+    # with --gpu.hourly-cost-usd set (the golden file is the default run, without it)
+    m = parse_metrics(golden_exporter(make_exporter, clock, hourly_cost_usd=3.5).render())
     declared = {}
     for d in metrics.METRICS:
         for s in d.series_names:
@@ -128,7 +129,8 @@ def test_every_series_is_declared(make_exporter, clock):
 @pytest.mark.prometheus
 def test_promtool_check_metrics(make_exporter, clock):
     promtool = require_programs("promtool")["promtool"]
-    body = golden_exporter(make_exporter, clock).render()
+    body = golden_exporter(make_exporter, clock, hourly_cost_usd=3.5).render()
+    assert b"\ngpuwatch_node_hourly_cost_usd 3.5\n" in body
     res = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
     assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
     assert res.stdout.strip() == b"" and res.stderr.strip() == b"", res.stdout + res.stderr

@@ -43,7 +43,18 @@ def test_jobs_dashboard_reads_recorded_series():
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     assert sum('job_id=~"$job_id"' in e for e in exprs) == 4
     used = {n for n in recorded() if any(n in e for e in exprs)}
-    assert {"gpuwatch:user_idle_gpus:count", "gpuwatch:user_target_share:ratio"} <= used
+    assert {
+        "gpuwatch:user_idle_gpus:count",
+        "gpuwatch:user_cost:usd_per_hour",
+        "gpuwatch:user_target_share:ratio",
+    } <= used
+    # the recorded cost is summed in PromQL; only the by-price-label table needs Grafana to multiply
+    costs = {p["title"]: p for p in dash["panels"] if p["title"].startswith("Cost per user")}
+    assert len(costs) == 2
+    by_rule = next(p for t, p in costs.items() if "by price label" not in t)
+    assert "gpuwatch:user_cost:usd_per_hour" in by_rule["targets"][0]["expr"]
+    assert "transformations" not in by_rule
+    assert all(p["fieldConfig"]["defaults"]["unit"] == "currencyUSD" for p in costs.values())
 
 
 @pytest.mark.prometheus

@@ -88,6 +88,56 @@ def test_summary_rows_price_change_and_missing_price():
     assert summary._rows(parts, 30.0, 30.0)["jobs"][0]["cost_usd"] is None
 
 
+def test_summary_prefers_the_exporters_price_to_the_label():
+    """gpuwatch_node_hourly_cost_usd (the exporter's --gpu.hourly-cost-usd), per target and price
+    label, where exported; the hourly_cost_usd label for targets without it."""
+    parts = {
+        "samples": [
+            (_lb(hourly_cost_usd="8.00"), 121.0),  # n1 exports $10/h under the "8.00" label
+            (_lb(instance="n2:9400", uuid="GPU-9"), 121.0),  # n2: no label, exports $6/h
+            (_lb(instance="n3:9400", uuid="GPU-7", hourly_cost_usd="2.00"), 121.0),  # n3: the label only
+        ],
+        "target_gpus": [
+            ({"instance": "n1:9400"}, 4.0),
+            ({"instance": "n2:9400"}, 2.0),
+            ({"instance": "n3:9400"}, 1.0),
+        ],
+        "node_price": [
+            ({"instance": "n1:9400", "hourly_cost_usd": "8.00"}, 10.0),
+            ({"instance": "n2:9400"}, 6.0),
+        ],
+    }
+    [row] = summary._rows(parts, 30.0, 30.0)["jobs"]  # 120 x 30 s = 1 h per GPU
+    assert row["gpu_hours"] == pytest.approx(3.0)
+    assert row["cost_usd"] == pytest.approx(10.0 / 4 + 6.0 / 2 + 2.0 / 1)
+    q = summary.rules_query(None, 3600.0)
+    assert (
+        'label_replace(avg by (instance, hourly_cost_usd) (avg_over_time(gpuwatch_node_hourly_cost_usd[3600s])), "__jobstats_stat", "node_price"'
+        in q
+    )
+    assert "gpuwatch_node_hourly_cost_usd[" in summary.raw_query(None, 3600.0, 30.0)
+
+
+def test_job_report_cost_per_piece_prefers_the_exporters_price():
+    """A GPU whose price label changed at 1 h: the first piece's target exports its price ($10/h,
+    not the label's 8.00), the second does not (the label's 12.00); a 4-GPU target."""
+    from gpuwatch.jobstats import job
+
+    g = job.Gpu("n1:9400", "GPU-1", "n1", "0")
+    g.pieces = [
+        job.Piece({"hourly_cost_usd": "8.00"}, first=0.0, last=3570.0),
+        job.Piece({"hourly_cost_usd": "12.00"}, first=3600.0, last=7200.0),
+    ]
+    parts = {
+        "target_gpus": [({"instance": "n1:9400"}, 4.0)],
+        "node_price": [({"instance": "n1:9400", "hourly_cost_usd": "8.00"}, 10.0)],
+    }
+    job._fill_stats([g], parts)
+    assert job._gpu_report(g, 30.0, False)["cost_usd"] == pytest.approx(10.0 / 4 + 12.0 / 4)
+    g.pieces[1].labels = {}  # no price at all for the second piece: unknown
+    assert job._gpu_report(g, 30.0, False)["cost_usd"] is None
+
+
 def test_summary_sorted_by_idle_then_gpu_hours():
     parts = {
         "samples": [

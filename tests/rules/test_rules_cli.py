@@ -57,7 +57,7 @@ def test_default_pack_without_src_matches_committed(tmp_path: Path, in_root: Pat
     r = run("compile", "--strict", "-o", str(tmp_path), "--dashboards-dir", str(tmp_path / "g"))
     assert r.exit_code == 0, r.stderr
     assert (
-        "22 alerts (23 rules), 12 recording rules, 34 promtool tests, 4 receivers, 4 dashboards" in r.output
+        "22 alerts (23 rules), 14 recording rules, 34 promtool tests, 4 receivers, 4 dashboards" in r.output
     )
     assert tree(tmp_path / "prometheus") == tree(ROOT / "compose/generated/prometheus")
     assert tree(tmp_path / "alertmanager") == tree(ROOT / "compose/generated/alertmanager")

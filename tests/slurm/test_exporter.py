@@ -144,7 +144,7 @@ def test_promtool_check_metrics(fake_slurm):
     assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
 
 
-@pytest.mark.prometheus  # promtool check metrics on each page
+@pytest.mark.prometheus  # runs promtool check metrics
 @pytest.mark.parametrize("stage", ["busy", "draining", "down", "resumed"])
 @pytest.mark.parametrize("version", ["24.11", "26.05"])
 def test_recorded_newer_versions_export_what_scontrol_says(fake_slurm, version, stage):

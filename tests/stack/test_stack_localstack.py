@@ -411,3 +411,5 @@ def test_exporter_argv_builders_parse_with_each_exporters_own_flags(tmp_path):
         str(scenario),
         2.0,
     )
+    argv = gpu_exporter_argv(9400, scenario, hourly_cost_usd="2.49")  # the stack passes its label's price
+    assert gpu_parser().parse_args(argv[-3:]).hourly_cost_usd == 2.49

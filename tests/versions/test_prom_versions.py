@@ -63,7 +63,8 @@ def test_promtool_check_rules(tools: Tools) -> None:
     files = sorted(str(p) for p in (GEN / "prometheus/rules").glob("*.yml"))
     r = tools.run("promtool", "check", "rules", *files)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.count("SUCCESS") == len(files) == 3
+    # one rule file per component of the default pack (gpu, slurm, meta, jobs)
+    assert files and r.stdout.count("SUCCESS") == len(files)
 
 
 def test_promtool_test_rules(tools: Tools) -> None:

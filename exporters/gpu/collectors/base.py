@@ -34,6 +34,7 @@ class Options:
 
     proc_root: str = "/proc"
     job_mapping_dir: str | None = None
+    hourly_cost_usd: float | None = None  # --gpu.hourly-cost-usd: the node's price, None when unset
     extra: dict[str, Any] = field(default_factory=dict)
 
 
