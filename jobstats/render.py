@@ -138,16 +138,8 @@ JOB_COLUMNS = (
     "energy_joules",
     "cost_usd",
 )
-USER_COLUMNS = (
-    "user",
-    "jobs",
-    "gpus",
-    "gpu_hours",
-    "idle_gpu_hours",
-    "utilization_mean",
-    "energy_joules",
-    "cost_usd",
-)
+# per user: the same figures as per job, with the user's job count in place of the job id
+USER_COLUMNS = ("user", "jobs", *JOB_COLUMNS[2:])
 
 
 def _csv_number(v: float) -> str:

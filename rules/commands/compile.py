@@ -7,19 +7,12 @@ import time
 import click
 
 from .. import compiler, writer
-from .options import echo_warnings, shared_options, to_options
+from .options import echo_warnings, output_option, shared_options, to_options
 
 
 @click.command("compile")
 @shared_options
-@click.option(
-    "-o",
-    "--output",
-    "outdir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Output folder: prometheus/rules, prometheus/tests, alertmanager/, grafana/.",
-)
+@output_option("Output folder: prometheus/rules, prometheus/tests, alertmanager/, grafana/.")
 @click.option(
     "--dashboards-dir",
     type=click.Path(file_okay=False),

@@ -5,20 +5,14 @@ from __future__ import annotations
 import click
 
 from .. import importer
+from .options import output_option
 
 
 @click.command("import")
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE..."
 )
-@click.option(
-    "-o",
-    "--output",
-    "outdir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Folder for the gpuwatch rule files (one per group); created when missing.",
-)
+@output_option("Folder for the gpuwatch rule files (one per group); created when missing.")
 @click.option(
     "--tests",
     "test_files",

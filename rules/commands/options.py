@@ -41,6 +41,14 @@ class _Version(click.ParamType):
 
 _file = click.Path(exists=True, dir_okay=False)
 
+
+def output_option(what: str) -> Callable[[Any], Any]:
+    """``-o/--output DIR`` (required), the folder a command writes; its help says what goes there."""
+    return click.option(
+        "-o", "--output", "outdir", required=True, type=click.Path(file_okay=False), help=what
+    )
+
+
 SHARED = [
     click.argument("srcs", nargs=-1, type=click.Path(exists=True), metavar="[SRC]..."),
     click.option(

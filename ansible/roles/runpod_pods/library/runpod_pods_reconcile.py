@@ -443,26 +443,38 @@ class Reconciler:
         return chosen
 
     # -- pods mode --------------------------------------------------------------------------
-    def pod_body(self, name: str, dcs: list[str]) -> dict:
+    def pod_env(self) -> dict:
+        """The env every pod (or cluster member) is created with: the user's, this deployment's
+        id, and the SSH public key when one is given."""
         env = dict(self.p["env"])
         env[DEPLOYMENT_ENV] = self.dep
         if self.p["public_key"]:
             env["PUBLIC_KEY"] = self.p["public_key"]
-        body = {
+        return env
+
+    def pod_body(self, name: str, dcs: list[str]) -> dict:
+        return {
             "name": name,
             "image": self.p["image"],
             "cloud": self.p["cloud"],
             "gpu": {"id": self.p["gpu_type"], "count": self.p["gpu_count"]},
             "dataCenterIds": dcs,
             "globalNetworking": True,
+            **self.container_fields(),
+        }
+
+    def container_fields(self) -> dict:
+        """What a pod and a cluster's member pods are created with alike: disk, volume, ports,
+        env and SSH."""
+        fields = {
             "disk": self.p["container_disk_gb"],
             "mounts": {"persistent": {"size": self.p["volume_gb"], "path": self.p["volume_path"]}},
             "ports": self.p["ports"],
-            "env": env,
+            "env": self.pod_env(),
         }
         if self.p["start_ssh"]:
-            body["startSsh"] = True
-        return body
+            fields["startSsh"] = True
+        return fields
 
     def record_pod(self, pod: dict) -> None:
         with self.lock:
@@ -721,10 +733,6 @@ class Reconciler:
                     f"recorded cluster {self.state['cluster']['id']} is gone; creating a new one"
                 )
             dcs = self.place("CLUSTER", self.p["gpu_count"], need_global=False)
-            env = dict(self.p["env"])
-            env[DEPLOYMENT_ENV] = self.dep
-            if self.p["public_key"]:
-                env["PUBLIC_KEY"] = self.p["public_key"]
             body = {
                 "name": name,
                 "type": self.p["cluster_type"],
@@ -735,13 +743,8 @@ class Reconciler:
                 },
                 "dataCenterIds": dcs,
                 "image": self.p["image"],
-                "disk": self.p["container_disk_gb"],
-                "mounts": {"persistent": {"size": self.p["volume_gb"], "path": self.p["volume_path"]}},
-                "ports": self.p["ports"],
-                "env": env,
+                **self.container_fields(),
             }
-            if self.p["start_ssh"]:
-                body["startSsh"] = True
 
             def find():
                 # A cluster has no env: its name carries this deployment's random id, and its member
