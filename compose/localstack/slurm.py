@@ -196,6 +196,9 @@ class SlurmLab:
         self.dir: Path | None = None
         self._made_tmp = False
         self._procs: dict[str, subprocess.Popen] = {}
+        # Mount namespaces of this lab's slurmd in a version root (each program there runs in its
+        # own); the job steps it forks stay in it even after slurmd is gone (see _marked_pids).
+        self._slurmd_mntns: set[str] = set()
         self.ctld_port = self.slurmd_port = 0
         self.lab_id = f"{os.getpid()}-{id(self):x}"
         self._root_arg = root
@@ -746,6 +749,7 @@ class SlurmLab:
         The daemons themselves and this process are excluded."""
         needle = f"{MARKER}={self.lab_id}".encode()
         own = {os.getpid()} | {p.pid for p in self._procs.values()}
+        self._remember_slurmd_mntns()
         parent: dict[int, int] = {}
         marked: set[int] = set()
         for entry in os.listdir("/proc"):
@@ -755,6 +759,11 @@ class SlurmLab:
             try:
                 with open(f"/proc/{pid}/stat", "rb") as f:
                     parent[pid] = int(f.read().rsplit(b")", 1)[1].split()[1])
+                # Newer slurmstepd (24.11+) clears its environment and is reparented to init: in a
+                # root it is found by the private mount namespace it shares with its slurmd.
+                if self._slurmd_mntns and os.readlink(f"/proc/{pid}/ns/mnt") in self._slurmd_mntns:
+                    marked.add(pid)
+                    continue
                 with open(f"/proc/{pid}/environ", "rb") as f:
                     if needle in f.read().split(b"\0"):
                         marked.add(pid)
@@ -782,7 +791,22 @@ class SlurmLab:
         keep = subtree(p.pid for n, p in self._procs.items() if n != "slurmd")
         return sorted(subtree(roots) - keep - own)
 
+    def _remember_slurmd_mntns(self) -> None:
+        """Note the mount namespace of a running slurmd, if it has one of its own (in a root)."""
+        proc = self._procs.get("slurmd")
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            ns = os.readlink(f"/proc/{proc.pid}/ns/mnt")
+            own = os.readlink("/proc/self/ns/mnt")
+        except OSError:
+            return
+        if ns != own:  # never the host's namespace: that would take in every process here
+            self._slurmd_mntns.add(ns)
+
     def _stop_proc(self, name: str, grace: float = 10.0) -> None:
+        if name == "slurmd":
+            self._remember_slurmd_mntns()
         proc = self._procs.pop(name, None)
         if proc is None or proc.poll() is not None:
             if proc is not None:

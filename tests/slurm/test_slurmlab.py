@@ -3,6 +3,7 @@ quirks applied, and a clean stop (no process left, nothing left running in a ver
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -67,5 +68,16 @@ def test_lab_runs_jobs_and_stops_cleanly(version, tmp_path_factory):
             except OSError:
                 continue
         assert ours == []
+        # nor anything in its slurmd's mount namespace: job steps (24.11+ slurmstepd clears its
+        # environment and outlives slurmd as init's child) are stopped with the lab
+        assert lab._slurmd_mntns, "the lab noted its slurmd's mount namespace"
+        left = []
+        for entry in os.listdir("/proc"):
+            try:
+                if entry.isdigit() and os.readlink(f"/proc/{entry}/ns/mnt") in lab._slurmd_mntns:
+                    left.append(int(entry))
+            except OSError:
+                continue
+        assert left == [], "processes left in the lab's slurmd namespace"
     assert str(run_dir) not in open("/proc/self/mountinfo").read()
     lab.stop()  # idempotent
