@@ -45,6 +45,11 @@ class _Command(click.Command):
 
 
 # Connection options, defined once (the client side of the exporters' web config).
+def _file_option(flag: str, dest: str, help: str) -> Callable:
+    """A connection option naming a file (password, CA, client certificate or key)."""
+    return click.option(flag, dest, type=click.Path(dir_okay=False), default=None, metavar="FILE", help=help)
+
+
 CONNECTION = [
     click.option(
         "--prometheus.url",
@@ -56,38 +61,18 @@ CONNECTION = [
         help="Prometheus server (env GPUWATCH_PROMETHEUS_URL).",
     ),
     click.option("--prometheus.username", "username", default=None, metavar="USER", help="Basic auth user."),
-    click.option(
+    _file_option(
         "--prometheus.password-file",
         "password_file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        metavar="FILE",
-        help="File holding the basic auth password (never given on the command line).",
+        "File holding the basic auth password (never given on the command line).",
     ),
-    click.option(
-        "--prometheus.ca-file",
-        "ca_file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        metavar="FILE",
-        help="CA certificate(s) to verify Prometheus's TLS certificate with.",
+    _file_option(
+        "--prometheus.ca-file", "ca_file", "CA certificate(s) to verify Prometheus's TLS certificate with."
     ),
-    click.option(
-        "--prometheus.cert-file",
-        "cert_file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        metavar="FILE",
-        help="Client certificate (for a Prometheus that requires one).",
+    _file_option(
+        "--prometheus.cert-file", "cert_file", "Client certificate (for a Prometheus that requires one)."
     ),
-    click.option(
-        "--prometheus.key-file",
-        "key_file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        metavar="FILE",
-        help="Client certificate's private key.",
-    ),
+    _file_option("--prometheus.key-file", "key_file", "Client certificate's private key."),
     click.option(
         "--prometheus.insecure-skip-verify",
         "insecure_skip_verify",
